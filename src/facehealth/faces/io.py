@@ -1,0 +1,280 @@
+"""Reading images and videos into RGB uint8 arrays.
+
+Images: any format Pillow decodes (JPEG, PNG, WebP, TIFF, BMP ...), any mode
+(RGBA, LA, P, L, I;16, I, F), EXIF orientation applied. Videos: decoded with
+PyAV one frame at a time, so memory does not grow with the video's length.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from facehealth.errors import CorruptImageError, InputTooLargeError, UnsupportedInputError, VideoError
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "VIDEO_SUFFIXES",
+    "MAX_PIXELS",
+    "VideoFrame",
+    "VideoInfo",
+    "media_kind",
+    "read_image",
+    "to_rgb_array",
+    "probe_video",
+    "iter_video_frames",
+    "write_video",
+]
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v"})
+# 100 megapixels: larger than any camera photo we expect, small enough that a
+# crafted "decompression bomb" cannot exhaust memory.
+MAX_PIXELS = 100_000_000
+
+
+def media_kind(path: str | Path) -> str:
+    """Return ``"image"`` or ``"video"`` from the file suffix.
+
+    Raises:
+        UnsupportedInputError: the suffix is neither.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    allowed = ", ".join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))
+    raise UnsupportedInputError(f"{path}: unsupported file type '{suffix or '(none)'}'; allowed: {allowed}")
+
+
+def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image file as an (H, W, 3) uint8 RGB array, EXIF orientation applied.
+
+    Raises:
+        CorruptImageError: the file is missing, empty, truncated or not an image.
+        InputTooLargeError: the image has more than ``max_pixels`` pixels.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CorruptImageError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise CorruptImageError(f"{path}: the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                w, h = img.size
+                if w * h > max_pixels:
+                    raise InputTooLargeError(f"{path}: {w}x{h} pixels exceeds the limit of {max_pixels:,}")
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                return to_rgb_array(img)
+    except InputTooLargeError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputTooLargeError(f"{path}: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise CorruptImageError(f"{path}: not a readable image (format not recognised)") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        # Pillow raises OSError for truncated data and SyntaxError for some bad headers.
+        raise CorruptImageError(f"{path}: the image data is corrupt or truncated ({exc})") from exc
+
+
+def to_rgb_array(img: Image.Image | np.ndarray) -> np.ndarray:
+    """Convert a Pillow image or an array of any common mode to (H, W, 3) uint8 RGB.
+
+    Alpha is composited onto white (a transparent background then reads as a
+    plain studio backdrop rather than black); 16-bit and float images are
+    rescaled by their own range.
+    """
+    if isinstance(img, np.ndarray):
+        return _array_to_rgb(img)
+    mode = img.mode
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return _array_to_rgb(np.asarray(img))
+    if mode != "RGB":
+        img = img.convert("RGB")
+    return np.asarray(img)
+
+
+def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise UnsupportedInputError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image array, got shape {arr.shape}")
+    if arr.dtype != np.uint8:
+        arr = arr.astype(np.float64)
+        if arr.size and np.issubdtype(arr.dtype, np.floating) and np.nanmax(arr) <= 1.0 and np.nanmin(arr) >= 0.0:
+            arr = arr * 255.0
+        elif arr.size and np.nanmax(arr) > 255.0:
+            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+            arr = (arr - lo) * (255.0 / max(hi - lo, 1e-12))
+        arr = np.clip(np.nan_to_num(arr), 0, 255).round().astype(np.uint8)
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif arr.shape[2] == 4:
+        alpha = arr[:, :, 3:4].astype(np.float32) / 255.0
+        arr = (arr[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+@dataclass(frozen=True, eq=False)
+class VideoFrame:
+    """One decoded frame: its index in the stream, time in seconds, RGB pixels."""
+
+    index: int
+    timestamp: float
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    fps: float
+    frames: int | None  # container's frame count; None when it does not say
+    duration: float | None  # seconds
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Read a video's size, frame rate and length without decoding it."""
+    av = _import_av()
+    container = _open_container(av, Path(path))
+    try:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate) if stream.average_rate else 0.0
+        duration = float(stream.duration * stream.time_base) if stream.duration else None
+        if duration is None and container.duration:
+            duration = container.duration / 1_000_000
+        frames = int(stream.frames) if stream.frames else None
+        return VideoInfo(stream.codec_context.width, stream.codec_context.height, fps, frames, duration)
+    finally:
+        container.close()
+
+
+def iter_video_frames(
+    path: str | Path,
+    fps: float | None = None,
+    every_n: int = 1,
+    max_frames: int | None = None,
+) -> Iterator[VideoFrame]:
+    """Stream the frames of a video, optionally subsampled.
+
+    Args:
+        path: video file (mp4, avi, mov, webm, mkv).
+        fps: keep about this many frames per second (by timestamp); ``None``
+            keeps every ``every_n``-th decoded frame instead.
+        every_n: keep frames whose index is a multiple of this (used when ``fps`` is None).
+        max_frames: stop after yielding this many frames.
+
+    Yields:
+        :class:`VideoFrame` one at a time; decoded frames are not retained.
+
+    Raises:
+        VideoError: the file cannot be opened or has no video stream.
+    """
+    if fps is not None and fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    if every_n < 1:
+        raise ValueError(f"every_n must be >= 1, got {every_n}")
+    av = _import_av()
+    path = Path(path)
+    container = _open_container(av, path)
+    try:
+        if not container.streams.video:
+            raise VideoError(f"{path}: the file has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = float(stream.average_rate) if stream.average_rate else 25.0
+        next_time = 0.0
+        yielded = 0
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                t = float(frame.time) if frame.time is not None else index / rate
+                if fps is not None:
+                    # Keep the first frame at or after each 1/fps tick; a half-frame
+                    # tolerance absorbs rounding in container timestamps.
+                    if t + 0.5 / rate < next_time:
+                        continue
+                    next_time = (math.floor(t * fps + 1e-6) + 1) / fps
+                elif index % every_n:
+                    continue
+                yield VideoFrame(index, t, frame.to_ndarray(format="rgb24"))
+                yielded += 1
+                if max_frames is not None and yielded >= max_frames:
+                    return
+        except av.error.FFmpegError as exc:
+            raise VideoError(f"{path}: decoding failed after {yielded} frames ({exc})") from exc
+    finally:
+        container.close()
+
+
+_CODEC_BY_SUFFIX = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "libx264",
+                    ".avi": "mpeg4", ".webm": "libvpx-vp9"}
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.0, quality: int = 23) -> int:
+    """Encode RGB frames into a video file (codec chosen by suffix); returns the frame count.
+
+    Frames are consumed one at a time, so a generator keeps memory flat. Sizes
+    are rounded down to even numbers, as H.264 with yuv420p requires.
+    """
+    av = _import_av()
+    path = Path(path)
+    codec = _CODEC_BY_SUFFIX.get(path.suffix.lower())
+    if codec is None:
+        raise UnsupportedInputError(f"{path}: cannot write '{path.suffix}'; use one of {sorted(_CODEC_BY_SUFFIX)}")
+    count = 0
+    with av.open(str(path), mode="w") as container:
+        stream = None
+        for frame in frames:
+            rgb = to_rgb_array(frame)
+            if stream is None:
+                h, w = (rgb.shape[0] // 2) * 2, (rgb.shape[1] // 2) * 2
+                stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
+                stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+                if codec == "libx264":
+                    stream.options = {"crf": str(quality), "preset": "veryfast"}
+            rgb = np.ascontiguousarray(rgb[: stream.height, : stream.width])
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+            count += 1
+        if stream is not None:
+            for packet in stream.encode():
+                container.mux(packet)
+    return count
+
+
+def _import_av():  # noqa: ANN202 - module object
+    try:
+        import av
+    except ImportError as exc:  # pragma: no cover - av is a hard dependency
+        raise UnsupportedInputError("reading videos needs PyAV: pip install av") from exc
+    return av
+
+
+def _open_container(av, path: Path):  # noqa: ANN001, ANN202
+    if not path.is_file():
+        raise VideoError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path}: the file is empty")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise VideoError(f"{path}: not a readable video ({exc})") from exc
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{path}: the file has no video stream")
+    return container

@@ -1,0 +1,48 @@
+"""Shared fixtures: the real face photographs in ../shared/fixtures/faces and package-shipped portraits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FACES = REPO.parent / "shared" / "fixtures" / "faces"
+
+
+def fixture_path(name: str) -> Path:
+    path = FACES / name
+    if not path.is_file():
+        pytest.skip(f"fixture photo {path} is missing (the shared/ folder sits beside the repository)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    if not FACES.is_dir():
+        pytest.skip(f"{FACES} is missing")
+    return FACES
+
+
+@pytest.fixture(scope="session")
+def pipeline():
+    from facehealth.faces.config import FacesConfig
+    from facehealth.faces.pipeline import FacePipeline
+
+    return FacePipeline(FacesConfig(multi_face="all"))
+
+
+@pytest.fixture(scope="session")
+def read():
+    """Read a fixture photo by file name (cached per session)."""
+    from facehealth.faces.io import read_image
+
+    cache: dict[str, np.ndarray] = {}
+
+    def load(name: str) -> np.ndarray:
+        if name not in cache:
+            cache[name] = read_image(fixture_path(name))
+        return cache[name]
+
+    return load
