@@ -71,15 +71,18 @@ def test_roll_follows_an_in_plane_rotation(pipeline, read):
     assert turned.roll - base.roll == pytest.approx(15, abs=3)
 
 
-def test_head_pose_of_a_synthetic_frontal_projection_is_zero():
+@pytest.mark.parametrize("true_yaw, true_pitch", [(0, 0), (30, 0), (-25, 0), (0, 20), (20, -15)])
+def test_head_pose_recovers_the_rotation_of_a_projected_head(true_yaw, true_pitch):
     from facehealth.faces.quality import _MODEL_POINTS, _POSE_LANDMARKS
 
-    # Project the generic head straight on: yaw and pitch must come out ~0.
+    yaw, pitch = np.radians(true_yaw), np.radians(true_pitch)
+    r_yaw = np.array([[np.cos(yaw), 0, -np.sin(yaw)], [0, 1, 0], [np.sin(yaw), 0, np.cos(yaw)]])
+    r_pitch = np.array([[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]])
+    points = _MODEL_POINTS @ (r_pitch @ r_yaw).T + [0.0, 0.0, 500.0]
     landmarks = np.zeros((68, 2))
-    focal, centre, depth = 640.0, np.array([320.0, 240.0]), 400.0
-    for point, index in zip(_MODEL_POINTS, _POSE_LANDMARKS):
-        landmarks[index] = focal * point[:2] / (depth + point[2]) + centre
-    landmarks[36:42] = landmarks[36]
-    landmarks[42:48] = landmarks[45]
-    yaw, pitch, roll = head_pose(landmarks, (640, 480))
-    assert abs(yaw) < 1 and abs(pitch) < 1 and abs(roll) < 1
+    landmarks[_POSE_LANDMARKS] = 640.0 * points[:, :2] / points[:, 2:] + [320.0, 240.0]
+    landmarks[36:42], landmarks[42:48] = landmarks[36], landmarks[45]
+    est_yaw, est_pitch, _ = head_pose(landmarks, (640, 480))
+    # This yaw moves the nose to the image's right and this pitch moves it down: both positive.
+    assert est_yaw == pytest.approx(true_yaw, abs=4)
+    assert est_pitch == pytest.approx(true_pitch, abs=4)

@@ -36,13 +36,17 @@ _POSE_LANDMARKS = [30, 8, 36, 45, 48, 54]
 def head_pose(landmarks: np.ndarray, image_size: tuple[int, int]) -> tuple[float, float, float]:
     """Estimate (yaw, pitch, roll) in degrees from 68 landmarks with a generic 3D head.
 
-    Uses a pinhole camera with focal length equal to the image width and the
-    principal point at the centre. Roll is measured directly from the eye line.
+    Uses a pinhole camera with focal length equal to the image's long side and
+    the principal point at the face. Roll is measured directly from the eye line.
     Accuracy is a few degrees for near-frontal faces: enough to gate extremes.
     """
     w, h = image_size
+    # The principal point is put at the face, not the image centre: a face far off
+    # the centre of a wide shot (or of a crop or composite) would otherwise read as
+    # turned by tens of degrees.
     focal = float(max(w, h))
-    camera = np.array([[focal, 0, w / 2.0], [0, focal, h / 2.0], [0, 0, 1]])
+    cx, cy = landmarks[_POSE_LANDMARKS].mean(axis=0)
+    camera = np.array([[focal, 0, cx], [0, focal, cy], [0, 0, 1]])
     points = landmarks[_POSE_LANDMARKS].astype(np.float64)
     ok, rvec, _ = cv2.solvePnP(_MODEL_POINTS, points, camera, None, flags=cv2.SOLVEPNP_ITERATIVE)
     left_eye, right_eye = landmarks[36:42].mean(0), landmarks[42:48].mean(0)
@@ -51,7 +55,8 @@ def head_pose(landmarks: np.ndarray, image_size: tuple[int, int]) -> tuple[float
         return float("nan"), float("nan"), roll
     rotation, _ = cv2.Rodrigues(rvec)
     # Yaw is the rotation about the vertical axis, pitch about the horizontal axis.
-    yaw = float(np.degrees(np.arcsin(np.clip(-rotation[2, 0], -1.0, 1.0))))
+    # Signs: yaw > 0 when the nose points to the image's right, pitch > 0 when it points down.
+    yaw = float(np.degrees(np.arcsin(np.clip(rotation[2, 0], -1.0, 1.0))))
     pitch = float(np.degrees(np.arctan2(rotation[2, 1], rotation[2, 2])))
     return yaw, pitch, roll
 

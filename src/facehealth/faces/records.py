@@ -114,8 +114,8 @@ class QualityReport:
     face_px: float  # box width in pixels of the original image
     blur: float  # variance of the Laplacian of the aligned grey crop; low = blurry
     brightness: float  # mean grey level of the aligned crop's centre, 0-255
-    yaw: float  # degrees, + = face turned to the image's right
-    pitch: float  # degrees
+    yaw: float  # degrees, + = nose pointing to the image's right
+    pitch: float  # degrees, + = nose pointing down
     roll: float  # degrees, in-plane rotation of the eye line
     outside_fraction: float  # share of the face box outside the image
 

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+from typer.testing import CliRunner
+
+from facehealth.cli import app
+from tests.conftest import fixture_path
+
+runner = CliRunner()
+FACEHEALTH = str(Path(sys.executable).with_name("facehealth"))
+
+
+def test_detect_group_photo_json_via_the_installed_entry_point(tmp_path):
+    """The issue's acceptance command, run as a user would: 4 faces with 68 landmarks each."""
+    draw = tmp_path / "drawn.png"
+    proc = subprocess.run([FACEHEALTH, "faces", "detect", str(fixture_path("group4.jpg")), "--json",
+                           "--draw", str(draw)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert len(report) == 1 and report[0]["detected"] == 4
+    faces = report[0]["faces"]
+    assert len(faces) == 4 and all(len(f["landmarks"]) == 68 for f in faces)
+    assert all(set(f["quality"]) >= {"passed", "reasons", "blur", "yaw"} for f in faces)
+    drawn = cv2.imread(str(draw))
+    assert drawn.shape == (360, 1403, 3)
+
+
+def test_detect_reports_a_bad_file_without_a_traceback(tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("nope")
+    result = runner.invoke(app, ["faces", "detect", str(fixture_path("obama.jpg")), str(bad), "--json"])
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert len(report[0]["faces"]) == 1 and "not a readable image" in report[1]["error"]
+    assert "Traceback" not in result.output
+
+
+def test_bad_config_is_a_clear_error(tmp_path):
+    cfg = tmp_path / "faces.yaml"
+    cfg.write_text("detector:\n  nmae: haar\n")
+    result = runner.invoke(app, ["faces", "detect", str(fixture_path("obama.jpg")), "--config", str(cfg)])
+    assert result.exit_code == 2
+    assert "unknown key 'nmae'" in result.output and "did you mean name" in result.output
+
+
+def test_prepare_command_writes_outputs(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(fixture_path("obama.jpg").read_bytes())
+    (src / "b.jpg").write_bytes(fixture_path("obama_partial_face.jpg").read_bytes())
+    result = runner.invoke(app, ["faces", "prepare", str(src), "--out", str(tmp_path / "out"), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "crops kept" in result.output and "partial_face" in result.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["crops"] == 1 and summary["rejections"] == {"partial_face": 1}
+
+
+def test_repo_config_file_loads():
+    from facehealth.config import load_config
+    from facehealth.faces.config import FacesConfig
+
+    assert load_config(FacesConfig, Path(__file__).parents[1] / "configs" / "faces.yaml") == FacesConfig()
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "demo" / "faces" / "summary.json").read_text())
+    assert summary["crops"] >= 20 and summary["unreadable"] == 1
+    assert {"blurry", "underexposed", "too_small", "partial_face", "no_face", "not_selected"} <= set(summary["rejections"])
+
+
+def test_face_commands_do_not_import_torch():
+    code = ("import sys; from facehealth.cli import app; from facehealth.faces.pipeline import FacePipeline; "
+            "from facehealth.faces.prepare import prepare_faces; print('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
