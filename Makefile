@@ -28,7 +28,7 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ""
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/preprocess.py
+	$(BIN)/python benchmarks/preprocess.py -n 1000
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
