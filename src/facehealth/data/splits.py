@@ -1,0 +1,119 @@
+"""Subject-level splits: train/val/test, K-fold, and held-out sites.
+
+Every split assigns *subjects*, never images: all media of a person land on
+the same side, so no face the model trained on is scored again under another
+file name. Stratification keeps the outcome's distribution similar across
+sides where the outcome allows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedKFold, KFold, train_test_split
+
+from facehealth.errors import SchemaError
+
+__all__ = ["make_splits", "save_splits", "load_splits", "assert_no_leakage", "stratify_labels"]
+
+
+def stratify_labels(table: pd.DataFrame, column: str | None, bins: int = 4) -> np.ndarray | None:
+    """Labels to stratify on: a categorical column as is, a numeric one cut into quantile bins.
+
+    Returns ``None`` (no stratification) when the column is absent, or a class has
+    fewer than 2 subjects, so a split never fails for a rare class.
+    """
+    if column is None or column not in table.columns:
+        return None
+    values = table[column]
+    if pd.api.types.is_numeric_dtype(values) and values.nunique() > 10:
+        values = pd.qcut(values.rank(method="first"), bins, labels=False)
+    values = values.astype(str).fillna("missing").to_numpy()
+    _, counts = np.unique(values, return_counts=True)
+    return values if counts.min() >= 2 else None
+
+
+def make_splits(
+    subjects: pd.DataFrame,
+    seed: int,
+    test_fraction: float = 0.2,
+    val_fraction: float = 0.1,
+    folds: int = 5,
+    stratify: str | None = None,
+    external_sites: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Assign each subject to ``train``/``val``/``test`` (or ``external``) and to a CV fold.
+
+    Args:
+        subjects: one row per subject with ``subject_id`` and ``site``, plus the
+            ``stratify`` column if given (e.g. ``cad`` or ``age``).
+        seed: makes the assignment reproducible.
+        test_fraction, val_fraction: shares of the internal (non-external) subjects.
+        folds: K for the ``fold`` column (K-fold over train+val subjects; -1 elsewhere).
+        stratify: column whose distribution the splits should preserve.
+        external_sites: sites held out whole as the external validation cohort.
+
+    Returns:
+        DataFrame ``subject_id, site, split, fold``.
+    """
+    if subjects["subject_id"].duplicated().any():
+        raise SchemaError("make_splits needs one row per subject; subject_id repeats")
+    unknown = set(external_sites) - set(subjects["site"])
+    if unknown:
+        raise SchemaError(f"external site(s) {sorted(unknown)} not in the cohort; sites: {sorted(subjects['site'].unique())}")
+    out = subjects[["subject_id", "site"]].copy().reset_index(drop=True)
+    out["split"] = "train"
+    out["fold"] = -1
+    external = out["site"].isin(external_sites).to_numpy()
+    out.loc[external, "split"] = "external"
+    internal = subjects.reset_index(drop=True)[~external]
+    idx = internal.index.to_numpy()
+    if len(idx) < 3:
+        raise SchemaError(f"only {len(idx)} internal subjects; need at least 3 to split")
+    strat = stratify_labels(internal, stratify)
+    rest, test = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=strat)
+    out.loc[test, "split"] = "test"
+    if val_fraction > 0:
+        rest_table = internal.loc[rest]
+        strat_rest = stratify_labels(rest_table, stratify)
+        share = val_fraction / (1.0 - test_fraction)
+        train, val = train_test_split(rest, test_size=share, random_state=seed + 1, stratify=strat_rest)
+        out.loc[val, "split"] = "val"
+    if folds >= 2 and len(rest) >= folds:
+        rest_table = internal.loc[rest]
+        strat_rest = stratify_labels(rest_table, stratify)
+        splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed) if strat_rest is not None
+                    and np.unique(strat_rest, return_counts=True)[1].min() >= folds
+                    else KFold(folds, shuffle=True, random_state=seed))
+        y = strat_rest if isinstance(splitter, StratifiedKFold) else None
+        for k, (_, held) in enumerate(splitter.split(rest, y)):
+            out.loc[rest[held], "fold"] = k
+    return out
+
+
+def save_splits(splits: pd.DataFrame, cohort_root: Path) -> Path:
+    path = Path(cohort_root) / "splits.csv"
+    splits.to_csv(path, index=False)
+    return path
+
+
+def load_splits(cohort_root: Path) -> pd.DataFrame:
+    path = Path(cohort_root) / "splits.csv"
+    if not path.is_file():
+        raise SchemaError(f"{path} not found; run `facehealth cohort split {cohort_root}` first")
+    return pd.read_csv(path, dtype={"subject_id": str})
+
+
+def assert_no_leakage(media: pd.DataFrame, splits: pd.DataFrame) -> None:
+    """Raise if any subject's media fall into more than one split, or media have no split."""
+    merged = media[["media_id", "subject_id"]].merge(splits[["subject_id", "split"]], on="subject_id", how="left")
+    if merged["split"].isna().any():
+        missing = merged.loc[merged["split"].isna(), "subject_id"].unique()[:5]
+        raise SchemaError(f"media of subjects without a split: {', '.join(map(str, missing))}")
+    per_subject = merged.groupby("subject_id")["split"].nunique()
+    leaking = per_subject[per_subject > 1]
+    if len(leaking):
+        raise SchemaError(f"subjects in several splits: {', '.join(map(str, leaking.index[:5]))}")

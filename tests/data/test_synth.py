@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import RidgeCV
+from sklearn.metrics import r2_score
+from sklearn.model_selection import cross_val_predict
+
+from facehealth.data.synth import SynthConfig, synthesize_cohort
+from facehealth.data.synth.features import FEATURE_NAMES, features_from_manifest
+from facehealth.data.validate import validate_cohort
+
+
+def test_cohort_is_valid_and_complete(synth_cohort):
+    report = validate_cohort(synth_cohort)
+    assert report.ok, [str(i) for i in report.errors]
+    assert report.counts == {"subjects": 120, "media": 240, "labels": 120}
+    truth = json.loads((synth_cohort / "ground_truth.json").read_text())
+    assert truth["survival"]["hazard_ratios"]["frailty_per_sd"] == pytest.approx(1.8)
+    assert len(truth["biomarkers"]) == 62 and len(truth["negative_controls"]) >= 30
+    assert (synth_cohort / "contact_sheet.png").stat().st_size > 10_000
+    subjects = pd.read_csv(synth_cohort / "subjects.csv")
+    assert subjects["age"].between(18, 90).all() and set(subjects["site"]) == {"site_a", "site_b", "site_c"}
+
+
+def test_same_seed_same_cohort_other_seed_differs(tmp_path):
+    a = synthesize_cohort(tmp_path / "a", SynthConfig(subjects=3, images_per_subject=1, seed=7))
+    b = synthesize_cohort(tmp_path / "b", SynthConfig(subjects=3, images_per_subject=1, seed=7))
+    c = synthesize_cohort(tmp_path / "c", SynthConfig(subjects=3, images_per_subject=1, seed=8))
+    assert (a / "labels.csv").read_text() == (b / "labels.csv").read_text()
+    assert (a / "media/S00000/img0.jpg").read_bytes() == (b / "media/S00000/img0.jpg").read_bytes()
+    assert (a / "labels.csv").read_text() != (c / "labels.csv").read_text()
+
+
+def test_real_detector_finds_at_least_95_percent(prepared_synth):
+    summary = json.loads((prepared_synth / "summary.json").read_text())
+    assert summary["items"] == 240
+    assert summary["rejections"].get("no_face", 0) <= 0.05 * 240
+    assert summary["crops"] >= 0.9 * 240  # the quality gate may reject a few blurred/overexposed shots
+
+
+@pytest.fixture(scope="module")
+def measured(synth_cohort, prepared_synth) -> pd.DataFrame:
+    features = features_from_manifest(prepared_synth, pd.read_parquet(prepared_synth / "manifest.parquet"))
+    labels = pd.read_csv(synth_cohort / "labels.csv")
+    subjects = pd.read_csv(synth_cohort / "subjects.csv")
+    latent = pd.read_csv(synth_cohort / "ground_truth_subjects.csv")
+    return features.merge(labels, on="subject_id").merge(subjects, on="subject_id").merge(latent, on="subject_id")
+
+
+@pytest.mark.parametrize("feature, target, sign", [
+    ("width_ratio", "bmi", 1), ("hair_saturation", "age", -1), ("yellow_skin", "total_bilirubin", 1),
+    ("red_skin", "haemoglobin", 1), ("under_eye_contrast", "creatinine", 1),
+    ("inner_lid_yellow", "ldl_cholesterol", 1), ("under_eye_contrast", "frailty", -1),
+])
+def test_planted_effects_show_in_simple_measurements(measured, feature, target, sign):
+    y = np.log(measured[target]) if target in ("total_bilirubin", "creatinine") else measured[target]
+    r = np.corrcoef(measured[feature], y)[0, 1]
+    assert sign * r > 0.25, f"{feature} vs {target}: r = {r:.3f}"
+
+
+def test_visible_markers_are_recoverable_and_negative_controls_are_not(synth_cohort, measured):
+    truth = json.loads((synth_cohort / "ground_truth.json").read_text())
+    x = np.column_stack([measured[list(FEATURE_NAMES)], pd.get_dummies(measured["site"]).to_numpy(float)])
+    x = (x - x.mean(0)) / (x.std(0) + 1e-9)
+    scores = {}
+    for name, info in truth["biomarkers"].items():
+        y = np.log(measured[name].to_numpy() + 1e-3)
+        pred = cross_val_predict(RidgeCV(alphas=np.logspace(-1, 3, 9)), x, y, cv=5)
+        scores[name] = (info["role"], r2_score(y, pred))
+    visible = [s for role, s in scores.values() if role == "visible"]
+    controls = [s for role, s in scores.values() if role == "none"]
+    assert min(visible) > 0.1, scores
+    assert np.mean(controls) < 0.02 and max(controls) < 0.1, sorted(controls)[-3:]
+
+
+def test_affective_videos_plant_group_differences(tmp_path):
+    from facehealth.faces.io import iter_video_frames
+
+    cohort = synthesize_cohort(tmp_path / "v", SynthConfig(subjects=6, images_per_subject=1, videos_per_subject=1,
+                                                           seed=3))
+    media = pd.read_csv(cohort / "media.csv")
+    videos = media[media["kind"] == "video"]
+    assert len(videos) == 6 and (videos["stimulus"] == "emotion_sequence_v1").all()
+    labels = pd.read_csv(cohort / "labels.csv")
+    assert set(labels["affective"]) <= {"healthy", "MDD", "BPD"}
+    frames = list(iter_video_frames(cohort / videos["path"].iloc[0], fps=None))
+    assert len(frames) == 50  # 10 s at 5 fps
+    # The face changes over the stimulus sequence (expression), not only by noise.
+    diffs = [np.abs(f.image.astype(int) - frames[0].image.astype(int)).mean() for f in frames]
+    assert max(diffs) > 2 * min(diffs[1:5]) + 0.5
+    assert validate_cohort(cohort).ok
