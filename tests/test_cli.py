@@ -68,11 +68,50 @@ def test_repo_config_file_loads():
 
 
 def test_demo_runs_end_to_end(tmp_path):
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--workers", "1"])
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--subjects", "24", "--workers", "2"])
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "demo" / "faces" / "summary.json").read_text())
     assert summary["crops"] >= 20 and summary["unreadable"] == 1
     assert {"blurry", "underexposed", "too_small", "partial_face", "no_face", "not_selected"} <= set(summary["rejections"])
+    cohort_faces = json.loads((tmp_path / "demo" / "cohort_faces" / "summary.json").read_text())
+    assert cohort_faces["items"] == 72 and cohort_faces["crops"] >= 0.9 * 72
+    assert (tmp_path / "demo" / "cohort" / "splits.csv").is_file()
+    assert "splits by subject" in result.output
+
+
+def test_cohort_synth_validate_split_commands(tmp_path):
+    """The issue's acceptance commands: synthesize 200 subjects, validate, split."""
+    cohort = tmp_path / "c"
+    result = runner.invoke(app, ["cohort", "synth", "--out", str(cohort), "--subjects", "200", "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["cohort", "validate", str(cohort)])
+    assert result.exit_code == 0, result.output
+    assert "subjects: 200 rows, media: 800 rows" in result.output
+    result = runner.invoke(app, ["cohort", "split", str(cohort), "--stratify", "cad", "--external-site", "site_c"])
+    assert result.exit_code == 0 and "no subject leaks" in result.output
+
+
+def test_cohort_validate_reports_errors_with_exit_1(tmp_path):
+    cohort = tmp_path / "c"
+    runner.invoke(app, ["cohort", "synth", "--out", str(cohort), "--subjects", "4", "--images", "1"])
+    text = (cohort / "subjects.csv").read_text().splitlines()
+    text[2] = text[2].replace(",F,", ",woman,").replace(",M,", ",man,")
+    (cohort / "subjects.csv").write_text("\n".join(text) + "\n")
+    result = runner.invoke(app, ["cohort", "validate", str(cohort)])
+    assert result.exit_code == 1
+    assert "subjects, row 2, column 'sex'" in result.output
+    result = runner.invoke(app, ["cohort", "split", str(cohort)])
+    assert result.exit_code == 2 and "error(s)" in result.output
+
+
+def test_cohort_import_command(tmp_path):
+    src = tmp_path / "utk"
+    src.mkdir()
+    (src / "30_1_0_2017.jpg").write_bytes(fixture_path("obama.jpg").read_bytes())
+    result = runner.invoke(app, ["cohort", "import", "utkface", str(src), "--out", str(tmp_path / "c")])
+    assert result.exit_code == 0 and "1 subjects, 1 images" in result.output
+    result = runner.invoke(app, ["cohort", "import", "celeba", str(src), "--out", str(tmp_path / "d")])
+    assert result.exit_code == 2 and "unknown dataset kind" in result.output
 
 
 def test_face_commands_do_not_import_torch():

@@ -25,9 +25,11 @@ app = typer.Typer(help="facehealth: health signals from face photos and videos, 
 faces_app = typer.Typer(help="Face pipeline: detect, landmarks, align, quality-gate, prepare crops.",
                         no_args_is_help=True)
 app.add_typer(faces_app, name="faces")
+cohort_app = typer.Typer(help="Cohorts: synthesize, validate, split, import public datasets.", no_args_is_help=True)
+app.add_typer(cohort_app, name="cohort")
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)  # long paths stay on one line (copyable, greppable)
 
 
 def _fail(exc: Exception) -> None:
@@ -144,7 +146,7 @@ def faces_prepare(
 
 
 def _print_prepare_summary(summary: Any) -> None:
-    table = Table(title=f"Face preparation -> {summary.out_dir}", show_header=True)
+    table = Table(title=f"Face preparation: {summary.out_dir}", show_header=True, title_justify="left")
     table.add_column("what")
     table.add_column("count", justify="right")
     for label, value in [("input files", summary.items), ("frames / images read", summary.frames),
@@ -158,22 +160,130 @@ def _print_prepare_summary(summary: Any) -> None:
         err.print(f"[yellow]unreadable {media_id}:[/] {message}")
 
 
+@cohort_app.command("synth")
+def cohort_synth(
+    out_dir: Annotated[Path, typer.Option("--out", help="Cohort folder to write.")],
+    subjects: Annotated[int, typer.Option(help="Number of subjects.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same cohort).")] = 0,
+    images: Annotated[int, typer.Option(help="Photos per subject.")] = 4,
+    videos: Annotated[int, typer.Option(help="Affective stimulus videos per subject.")] = 0,
+    base_photos: Annotated[Path | None, typer.Option(help="Extra single-face photos to use as identity bases.")] = None,
+) -> None:
+    """Write a synthetic cohort with planted effects (tables, media, ground_truth.json, contact sheet)."""
+    from facehealth.data.synth import SynthConfig, synthesize_cohort
+
+    cfg = SynthConfig(subjects=subjects, images_per_subject=images, videos_per_subject=videos, seed=seed,
+                      base_photos=str(base_photos) if base_photos else None)
+    try:
+        with _progress("synthesizing subjects") as update:
+            path = synthesize_cohort(out_dir, cfg, on_progress=update)
+    except FaceHealthError as exc:
+        _fail(exc)
+    out.print(f"cohort written to {path} (ground truth: {path / 'ground_truth.json'}, "
+              f"contact sheet: {path / 'contact_sheet.png'})")
+
+
+@cohort_app.command("validate")
+def cohort_validate(
+    cohort: Annotated[Path, typer.Argument(help="Cohort folder.")],
+    no_files: Annotated[bool, typer.Option("--no-files", help="Skip checking that media files exist.")] = False,
+) -> None:
+    """Check a cohort folder's tables; errors name the table, row and column. Exit 1 on errors."""
+    from facehealth.data.validate import validate_cohort
+
+    report = validate_cohort(cohort, check_files=not no_files)
+    for issue in report.issues:
+        style = "red" if issue.severity == "error" else "yellow"
+        out.print(f"[{style}]{issue}[/]", highlight=False)
+    counts = ", ".join(f"{k}: {v} rows" for k, v in report.counts.items())
+    out.print(f"{cohort}: {counts}; {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@cohort_app.command("split")
+def cohort_split(
+    cohort: Annotated[Path, typer.Argument(help="Cohort folder.")],
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    stratify: Annotated[str | None, typer.Option(help="Column to stratify on (e.g. cad, age).")] = None,
+    external_site: Annotated[list[str] | None, typer.Option(help="Hold this site out whole (repeatable).")] = None,
+    test_fraction: Annotated[float, typer.Option(help="Share of internal subjects in the test split.")] = 0.2,
+    val_fraction: Annotated[float, typer.Option(help="Share of internal subjects in the validation split.")] = 0.1,
+    folds: Annotated[int, typer.Option(help="K for cross-validation folds over train+val.")] = 5,
+) -> None:
+    """Assign subjects (never images) to train/val/test/external and CV folds; writes splits.csv."""
+    from facehealth.data.cohort import load_cohort
+    from facehealth.data.splits import assert_no_leakage, make_splits, save_splits
+
+    try:
+        data = load_cohort(cohort)
+        splits = make_splits(data.subject_labels(), seed, test_fraction, val_fraction, folds, stratify,
+                             external_site or ())
+        assert_no_leakage(data.media, splits)
+        path = save_splits(splits, cohort)
+    except FaceHealthError as exc:
+        _fail(exc)
+    sizes = splits["split"].value_counts().to_dict()
+    out.print(f"{path}: " + ", ".join(f"{k} {v}" for k, v in sorted(sizes.items())) + " subjects; no subject leaks")
+
+
+@cohort_app.command("import")
+def cohort_import(
+    kind: Annotated[str, typer.Argument(help="utkface | imdb-wiki | agedb | csv | folder")],
+    source: Annotated[Path, typer.Argument(help="Dataset folder, .mat file or CSV.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Cohort folder (or image list folder) to write.")],
+    path_col: Annotated[str, typer.Option(help="csv: column with image paths.")] = "path",
+    subject_col: Annotated[str | None, typer.Option(help="csv: subject id column.")] = None,
+    age_col: Annotated[str | None, typer.Option(help="csv: age column.")] = None,
+    sex_col: Annotated[str | None, typer.Option(help="csv: sex column.")] = None,
+) -> None:
+    """Turn a public face dataset you downloaded into a cohort folder (nothing is downloaded)."""
+    from facehealth.data import importers
+
+    runners = {
+        "utkface": lambda: importers.import_utkface(source, out_dir),
+        "imdb-wiki": lambda: importers.import_imdb_wiki(source, out_dir),
+        "agedb": lambda: importers.import_agedb(source, out_dir),
+        "csv": lambda: importers.import_csv(source, out_dir, path_col, subject_col, age_col, sex_col),
+        "folder": lambda: importers.import_folder(source, out_dir),
+    }
+    if kind not in runners:
+        _fail(ValueError(f"unknown dataset kind '{kind}'; use one of {', '.join(runners)}"))
+    try:
+        summary = runners[kind]()
+    except FaceHealthError as exc:
+        _fail(exc)
+    out.print(f"{summary.out}: {summary.subjects} subjects, {summary.media} images; skipped: {dict(summary.skipped) or 'none'}")
+
+
 @app.command("demo")
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/demo"),
+    subjects: Annotated[int, typer.Option(help="Synthetic subjects.")] = 80,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
 ) -> None:
-    """Run the main job on data that ships with the packages (today: face preparation with QC)."""
+    """Run the main job on synthetic data: cohort -> split -> face preparation -> QC summary."""
     from facehealth.demo import run_demo
 
-    try:
-        with _progress("demo: preparing faces") as update:
-            result = run_demo(out_dir, workers=workers, on_progress=update)
-    except FaceHealthError as exc:
-        _fail(exc)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err) as progress:
+        def stage(name: str) -> Callable[[int, int], None]:
+            task = progress.add_task(name, total=None)
+            return lambda done, total: progress.update(task, completed=done, total=total)
+
+        try:
+            result = run_demo(out_dir, subjects=subjects, seed=seed, workers=workers, progress=stage)
+        except FaceHealthError as exc:
+            _fail(exc)
+    out.print(f"[bold]Synthetic cohort[/] {result.cohort_dir}: {subjects} subjects; splits by subject: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(result.splits.items())))
+    _print_prepare_summary(result.cohort_faces)
     _print_prepare_summary(result.prepare)
-    out.print(f"inputs: {result.examples_dir}\ncrops and manifest: {result.prepare.out_dir}"
-              f"\nsummary: {result.prepare.out_dir / 'summary.json'}")
+    out.print(f"contact sheet: {result.cohort_dir / 'contact_sheet.png'}\n"
+              f"ground truth: {result.cohort_dir / 'ground_truth.json'}\n"
+              f"face manifests: {result.cohort_faces.out_dir / 'manifest.parquet'}, "
+              f"{result.prepare.out_dir / 'manifest.parquet'}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,13 +1,17 @@
 """``facehealth demo``: the main job, on data that ships with the installed packages.
 
-For now the demo covers the stage that exists: face preparation. It builds a
-small folder of public-domain photos that ship inside scikit-image and
-matplotlib (NASA's astronaut portrait, the US Navy portrait of Grace Hopper,
-the "cameraman"), adds the kinds of input the quality gate must catch (a
-group photo, a blurred, a dark and a tiny copy, a face cut by the border, a
-corrupt file) and a short video, then runs ``faces prepare`` on it and
-summarises what was kept and why the rest was rejected. Later stages
-(synthetic cohort, pretraining, fine-tuning, evaluation, report) extend it.
+The demo runs the stages that exist, in order:
+
+1. a synthetic cohort with planted effects (``cohort synth``), validated and
+   split by subject with one site held out as the external cohort;
+2. face preparation of every photo and video (``faces prepare``);
+3. a quality-gate showcase: public-domain photos that ship inside
+   scikit-image and matplotlib (NASA's astronaut portrait, the US Navy
+   portrait of Grace Hopper, the "cameraman") plus the inputs the gate must
+   catch (a group photo, blurred, dark, tiny and cut-off copies, a corrupt
+   file) and a short video.
+
+Pretraining, fine-tuning, evaluation and the HTML report extend it as they land.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ __all__ = ["DemoResult", "example_photos", "write_examples", "run_demo"]
 
 @dataclass(frozen=True)
 class DemoResult:
+    cohort_dir: Path
+    splits: dict[str, int]  # subjects per split
+    cohort_faces: PrepareSummary
     examples_dir: Path
     prepare: PrepareSummary
 
@@ -85,9 +92,29 @@ def _panning(image: np.ndarray, n: int) -> Iterator[np.ndarray]:
 
 
 def run_demo(
-    out: Path, workers: int = 2, on_progress: Callable[[int, int], None] | None = None
+    out: Path,
+    subjects: int = 80,
+    seed: int = 0,
+    workers: int = 2,
+    progress: Callable[[str], Callable[[int, int], None]] | None = None,
 ) -> DemoResult:
-    """Build the example inputs under ``out/examples`` and prepare their faces into ``out/faces``."""
+    """Run every stage that exists into ``out``; ``progress(stage)`` returns a ``(done, total)`` callback."""
+    from facehealth.data.cohort import load_cohort
+    from facehealth.data.splits import assert_no_leakage, make_splits, save_splits
+    from facehealth.data.synth import SynthConfig, synthesize_cohort
+    from facehealth.data.synth.generate import EXTERNAL_SITES
+
+    def bar(stage: str) -> Callable[[int, int], None] | None:
+        return progress(stage) if progress else None
+
+    cohort_dir = synthesize_cohort(out / "cohort", SynthConfig(subjects=subjects, images_per_subject=3, seed=seed),
+                                   on_progress=bar("synthetic cohort"))
+    cohort = load_cohort(cohort_dir)
+    splits = make_splits(cohort.subject_labels(), seed, stratify="cad", external_sites=EXTERNAL_SITES)
+    assert_no_leakage(cohort.media, splits)
+    save_splits(splits, cohort_dir)
+    cohort_faces = prepare_faces(cohort_dir, out / "cohort_faces", FacesConfig(), workers=workers,
+                                 on_progress=bar("cohort faces"))
     examples = write_examples(out / "examples")
-    summary = prepare_faces(examples, out / "faces", FacesConfig(), workers=workers, on_progress=on_progress)
-    return DemoResult(examples, summary)
+    summary = prepare_faces(examples, out / "faces", FacesConfig(), workers=workers, on_progress=bar("QC showcase"))
+    return DemoResult(cohort_dir, splits["split"].value_counts().to_dict(), cohort_faces, examples, summary)
