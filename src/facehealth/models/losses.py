@@ -1,0 +1,75 @@
+"""Losses of the clinical heads: masked regression, weighted classification, Cox partial likelihood.
+
+All take NaN (or -1 for class labels) as "label missing" and ignore those
+entries, because clinical tables are never complete.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["masked_mse", "masked_cross_entropy", "masked_bce", "cox_partial_likelihood"]
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the entries of ``target`` that are not NaN; 0 (with grad) when none are."""
+    valid = ~torch.isnan(target)
+    if not valid.any():
+        return pred.sum() * 0.0
+    return ((pred[valid] - target[valid]) ** 2).mean()
+
+
+def masked_bce(logits: torch.Tensor, target: torch.Tensor, pos_weight: float | None = None) -> torch.Tensor:
+    """Binary cross-entropy on non-NaN targets; ``pos_weight`` > 1 up-weights the rarer positive class."""
+    valid = ~torch.isnan(target)
+    if not valid.any():
+        return logits.sum() * 0.0
+    weight = None if pos_weight is None else torch.tensor(pos_weight, dtype=logits.dtype, device=logits.device)
+    return F.binary_cross_entropy_with_logits(logits[valid], target[valid], pos_weight=weight)
+
+
+def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Multi-class cross-entropy; targets are class indices, NaN or negative = missing."""
+    target = torch.nan_to_num(target, nan=-1.0).long()
+    valid = target >= 0
+    if not valid.any():
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[valid], target[valid], weight=class_weights)
+
+
+def cox_partial_likelihood(risk: torch.Tensor, time: torch.Tensor, event: torch.Tensor) -> torch.Tensor:
+    """Negative Cox log partial likelihood with Efron's tie correction, divided by the number of events.
+
+    For each distinct event time t_j with the set D_j of d_j events and risk set
+    R_j = {i : time_i >= t_j}:
+
+        log L = sum_j [ sum_{i in D_j} r_i
+                        - sum_{l=0}^{d_j - 1} log( sum_{i in R_j} e^{r_i} - (l / d_j) sum_{i in D_j} e^{r_i} ) ]
+
+    (Efron, JASA 1977). Equals lifelines' ``CoxPHFitter`` log-likelihood at the same
+    linear predictor. Returns 0 (with grad) when the batch has no events, and
+    ignores rows whose time or event is NaN.
+
+    Args:
+        risk: (N,) linear predictor (log relative hazard), higher = earlier event.
+        time: (N,) follow-up time.
+        event: (N,) 1 = event observed, 0 = censored.
+    """
+    risk, time, event = risk.reshape(-1), time.reshape(-1), event.reshape(-1)
+    valid = ~(torch.isnan(time) | torch.isnan(event))
+    risk, time, event = risk[valid], time[valid], event[valid].bool()
+    if not event.any():
+        return risk.sum() * 0.0
+    shift = risk.detach().max()  # exp(r - shift): no overflow, the likelihood is shift-invariant
+    exp_r = torch.exp(risk - shift)
+    log_lik = risk.new_zeros(())
+    for t in torch.unique(time[event]):
+        at_risk = time >= t
+        tied = event & (time == t)
+        d = int(tied.sum())
+        risk_sum = exp_r[at_risk].sum()
+        tied_sum = exp_r[tied].sum()
+        fractions = torch.arange(d, device=risk.device, dtype=risk.dtype) / d
+        log_lik = log_lik + risk[tied].sum() - (torch.log(risk_sum - fractions * tied_sum) + shift).sum()
+    return -log_lik / event.sum()
