@@ -256,6 +256,40 @@ def cohort_import(
     out.print(f"{summary.out}: {summary.subjects} subjects, {summary.media} images; skipped: {dict(summary.skipped) or 'none'}")
 
 
+@app.command("pretrain")
+def pretrain(
+    config: Annotated[Path | None, typer.Option(help="Pretraining YAML (configs/pretrain.yaml).")] = None,
+    data: Annotated[list[Path] | None, typer.Option(help="Prepared crops folder (repeatable); overrides the config.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder; overrides the config.")] = None,
+    backbone: Annotated[str | None, typer.Option(help="Registry ViT name, e.g. vit_tiny_patch16.")] = None,
+    img_size: Annotated[int | None, typer.Option(help="Input side in px.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
+) -> None:
+    """Self-supervised MAE pretraining on face crops (resumes an interrupted run in the same folder)."""
+    from facehealth.config import load_config
+    from facehealth.train.config import PretrainConfig
+
+    overrides = {k: v for k, v in {"data": [str(d) for d in data] if data else None,
+                                   "out_dir": str(out_dir) if out_dir else None, "backbone": backbone,
+                                   "img_size": img_size, "epochs": epochs, "batch_size": batch_size}.items()
+                 if v is not None}
+    try:
+        cfg = load_config(PretrainConfig, config, overrides)
+        from facehealth.train.engine import pretrain_mae
+
+        with Progress(TextColumn("[bold]MAE pretraining"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                      console=err) as progress:
+            task = progress.add_task("pretrain", total=None, loss=float("nan"))
+            result = pretrain_mae(cfg, on_progress=lambda d, t, loss: progress.update(task, completed=d, total=t,
+                                                                                     loss=loss))
+    except FaceHealthError as exc:
+        _fail(exc)
+    losses = ", ".join(f"{x:.4f}" for x in result.epoch_losses)
+    out.print(f"loss per epoch: {losses}\n{result.images_per_second:.1f} images/s\ncheckpoint: {result.checkpoint}")
+
+
 @app.command("demo")
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/demo"),

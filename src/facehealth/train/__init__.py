@@ -1,0 +1,1 @@
+"""Training engines (MAE pretraining; fine-tuning lands with the clinical heads) and checkpoints."""

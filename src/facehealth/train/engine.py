@@ -1,0 +1,169 @@
+"""Training loops. ``pretrain_mae`` is MAE's engine: read it top to bottom in one sitting.
+
+Per iteration: learning rate from a cosine schedule with linear warm-up (a pure
+function of the fractional epoch, so resume needs no scheduler state), forward
+under autocast on CUDA, loss / accum_steps, backward, and every accum_steps
+iterations: clip, step, zero. A non-finite loss stops the run with an error
+(MAE does the same) rather than silently training on garbage. After each epoch:
+weights (safetensors + JSON) and ``trainer_state.pt`` (optimizer, epoch, loss
+history) are written, so an interrupted run resumes and reproduces the same
+loss curve on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import ConcatDataset, DataLoader, RandomSampler
+
+from facehealth.config import save_resolved, to_mapping
+from facehealth.errors import FaceHealthError
+from facehealth.train.checkpoint import data_hash, load_checkpoint, save_checkpoint
+from facehealth.train.config import OptimConfig, PretrainConfig
+
+__all__ = ["TrainingError", "PretrainResult", "cosine_lr", "pretrain_mae", "resolve_device"]
+
+
+class TrainingError(FaceHealthError):
+    """Training cannot go on (non-finite loss, no data)."""
+
+
+@dataclass(frozen=True)
+class PretrainResult:
+    out_dir: Path
+    checkpoint: Path
+    epoch_losses: list[float]
+    images_per_second: float
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def cosine_lr(epoch: float, epochs: int, peak: float, optim: OptimConfig) -> float:
+    """Linear warm-up to ``peak`` over ``warmup_epochs``, then half-cosine down to ``min_lr``."""
+    if epoch < optim.warmup_epochs:
+        return peak * epoch / optim.warmup_epochs
+    span = max(epochs - optim.warmup_epochs, 1e-8)
+    progress = min(1.0, (epoch - optim.warmup_epochs) / span)
+    return optim.min_lr + (peak - optim.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _dataset(cfg: PretrainConfig):  # noqa: ANN202
+    from facehealth.data.augment import Augment
+    from facehealth.data.datasets import CropDataset
+
+    parts = [CropDataset(d, size=cfg.img_size, augment=Augment() if cfg.augment else None, seed=cfg.seed)
+             for d in cfg.data]
+    if not parts or sum(len(p) for p in parts) == 0:
+        raise TrainingError(f"no face crops found in {list(cfg.data)}; run `facehealth faces prepare` first")
+    return parts, ConcatDataset(parts)
+
+
+def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], None] | None = None,
+                 stop_after_epochs: int | None = None) -> PretrainResult:
+    """Run (or resume) MAE pretraining; ``on_progress(done, total, loss)`` per iteration.
+
+    ``stop_after_epochs`` ends the run early as an interruption would (used by tests).
+    """
+    from facehealth.models.mae import MaskedAutoencoder
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_resolved(cfg, out)
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    model = MaskedAutoencoder(cfg.backbone, cfg.img_size, cfg.mask_ratio, cfg.decoder_dim, cfg.decoder_depth,
+                              cfg.decoder_heads, cfg.norm_pix_loss)
+    if cfg.init_from:
+        _init_from(model, cfg.init_from)
+    model.to(device)
+    parts, dataset = _dataset(cfg)
+    effective_batch = cfg.batch_size * cfg.optim.accum_steps
+    peak_lr = cfg.optim.base_lr * effective_batch / 256
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 or name.endswith(("pos_embed", "cls_token", "mask_token", "decoder_pos"))
+         else decay).append(p)
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.optim.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=peak_lr, betas=cfg.optim.betas)
+    history: list[float] = []
+    start_epoch = 0
+    state_path = out / "trainer_state.pt"
+    if cfg.resume and state_path.is_file():
+        weights, _ = load_checkpoint(out / "checkpoint-last.safetensors")
+        model.load_state_dict(weights)
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, history = state["epoch"], list(state["history"])
+
+    per_epoch = math.ceil(len(dataset) / cfg.batch_size)
+    total = per_epoch * cfg.epochs
+    autocast = device.type == "cuda" and cfg.amp
+    images, seconds = 0, 0.0
+    for epoch in range(start_epoch, cfg.epochs):
+        if stop_after_epochs is not None and epoch >= stop_after_epochs:
+            break
+        for part in parts:
+            part.epoch = epoch  # augmentation draws differ per epoch, reproducibly
+        # Shuffling and masking are seeded by (seed, epoch): a resumed epoch replays exactly.
+        order = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        masking = torch.Generator(device=device).manual_seed(cfg.seed * 100_019 + epoch)
+        loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=RandomSampler(dataset, generator=order),
+                            num_workers=cfg.num_workers, drop_last=False)
+        model.train()
+        running, count = 0.0, 0
+        started = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        for i, batch in enumerate(loader):
+            lr = cosine_lr(epoch + i / per_epoch, cfg.epochs, peak_lr, cfg.optim)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x = batch["image"].to(device, non_blocking=True)  # (B, 3, H, W)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                loss, _, _ = model(x, generator=masking)
+            if not torch.isfinite(loss):
+                raise TrainingError(f"non-finite loss {loss.item()} at epoch {epoch}, iteration {i}; "
+                                    f"lower optim.base_lr or check the data")
+            (loss / cfg.optim.accum_steps).backward()
+            if (i + 1) % cfg.optim.accum_steps == 0 or i + 1 == per_epoch:
+                if cfg.optim.clip_grad:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip_grad)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            running += loss.item() * len(x)
+            count += len(x)
+            if on_progress:
+                on_progress(epoch * per_epoch + i + 1, total, loss.item())
+        seconds += time.perf_counter() - started
+        images += count
+        history.append(running / count)
+        meta = {"stage": "mae_pretrain", "backbone": cfg.backbone, "img_size": cfg.img_size, "epoch": epoch + 1,
+                "loss": history[-1], "history": history, "config": to_mapping(cfg),
+                "data_hash": data_hash(p for part in parts for p in part.manifest["crop_path"]),
+                "n_images": len(dataset), "init_from": cfg.init_from}
+        checkpoint = save_checkpoint(out / "checkpoint-last", model.state_dict(), meta)
+        torch.save({"epoch": epoch + 1, "optimizer": optimizer.state_dict(), "history": history}, state_path)
+        with (out / "metrics.jsonl").open("a") as fh:
+            fh.write(json.dumps({"epoch": epoch + 1, "loss": history[-1], "lr": lr}) + "\n")
+    checkpoint = out / "checkpoint-last.safetensors"
+    return PretrainResult(out, checkpoint, history, images / seconds if seconds else 0.0)
+
+
+def _init_from(model: torch.nn.Module, path: str) -> None:
+    """Start from an earlier stage: take every tensor whose name and shape match; report the rest."""
+    weights, meta = load_checkpoint(path)
+    own = model.state_dict()
+    usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    if not any(k.startswith("encoder.") for k in usable):
+        raise TrainingError(f"{path}: no encoder weights match {model.__class__.__name__} "
+                            f"({meta.get('backbone', 'unknown backbone')})")
+    model.load_state_dict(usable, strict=False)

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from facehealth.config import load_config
+from facehealth.errors import ModelNotFoundError
+from facehealth.train.checkpoint import load_checkpoint, save_checkpoint
+from facehealth.train.config import OptimConfig, PretrainConfig
+from facehealth.train.engine import TrainingError, cosine_lr, pretrain_mae
+
+
+def _config(prepared, out, **kw) -> PretrainConfig:
+    base = dict(data=(str(prepared),), out_dir=str(out), backbone="vit_tiny_patch16", img_size=64,
+                decoder_dim=64, decoder_depth=1, decoder_heads=4, epochs=3, batch_size=32,
+                optim=OptimConfig(base_lr=5e-3, warmup_epochs=0.5), augment=True, seed=0)
+    base.update(kw)
+    return PretrainConfig(**base)
+
+
+def test_mae_loss_falls_and_checkpoint_is_written(prepared_synth, tmp_path):
+    result = pretrain_mae(_config(prepared_synth, tmp_path / "run", epochs=4))
+    assert len(result.epoch_losses) == 4
+    assert result.epoch_losses[-1] < 0.85 * result.epoch_losses[0], result.epoch_losses
+    weights, meta = load_checkpoint(result.checkpoint)
+    assert meta["epoch"] == 4 and meta["backbone"] == "vit_tiny_patch16" and len(meta["data_hash"]) == 16
+    assert any(k.startswith("encoder.blocks.") for k in weights)
+    assert (tmp_path / "run" / "config.resolved.yaml").is_file()
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["epoch"] for x in lines] == [1, 2, 3, 4]
+
+
+def test_resume_after_interruption_reproduces_the_loss_curve(prepared_synth, tmp_path):
+    straight = pretrain_mae(_config(prepared_synth, tmp_path / "a"))
+    pretrain_mae(_config(prepared_synth, tmp_path / "b"), stop_after_epochs=1)
+    resumed = pretrain_mae(_config(prepared_synth, tmp_path / "b"))
+    assert resumed.epoch_losses == pytest.approx(straight.epoch_losses, rel=1e-6, abs=1e-7)
+    a, _ = load_checkpoint(straight.checkpoint)
+    b, _ = load_checkpoint(resumed.checkpoint)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_stage_chain_starts_from_the_previous_checkpoint(prepared_synth, tmp_path):
+    first = pretrain_mae(_config(prepared_synth, tmp_path / "s1", epochs=1))
+    second = pretrain_mae(_config(prepared_synth, tmp_path / "s2", epochs=1, init_from=str(first.checkpoint)))
+    fresh = pretrain_mae(_config(prepared_synth, tmp_path / "s3", epochs=1))
+    assert second.epoch_losses[0] < fresh.epoch_losses[0]
+    with pytest.raises(ModelNotFoundError):
+        pretrain_mae(_config(prepared_synth, tmp_path / "s4", epochs=1, init_from=str(tmp_path / "missing")))
+
+
+def test_non_finite_loss_stops_with_a_clear_error(prepared_synth, tmp_path, monkeypatch):
+    from facehealth.models.mae import MaskedAutoencoder
+
+    monkeypatch.setattr(MaskedAutoencoder, "loss", lambda self, images, pred, mask: (pred * float("nan")).mean())
+    with pytest.raises(TrainingError, match="non-finite loss nan at epoch 0, iteration 0"):
+        pretrain_mae(_config(prepared_synth, tmp_path / "nan", epochs=1))
+
+
+def test_no_data_is_a_clear_error(tmp_path):
+    empty = tmp_path / "prep"
+    empty.mkdir()
+    import pandas as pd
+
+    from facehealth.faces.prepare import MANIFEST_SCHEMA
+
+    pd.DataFrame({f.name: [] for f in MANIFEST_SCHEMA}).to_parquet(empty / "manifest.parquet")
+    with pytest.raises(TrainingError, match="no face crops"):
+        pretrain_mae(_config(empty, tmp_path / "run"))
+
+
+def test_cosine_schedule():
+    optim = OptimConfig(warmup_epochs=2, min_lr=0.0)
+    assert cosine_lr(0, 10, 1.0, optim) == 0.0
+    assert cosine_lr(1, 10, 1.0, optim) == pytest.approx(0.5)
+    assert cosine_lr(2, 10, 1.0, optim) == pytest.approx(1.0)
+    assert cosine_lr(6, 10, 1.0, optim) == pytest.approx(0.5)
+    assert cosine_lr(10, 10, 1.0, optim) == pytest.approx(0.0)
+
+
+def test_checkpoint_round_trip_and_config_file(tmp_path):
+    path = save_checkpoint(tmp_path / "ck", {"w": torch.arange(6.0).reshape(2, 3)}, {"epoch": 1})
+    weights, meta = load_checkpoint(path)
+    assert torch.equal(weights["w"], torch.arange(6.0).reshape(2, 3)) and meta == {"epoch": 1}
+    from pathlib import Path
+
+    cfg = load_config(PretrainConfig, Path(__file__).parents[2] / "configs" / "pretrain.yaml")
+    assert cfg.mask_ratio == 0.75 and cfg.optim.betas == (0.9, 0.95)
