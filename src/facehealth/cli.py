@@ -290,6 +290,37 @@ def pretrain(
     out.print(f"loss per epoch: {losses}\n{result.images_per_second:.1f} images/s\ncheckpoint: {result.checkpoint}")
 
 
+@app.command("finetune")
+def finetune_cmd(
+    config: Annotated[Path | None, typer.Option(help="Fine-tuning YAML (configs/finetune.yaml).")] = None,
+    cohort: Annotated[Path | None, typer.Option(help="Cohort folder; overrides the config.")] = None,
+    prepared: Annotated[Path | None, typer.Option(help="Its `faces prepare` folder; overrides the config.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder; overrides the config.")] = None,
+    init_from: Annotated[Path | None, typer.Option(help="Pretrained checkpoint (.safetensors).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs.")] = None,
+) -> None:
+    """Fine-tune the multi-task clinical model; writes the best checkpoint, predictions and metrics."""
+    from facehealth.config import load_config
+    from facehealth.train.finetune import FinetuneConfig, finetune
+
+    overrides = {k: str(v) if isinstance(v, Path) else v
+                 for k, v in {"cohort": cohort, "prepared": prepared, "out_dir": out_dir, "init_from": init_from,
+                              "epochs": epochs}.items() if v is not None}
+    try:
+        cfg = load_config(FinetuneConfig, config, overrides)
+        with Progress(TextColumn("[bold]fine-tuning"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(), console=err) as progress:
+            task = progress.add_task("finetune", total=None, loss=float("nan"))
+            result = finetune(cfg, on_progress=lambda d, t, loss: progress.update(task, completed=d, total=t,
+                                                                                 loss=loss))
+    except FaceHealthError as exc:
+        _fail(exc)
+    out.print(f"best epoch {result.best_epoch}; checkpoint: {result.checkpoint}")
+    for split, values in result.metrics.items():
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in values.items() if k != "n_subjects" and isinstance(v, float))
+        out.print(f"{split} (n={values['n_subjects']}): {shown}")
+
+
 @app.command("demo")
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/demo"),

@@ -1,0 +1,149 @@
+"""One model for every clinical task: a backbone, an optional pooling over several images
+or video frames, and one linear head per task.
+
+Tasks (FaceFound, FAHR-Face, DigitalShadow, Emoface):
+
+| kind | example | output | loss |
+|---|---|---|---|
+| regression | biomarkers (any subset of the 62), age | one value per column, standardised | masked MSE |
+| binary | coronary artery disease | one logit | BCE, positive class up-weighted |
+| multiclass | healthy / MDD / BPD | one logit per class | weighted cross-entropy |
+| cox | survival (time, event) | log relative hazard | Cox partial likelihood (Efron) |
+
+Inputs are (B, 3, H, W) single images, or (B, K, 3, H, W) with a (B, K) mask
+for several photos of a subject (pooled by a masked mean or learned attention)
+or the frames of a video (a GRU over time captures expression dynamics).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from facehealth.models.losses import cox_partial_likelihood, masked_bce, masked_cross_entropy, masked_mse
+from facehealth.models.registry import create_model
+
+__all__ = ["TaskSpec", "MultiTaskModel", "Pooling"]
+
+Pooling = Literal["mean", "attention", "temporal"]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    kind: Literal["regression", "binary", "multiclass", "cox"]
+    columns: tuple[str, ...]  # label columns; cox: (time, event)
+    classes: tuple[str, ...] = ()  # multiclass labels in index order
+    weight: float = 1.0  # contribution to the total loss
+
+    @property
+    def outputs(self) -> int:
+        if self.kind == "regression":
+            return len(self.columns)
+        if self.kind == "multiclass":
+            return len(self.classes)
+        return 1
+
+
+class MultiTaskModel(nn.Module):
+    """Backbone + pooling + heads.
+
+    Args:
+        backbone: registry name.
+        tasks: the heads to build.
+        img_size: input side.
+        pooling: how several images/frames of one item become one feature vector.
+        target_mean, target_std: per-task standardisation of regression targets
+            (fitted on the training split; stored in the checkpoint as buffers).
+        pos_weight: per binary task, weight of the positive class.
+        class_weights: per multiclass task, one weight per class.
+    """
+
+    def __init__(self, backbone: str, tasks: list[TaskSpec], img_size: int = 224, pooling: Pooling = "mean",
+                 target_mean: dict[str, list[float]] | None = None, target_std: dict[str, list[float]] | None = None,
+                 pos_weight: dict[str, float] | None = None, class_weights: dict[str, list[float]] | None = None) -> None:
+        super().__init__()
+        self.backbone_name = backbone
+        self.backbone = create_model(backbone, img_size=img_size)
+        self.tasks = list(tasks)
+        self.pooling = pooling
+        width = self.backbone.num_features
+        if pooling == "attention":
+            self.attend = nn.Sequential(nn.Linear(width, 128), nn.Tanh(), nn.Linear(128, 1))
+        elif pooling == "temporal":
+            self.temporal = nn.GRU(width + 1, width // 2, batch_first=True)  # +1: the frame's time in seconds
+            self.temporal_out = nn.Linear(width // 2, width)
+        self.heads = nn.ModuleDict({t.name: nn.Linear(width, t.outputs) for t in tasks})
+        for t in tasks:
+            if t.kind == "regression":
+                mean = torch.tensor((target_mean or {}).get(t.name, [0.0] * t.outputs), dtype=torch.float32)
+                std = torch.tensor((target_std or {}).get(t.name, [1.0] * t.outputs), dtype=torch.float32)
+                self.register_buffer(f"mean_{t.name}", mean)
+                self.register_buffer(f"std_{t.name}", std)
+        self.pos_weight = dict(pos_weight or {})
+        self.class_weights = {k: torch.tensor(v, dtype=torch.float32) for k, v in (class_weights or {}).items()}
+
+    def features(self, images: torch.Tensor, mask: torch.Tensor | None = None,
+                 times: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, F); or (B, K, 3, H, W) with mask (B, K) -> (B, F)."""
+        if images.ndim == 4:
+            return self.backbone(images)
+        b, k = images.shape[:2]
+        mask = torch.ones(b, k, dtype=torch.bool, device=images.device) if mask is None else mask
+        flat = self.backbone(images.flatten(0, 1)).view(b, k, -1)  # (B, K, F)
+        weights = mask.float()
+        if self.pooling == "attention":
+            scores = self.attend(flat).squeeze(-1).masked_fill(~mask, float("-inf"))
+            weights = torch.softmax(scores, dim=1)
+        elif self.pooling == "temporal":
+            t = times if times is not None else torch.arange(k, device=images.device).float().expand(b, k)
+            out, _ = self.temporal(torch.cat([flat, t.unsqueeze(-1)], dim=-1))  # (B, K, F/2)
+            last = mask.long().sum(1).clamp(min=1) - 1  # last real frame of each clip
+            return self.temporal_out(out[torch.arange(b), last])
+        return (flat * weights.unsqueeze(-1)).sum(1) / weights.sum(1, keepdim=True).clamp(min=1e-6)
+
+    def forward(self, images: torch.Tensor, mask: torch.Tensor | None = None,
+                times: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Raw head outputs per task (standardised for regression, logits, log hazards)."""
+        f = self.features(images, mask, times)
+        return {name: head(f) for name, head in self.heads.items()}
+
+    def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """Weighted sum of task losses; ``targets[name]`` is (B, len(columns)) in label units, NaN = missing."""
+        total = next(iter(outputs.values())).new_zeros(())
+        parts: dict[str, float] = {}
+        for t in self.tasks:
+            out, y = outputs[t.name], targets[t.name]
+            if t.kind == "regression":
+                value = masked_mse(out, self.standardise(t.name, y))
+            elif t.kind == "binary":
+                value = masked_bce(out.squeeze(-1), y[:, 0], self.pos_weight.get(t.name))
+            elif t.kind == "multiclass":
+                w = self.class_weights.get(t.name)
+                value = masked_cross_entropy(out, y[:, 0], None if w is None else w.to(out.device))
+            else:
+                value = cox_partial_likelihood(out.squeeze(-1), y[:, 0], y[:, 1])
+            parts[t.name] = float(value.detach())
+            total = total + t.weight * value
+        return total, parts
+
+    def standardise(self, task: str, values: torch.Tensor) -> torch.Tensor:
+        return (values - getattr(self, f"mean_{task}")) / getattr(self, f"std_{task}")
+
+    def predict(self, outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Head outputs in clinical units: values, probabilities, class probabilities, log hazards."""
+        result = {}
+        for t in self.tasks:
+            out = outputs[t.name]
+            if t.kind == "regression":
+                result[t.name] = out * getattr(self, f"std_{t.name}") + getattr(self, f"mean_{t.name}")
+            elif t.kind == "binary":
+                result[t.name] = torch.sigmoid(out)
+            elif t.kind == "multiclass":
+                result[t.name] = torch.softmax(out, dim=-1)
+            else:
+                result[t.name] = out
+        return result

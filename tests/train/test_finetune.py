@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from facehealth.config import load_config
+from facehealth.errors import ConfigError
+from facehealth.train.checkpoint import load_checkpoint
+from facehealth.train.config import OptimConfig, PretrainConfig
+from facehealth.train.engine import pretrain_mae
+from facehealth.train.finetune import FinetuneConfig, _param_groups, build_tasks, finetune
+
+
+@pytest.fixture(scope="module")
+def split_cohort(synth_cohort):
+    from facehealth.data.cohort import load_cohort
+    from facehealth.data.splits import make_splits, save_splits
+
+    cohort = load_cohort(synth_cohort)
+    save_splits(make_splits(cohort.subject_labels(), 0, stratify="cad", external_sites=["site_c"]), synth_cohort)
+    return synth_cohort
+
+
+@pytest.fixture(scope="module")
+def mae_checkpoint(prepared_synth, tmp_path_factory):
+    out = tmp_path_factory.mktemp("mae")
+    cfg = PretrainConfig(data=(str(prepared_synth),), out_dir=str(out), backbone="vit_tiny_patch16", img_size=64,
+                         decoder_dim=64, decoder_depth=1, decoder_heads=4, epochs=1, batch_size=32)
+    return pretrain_mae(cfg).checkpoint
+
+
+def _cfg(cohort, prepared, out, **kw) -> FinetuneConfig:
+    base = dict(cohort=str(cohort), prepared=str(prepared), out_dir=str(out), backbone="vit_tiny_patch16",
+                img_size=64, tasks=("biomarkers", "age", "survival", "cad"),
+                biomarkers=("haemoglobin", "total_bilirubin", "sodium"), epochs=2, batch_size=32,
+                optim=OptimConfig(base_lr=2e-3, warmup_epochs=0.5, betas=(0.9, 0.999)))
+    base.update(kw)
+    return FinetuneConfig(**base)
+
+
+def test_finetune_from_mae_writes_checkpoint_predictions_and_metrics(split_cohort, prepared_synth, mae_checkpoint,
+                                                                     tmp_path):
+    result = finetune(_cfg(split_cohort, prepared_synth, tmp_path / "ft", init_from=str(mae_checkpoint),
+                           age_balanced_epochs=1))
+    weights, meta = load_checkpoint(result.checkpoint)
+    assert meta["init"]["loaded"] > 10 and meta["best_epoch"] == result.best_epoch >= 1
+    assert [t["name"] for t in meta["tasks"]] == ["biomarkers", "age", "survival", "cad"]
+    predictions = pd.read_parquet(tmp_path / "ft" / "predictions.parquet")
+    assert predictions.groupby("subject_id")["split"].nunique().max() == 1  # one split per subject
+    assert set(predictions["split"]) == {"train", "val", "test", "external"}
+    assert {"pred_haemoglobin", "pred_age", "prob_cad", "risk_survival", "n_images"} <= set(predictions.columns)
+    metrics = json.loads((tmp_path / "ft" / "metrics.json").read_text())["metrics"]
+    assert {"age_mae", "cad_auroc", "survival_c_index", "haemoglobin_r"} <= set(metrics["test"])
+    # Predictions are in clinical units: ages near the cohort's range, not standardised values.
+    assert 20 < predictions["pred_age"].mean() < 90
+
+
+def test_linear_probe_only_trains_the_heads(split_cohort, prepared_synth, mae_checkpoint, tmp_path):
+    result = finetune(_cfg(split_cohort, prepared_synth, tmp_path / "lp", init_from=str(mae_checkpoint),
+                           mode="linear_probe", epochs=1, tasks=("cad",)))
+    tuned, _ = load_checkpoint(result.checkpoint)
+    mae, _ = load_checkpoint(mae_checkpoint)
+    assert torch.equal(tuned["backbone.blocks.0.attn.qkv.weight"], mae["encoder.blocks.0.attn.qkv.weight"])
+
+
+def test_layer_decay_scales_earlier_blocks_down():
+    from facehealth.models.multitask import MultiTaskModel, TaskSpec
+
+    model = MultiTaskModel("vit_tiny_patch16", [TaskSpec("cad", "binary", ("cad",))], img_size=32)
+    groups = _param_groups(model, 1.0, FinetuneConfig(layer_decay=0.5))
+    scales = sorted({g["lr_scale"] for g in groups})
+    depth = len(model.backbone.blocks)
+    assert scales[0] == pytest.approx(0.5 ** (depth + 1)) and scales[-1] == 1.0
+
+
+def test_unknown_or_unsupported_tasks_are_clear_errors():
+    labels = pd.DataFrame({"subject_id": ["a"], "age": [40.0], "cad": [1]})
+    with pytest.raises(ConfigError, match="unknown task 'bmi'"):
+        build_tasks(("bmi",), labels)
+    with pytest.raises(ConfigError, match="needs label column"):
+        build_tasks(("survival",), labels)
+
+
+def test_config_file_loads():
+    cfg = load_config(FinetuneConfig, Path(__file__).parents[2] / "configs" / "finetune.yaml")
+    assert cfg.tasks == ("biomarkers", "age", "survival", "cad") and cfg.layer_decay == 0.75
