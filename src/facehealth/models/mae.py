@@ -24,17 +24,22 @@ def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
     return x.permute(0, 2, 4, 3, 5, 1).reshape(b, (h // patch) * (w // patch), patch * patch * c)
 
 
-def random_masking(tokens: torch.Tensor, ratio: float, generator: torch.Generator | None = None):  # noqa: ANN201
+def random_masking(tokens: torch.Tensor, ratio: float, generator: torch.Generator | None = None,
+                   noise: torch.Tensor | None = None):  # noqa: ANN201
     """Keep a random (1 - ratio) share of tokens per sample.
 
     Args:
         tokens: (B, L, D).
+        noise: optional (B, L) uniform noise deciding the mask (lowest values are kept);
+            data-parallel ranks pass their rows of one global draw so the masks equal a
+            single-process run's.
     Returns:
         kept (B, L_keep, D), mask (B, L) with 1 = masked, restore (B, L) indices that undo the shuffle.
     """
     b, length, d = tokens.shape
     keep = max(1, int(round(length * (1 - ratio))))
-    noise = torch.rand(b, length, device=tokens.device, generator=generator)
+    if noise is None:
+        noise = torch.rand(b, length, device=tokens.device, generator=generator)
     shuffle = noise.argsort(dim=1)
     restore = shuffle.argsort(dim=1)
     kept_idx = shuffle[:, :keep]
@@ -82,11 +87,12 @@ class MaskedAutoencoder(nn.Module):
         nn.init.normal_(self.mask_token, std=0.02)
         nn.init.trunc_normal_(self.decoder_pos, std=0.02)
 
-    def encode(self, images: torch.Tensor, mask_ratio: float, generator: torch.Generator | None = None):  # noqa: ANN201
+    def encode(self, images: torch.Tensor, mask_ratio: float, generator: torch.Generator | None = None,
+               noise: torch.Tensor | None = None):  # noqa: ANN201
         enc = self.encoder
         x = enc.patch_embed(images)  # (B, L, D)
         x = x + enc.pos_embed[:, 1:, :]  # timm ViTs keep a class-token slot at position 0
-        x, mask, restore = random_masking(x, mask_ratio, generator)
+        x, mask, restore = random_masking(x, mask_ratio, generator, noise)
         cls = enc.cls_token + enc.pos_embed[:, :1, :]
         x = torch.cat([cls.expand(x.shape[0], -1, -1), x], dim=1)  # (B, 1 + L_keep, D)
         for block in enc.blocks:
@@ -114,9 +120,10 @@ class MaskedAutoencoder(nn.Module):
         per_patch = ((pred - target) ** 2).mean(dim=-1)  # (B, L)
         return (per_patch * mask).sum() / mask.sum()  # masked patches only
 
-    def forward(self, images: torch.Tensor, mask_ratio: float | None = None,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor, mask_ratio: float | None = None, generator: torch.Generator | None = None,
+                noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Returns (loss, pred (B, L, p*p*3), mask (B, L))."""
-        latent, mask, restore = self.encode(images, self.mask_ratio if mask_ratio is None else mask_ratio, generator)
+        ratio = self.mask_ratio if mask_ratio is None else mask_ratio
+        latent, mask, restore = self.encode(images, ratio, generator, noise)
         pred = self.decode(latent, restore)
         return self.loss(images, pred, mask), pred, mask

@@ -8,6 +8,12 @@ iterations: clip, step, zero. A non-finite loss stops the run with an error
 weights (safetensors + JSON) and ``trainer_state.pt`` (optimizer, epoch, loss
 history) are written, so an interrupted run resumes and reproduces the same
 loss curve on CPU.
+
+Data parallel: the same function runs under ``torchrun --nproc_per_node=K``
+(gloo on CPU, nccl on GPU). Every rank draws the same global batch order and
+masking noise and takes its 1/K share of each global batch, so K processes
+reproduce a one-process run with the same global batch (up to float
+reduction order). Only rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -19,8 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import os
+
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, RandomSampler
+import torch.distributed as dist
+from torch.utils.data import BatchSampler, ConcatDataset, DataLoader, RandomSampler
 
 from facehealth.config import save_resolved, to_mapping
 from facehealth.errors import FaceHealthError
@@ -44,8 +53,21 @@ class PretrainResult:
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and dist.is_available() and dist.is_initialized():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return torch.device(name)
+
+
+def _init_distributed() -> tuple[int, int]:
+    """(rank, world size); starts the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group(backend)
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
 
 
 def cosine_lr(epoch: float, epochs: int, peak: float, optim: OptimConfig) -> float:
@@ -77,8 +99,10 @@ def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], N
     from facehealth.models.mae import MaskedAutoencoder
 
     out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    save_resolved(cfg, out)
+    rank, world = _init_distributed()
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        save_resolved(cfg, out)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     model = MaskedAutoencoder(cfg.backbone, cfg.img_size, cfg.mask_ratio, cfg.decoder_dim, cfg.decoder_depth,
@@ -86,6 +110,7 @@ def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], N
     if cfg.init_from:
         _init_from(model, cfg.init_from)
     model.to(device)
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     parts, dataset = _dataset(cfg)
     effective_batch = cfg.batch_size * cfg.optim.accum_steps
     peak_lr = cfg.optim.base_lr * effective_batch / 256
@@ -106,6 +131,8 @@ def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], N
         start_epoch, history = state["epoch"], list(state["history"])
 
     per_epoch = math.ceil(len(dataset) / cfg.batch_size)
+    if world > 1 and len(dataset) % cfg.batch_size and len(dataset) % cfg.batch_size < world:
+        per_epoch -= 1
     total = per_epoch * cfg.epochs
     autocast = device.type == "cuda" and cfg.amp
     images, seconds = 0, 0.0
@@ -116,9 +143,13 @@ def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], N
             part.epoch = epoch  # augmentation draws differ per epoch, reproducibly
         # Shuffling and masking are seeded by (seed, epoch): a resumed epoch replays exactly.
         order = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        masking = torch.Generator(device=device).manual_seed(cfg.seed * 100_019 + epoch)
-        loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=RandomSampler(dataset, generator=order),
-                            num_workers=cfg.num_workers, drop_last=False)
+        masking = torch.Generator().manual_seed(cfg.seed * 100_019 + epoch)
+        global_batches = list(BatchSampler(RandomSampler(dataset, generator=order), cfg.batch_size, drop_last=False))
+        if len(global_batches[-1]) < world:  # too small to give every rank an image
+            global_batches.pop()
+        loader = DataLoader(dataset, batch_sampler=[b[rank::world] for b in global_batches],
+                            num_workers=cfg.num_workers)
+        num_patches = model.encoder.patch_embed.num_patches
         model.train()
         running, count = 0.0, 0
         started = time.perf_counter()
@@ -127,13 +158,17 @@ def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], N
             lr = cosine_lr(epoch + i / per_epoch, cfg.epochs, peak_lr, cfg.optim)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x = batch["image"].to(device, non_blocking=True)  # (B, 3, H, W)
+            x = batch["image"].to(device, non_blocking=True)  # (B / world, 3, H, W)
+            noise = torch.rand(len(global_batches[i]), num_patches, generator=masking)[rank::world].to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-                loss, _, _ = model(x, generator=masking)
+                loss, _, _ = net(x, noise=noise)
             if not torch.isfinite(loss):
                 raise TrainingError(f"non-finite loss {loss.item()} at epoch {epoch}, iteration {i}; "
                                     f"lower optim.base_lr or check the data")
-            (loss / cfg.optim.accum_steps).backward()
+            # DDP averages gradients over ranks; weighting each rank's mean loss by its share of
+            # the global batch makes that average the gradient of the global-batch mean loss.
+            share = len(x) * world / len(global_batches[i])
+            (loss * share / cfg.optim.accum_steps).backward()
             if (i + 1) % cfg.optim.accum_steps == 0 or i + 1 == per_epoch:
                 if cfg.optim.clip_grad:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip_grad)
@@ -144,8 +179,14 @@ def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], N
             if on_progress:
                 on_progress(epoch * per_epoch + i + 1, total, loss.item())
         seconds += time.perf_counter() - started
+        if world > 1:  # the epoch loss over the global batch, as one process would report it
+            totals = torch.tensor([running, float(count)], dtype=torch.float64)
+            dist.all_reduce(totals)
+            running, count = float(totals[0]), int(totals[1])
         images += count
         history.append(running / count)
+        if rank != 0:
+            continue
         meta = {"stage": "mae_pretrain", "backbone": cfg.backbone, "img_size": cfg.img_size, "epoch": epoch + 1,
                 "loss": history[-1], "history": history, "config": to_mapping(cfg),
                 "data_hash": data_hash(p for part in parts for p in part.manifest["crop_path"]),
@@ -154,6 +195,9 @@ def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], N
         torch.save({"epoch": epoch + 1, "optimizer": optimizer.state_dict(), "history": history}, state_path)
         with (out / "metrics.jsonl").open("a") as fh:
             fh.write(json.dumps({"epoch": epoch + 1, "loss": history[-1], "lr": lr}) + "\n")
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
     checkpoint = out / "checkpoint-last.safetensors"
     return PretrainResult(out, checkpoint, history, images / seconds if seconds else 0.0)
 
