@@ -321,6 +321,41 @@ def finetune_cmd(
         out.print(f"{split} (n={values['n_subjects']}): {shown}")
 
 
+@app.command("predict")
+def predict_cmd(
+    files: Annotated[list[Path], typer.Argument(help="Photos or videos.")],
+    model: Annotated[Path, typer.Option(help="Fine-tuned checkpoint (checkpoint-best.safetensors).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """Run faces -> model -> every head on each photo or video."""
+    from facehealth.models.predictor import load
+
+    try:
+        predictor = load(model)
+    except FaceHealthError as exc:
+        _fail(exc)
+    reports, failed = [], 0
+    for path in files:
+        try:
+            reports.append(predictor.predict(path).as_dict())
+        except FaceHealthError as exc:
+            failed += 1
+            reports.append({"source": str(path), "error": str(exc)})
+    if as_json:
+        sys.stdout.write(json.dumps(reports, indent=2) + "\n")
+    else:
+        for r in reports:
+            if "error" in r:
+                err.print(f"[red]{r['source']}: {r['error']}[/]")
+                continue
+            values = ", ".join(f"{k} {v:.2f}" for k, v in r["values"].items())
+            probs = ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {max(v, key=v.get)}"
+                              for k, v in r["probabilities"].items())
+            out.print(f"{r['source']}: {r['faces_used']} face(s); {values}; {probs}")
+    if failed:
+        raise typer.Exit(code=2)
+
+
 @app.command("demo")
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/demo"),

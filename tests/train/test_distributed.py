@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from facehealth.train.checkpoint import load_checkpoint
+from facehealth.models.checkpoint import load_checkpoint
 
 
 def _free_port() -> int:

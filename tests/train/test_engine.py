@@ -7,7 +7,7 @@ import torch
 
 from facehealth.config import load_config
 from facehealth.errors import ModelNotFoundError
-from facehealth.train.checkpoint import load_checkpoint, save_checkpoint
+from facehealth.models.checkpoint import load_checkpoint, save_checkpoint
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.engine import TrainingError, cosine_lr, pretrain_mae
 

@@ -9,7 +9,7 @@ import torch
 
 from facehealth.config import load_config
 from facehealth.errors import ConfigError
-from facehealth.train.checkpoint import load_checkpoint
+from facehealth.models.checkpoint import load_checkpoint
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.engine import pretrain_mae
 from facehealth.train.finetune import FinetuneConfig, _param_groups, build_tasks, finetune
@@ -88,3 +88,31 @@ def test_unknown_or_unsupported_tasks_are_clear_errors():
 def test_config_file_loads():
     cfg = load_config(FinetuneConfig, Path(__file__).parents[2] / "configs" / "finetune.yaml")
     assert cfg.tasks == ("biomarkers", "age", "survival", "cad") and cfg.layer_decay == 0.75
+
+
+def test_predict_image_video_and_cli(split_cohort, prepared_synth, mae_checkpoint, tmp_path):
+    import facehealth
+    from typer.testing import CliRunner
+
+    from facehealth.cli import app
+    from facehealth.errors import NoFaceError
+    from facehealth.faces.io import read_image, write_video
+
+    result = finetune(_cfg(split_cohort, prepared_synth, tmp_path / "ft", init_from=str(mae_checkpoint), epochs=1,
+                           tasks=("age", "cad", "survival")))
+    model = facehealth.load(result.checkpoint)
+    photo = split_cohort / "media" / "S00001" / "img0.jpg"
+    p = model.predict(photo)
+    assert p.faces_used == 1 and set(p.values) == {"age"} and 0 <= p.probabilities["cad"] <= 1
+    assert "survival" in p.risks and p.quality[0].passed
+    same = model.predict(read_image(photo))
+    assert same.values["age"] == pytest.approx(p.values["age"], abs=1e-4)
+    video = tmp_path / "clip.mp4"
+    write_video(video, [read_image(photo)] * 6 + [read_image(photo) * 0] * 2, fps=5)
+    pv = model.predict(video)
+    assert pv.frames_read == 8 and pv.faces_used == 6 and pv.rejected == {"no_face": 2}
+    with pytest.raises(NoFaceError, match="no face passed the quality gate"):
+        model.predict(read_image(photo) * 0)
+    cli = CliRunner().invoke(app, ["predict", str(photo), "--model", str(result.checkpoint), "--json"])
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(cli.stdout)[0]["values"]["age"] == pytest.approx(p.values["age"], abs=1e-3)

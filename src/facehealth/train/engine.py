@@ -33,7 +33,7 @@ from torch.utils.data import BatchSampler, ConcatDataset, DataLoader, RandomSamp
 
 from facehealth.config import save_resolved, to_mapping
 from facehealth.errors import FaceHealthError
-from facehealth.train.checkpoint import data_hash, load_checkpoint, save_checkpoint
+from facehealth.models.checkpoint import data_hash, load_checkpoint, save_checkpoint
 from facehealth.train.config import OptimConfig, PretrainConfig
 
 __all__ = ["TrainingError", "PretrainResult", "cosine_lr", "pretrain_mae", "resolve_device"]

@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler
 
 from facehealth.config import save_resolved, to_mapping
@@ -30,7 +31,7 @@ from facehealth.data.biomarkers import BIOMARKERS
 from facehealth.data.schema import AFFECTIVE_CLASSES
 from facehealth.errors import ConfigError
 from facehealth.models.multitask import MultiTaskModel, TaskSpec
-from facehealth.train.checkpoint import load_checkpoint, save_checkpoint
+from facehealth.models.checkpoint import load_checkpoint, save_checkpoint
 from facehealth.train.config import OptimConfig
 from facehealth.train.engine import TrainingError, cosine_lr, resolve_device
 
@@ -243,7 +244,11 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
+    faces_cfg = Path(cfg.prepared) / "config.resolved.yaml"
+    faces = yaml.safe_load(faces_cfg.read_text()) if faces_cfg.is_file() else {}
+    faces.pop("kind", None)
     meta = {"stage": "finetune", "backbone": cfg.backbone, "img_size": cfg.img_size, "best_epoch": best_epoch,
+            "faces_config": faces,
             "tasks": [t.__dict__ for t in tasks], "target_mean": mean, "target_std": std, "pos_weight": pos_weight,
             "class_weights": class_weights, "history": history, "init": init_report, "config": to_mapping(cfg)}
     checkpoint = save_checkpoint(out / "checkpoint-best", model.state_dict(), meta)

@@ -2,7 +2,7 @@
 
 ``name.safetensors`` holds only tensors (safe to load: no pickled code);
 ``name.json`` says what produced them. Optimizer and RNG state for exact resume
-live separately in ``trainer_state.pt`` (see :mod:`facehealth.train.engine`).
+live separately in ``trainer_state.pt`` (see ``facehealth.train.engine``).
 """
 
 from __future__ import annotations
