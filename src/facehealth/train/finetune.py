@@ -31,7 +31,7 @@ from facehealth.data.biomarkers import BIOMARKERS
 from facehealth.data.schema import AFFECTIVE_CLASSES
 from facehealth.errors import ConfigError
 from facehealth.models.multitask import MultiTaskModel, TaskSpec
-from facehealth.models.checkpoint import load_checkpoint, save_checkpoint
+from facehealth.models.checkpoint import save_checkpoint
 from facehealth.train.config import OptimConfig
 from facehealth.train.engine import TrainingError, cosine_lr, resolve_device
 
@@ -137,19 +137,15 @@ def _param_groups(model: MultiTaskModel, lr: float, cfg: FinetuneConfig) -> list
 
 
 def _load_backbone(model: MultiTaskModel, path: str) -> dict:
-    weights, meta = load_checkpoint(path)
-    own = model.backbone.state_dict()
-    mapped = {}
-    for key, value in weights.items():
-        for prefix in ("encoder.", "backbone."):
-            if key.startswith(prefix) and key[len(prefix):] in own and own[key[len(prefix):]].shape == value.shape:
-                mapped[key[len(prefix):]] = value
-    if not mapped:
-        raise TrainingError(f"{path}: no weights fit backbone {model.backbone_name} (checkpoint backbone: "
-                            f"{meta.get('backbone', 'unknown')})")
-    missing = [k for k in own if k not in mapped]
-    model.backbone.load_state_dict(mapped, strict=False)
-    return {"loaded": len(mapped), "missing": missing}
+    """Any supported weights file (facehealth, MAE, timm); see :mod:`facehealth.models.weights`."""
+    from facehealth.models.weights import load_backbone_weights
+
+    try:
+        report = load_backbone_weights(model.backbone, path)
+    except ConfigError as exc:
+        raise TrainingError(str(exc)) from exc
+    return {"loaded": report.loaded, "missing": list(report.missing), "unexpected": list(report.unexpected),
+            "resized": list(report.resized)}
 
 
 def _targets(batch_target: torch.Tensor, tasks: list[TaskSpec]) -> dict[str, torch.Tensor]:
