@@ -69,8 +69,9 @@ def make_images(folder: Path, n: int, seed: int = 0) -> None:
         x0 = int(np.clip(cx - rng.uniform(0.25, 0.75) * 640, 0, canvas.shape[1] - 640))
         y0 = int(np.clip(cy - rng.uniform(0.3, 0.7) * 480, 0, canvas.shape[0] - 480))
         tile = canvas[y0 : y0 + 480, x0 : x0 + 640]
-        cv2.imwrite(str(folder / f"img{i:05d}.jpg"), cv2.cvtColor(tile, cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_JPEG_QUALITY, 90])
+        cv2.imwrite(
+            str(folder / f"img{i:05d}.jpg"), cv2.cvtColor(tile, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90]
+        )
 
 
 def _peak_rss(proc: subprocess.Popen) -> tuple[int, float]:
@@ -90,17 +91,25 @@ def _peak_rss(proc: subprocess.Popen) -> tuple[int, float]:
 
 def run_facehealth(images: Path, out: Path, workers: int) -> dict:
     cli = Path(sys.executable).with_name("facehealth")
-    proc = subprocess.Popen([str(cli), "faces", "prepare", str(images), "--out", str(out), "--workers",
-                             str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(cli), "faces", "prepare", str(images), "--out", str(out), "--workers", str(workers)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     peak, wall = _peak_rss(proc)
     if proc.returncode:
         raise SystemExit(f"facehealth faces prepare failed with exit code {proc.returncode}")
     items = pd.read_parquet(out / "items.parquet")
-    return {"images": len(items), "found": int((items["faces_detected"] > 0).sum()), "kept": int(items["crops"].sum()),
-            "seconds": wall, "rss": peak}
+    return {
+        "images": len(items),
+        "found": int((items["faces_detected"] > 0).sum()),
+        "kept": int(items["crops"].sum()),
+        "seconds": wall,
+        "rss": peak,
+    }
 
 
-_PLAIN_DLIB = r'''
+_PLAIN_DLIB = r"""
 import sys, time, cv2, dlib, glob
 from facehealth.faces.model_files import find_model_file, DLIB_LANDMARKS_68
 files = sorted(glob.glob(sys.argv[1] + "/*.jpg"))
@@ -116,7 +125,7 @@ for f in files:
         chip = dlib.get_face_chip(img, shape, size=224)
         found += 1
 print(len(files), found, time.perf_counter() - start)
-'''
+"""
 
 
 def run_plain_dlib(images: Path) -> dict:
@@ -143,18 +152,24 @@ def main() -> None:
         ("facehealth, 2 workers", run_facehealth(images, work / "out2", 2)),
         ("plain dlib (HOG up1 + 68pt + chip), 1 process", run_plain_dlib(images)),
     ]
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{psutil.virtual_memory().total / 2**30:.0f} GiB; python {platform.python_version()}; "
-          f"{args.n} JPEG images 640x480, one face each (40-200 px wide)\n")
+    print(
+        f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB; python {platform.python_version()}; "
+        f"{args.n} JPEG images 640x480, one face each (40-200 px wide)\n"
+    )
     print("| pipeline | images/s | faces found | crops kept | peak RSS (MiB) | wall s |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, r in rows:
-        print(f"| {name} | {r['images'] / r['seconds']:.1f} | {r['found']}/{r['images']} | {r['kept']} | "
-              f"{r['rss'] / 2**20:.0f} | {r['seconds']:.1f} |")
+        print(
+            f"| {name} | {r['images'] / r['seconds']:.1f} | {r['found']}/{r['images']} | {r['kept']} | "
+            f"{r['rss'] / 2**20:.0f} | {r['seconds']:.1f} |"
+        )
     base = rows[2][1]["images"] / rows[2][1]["seconds"]
     best = rows[1][1]["images"] / rows[1][1]["seconds"]
-    print(f"\nspeed-up of facehealth (2 workers) over the plain dlib script: {best / base:.1f}x "
-          "(wall time includes process start-up and model loading)")
+    print(
+        f"\nspeed-up of facehealth (2 workers) over the plain dlib script: {best / base:.1f}x "
+        "(wall time includes process start-up and model loading)"
+    )
 
 
 if __name__ == "__main__":

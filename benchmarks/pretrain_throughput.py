@@ -20,8 +20,16 @@ import torch
 from facehealth.models.mae import MaskedAutoencoder
 
 
-def measure(name: str, img_size: int, batch: int, steps: int, device: torch.device, bf16: bool,
-            channels_last: bool, compile_model: bool) -> float:
+def measure(
+    name: str,
+    img_size: int,
+    batch: int,
+    steps: int,
+    device: torch.device,
+    bf16: bool,
+    channels_last: bool,
+    compile_model: bool,
+) -> float:
     torch.manual_seed(0)
     model = MaskedAutoencoder(name, img_size=img_size).to(device)
     if channels_last:
@@ -62,9 +70,13 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    where = torch.cuda.get_device_name() if device.type == "cuda" else f"{platform.machine()} CPU, {os.cpu_count()} cores"
-    print(f"device: {where}; torch {torch.__version__}; batch {args.batch}; {args.img_size} px; bf16={args.bf16} "
-          f"channels_last={args.channels_last} compile={args.compile}")
+    where = (
+        torch.cuda.get_device_name() if device.type == "cuda" else f"{platform.machine()} CPU, {os.cpu_count()} cores"
+    )
+    print(
+        f"device: {where}; torch {torch.__version__}; batch {args.batch}; {args.img_size} px; bf16={args.bf16} "
+        f"channels_last={args.channels_last} compile={args.compile}"
+    )
     print("| model | images/s |\n|---|---:|")
     for name in args.models:
         ips = measure(name, args.img_size, args.batch, args.steps, device, args.bf16, args.channels_last, args.compile)

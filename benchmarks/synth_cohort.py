@@ -23,13 +23,17 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        synthesize_cohort(Path(tmp) / "c", SynthConfig(subjects=args.subjects, images_per_subject=args.images,
-                                                      videos_per_subject=args.videos))
+        synthesize_cohort(
+            Path(tmp) / "c",
+            SynthConfig(subjects=args.subjects, images_per_subject=args.images, videos_per_subject=args.videos),
+        )
         seconds = time.perf_counter() - start
     n = args.subjects * args.images
-    print(f"{platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}: "
-          f"{args.subjects} subjects x {args.images} photos (+{args.videos} videos each) in {seconds:.1f} s "
-          f"({n / seconds:.0f} photos/s)")
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}: "
+        f"{args.subjects} subjects x {args.images} photos (+{args.videos} videos each) in {seconds:.1f} s "
+        f"({n / seconds:.0f} photos/s)"
+    )
 
 
 if __name__ == "__main__":

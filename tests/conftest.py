@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,7 +54,9 @@ def synth_cohort(tmp_path_factory) -> Path:
     """120 subjects x 2 photos, seed 0: enough for effect-recovery statistics."""
     from facehealth.data.synth import SynthConfig, synthesize_cohort
 
-    return synthesize_cohort(tmp_path_factory.mktemp("synth") / "cohort", SynthConfig(subjects=120, images_per_subject=2))
+    return synthesize_cohort(
+        tmp_path_factory.mktemp("synth") / "cohort", SynthConfig(subjects=120, images_per_subject=2)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,12 @@ FACEHEALTH = str(Path(sys.executable).with_name("facehealth"))
 def test_detect_group_photo_json_via_the_installed_entry_point(tmp_path):
     """The issue's acceptance command, run as a user would: 4 faces with 68 landmarks each."""
     draw = tmp_path / "drawn.png"
-    proc = subprocess.run([FACEHEALTH, "faces", "detect", str(fixture_path("group4.jpg")), "--json",
-                           "--draw", str(draw)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [FACEHEALTH, "faces", "detect", str(fixture_path("group4.jpg")), "--json", "--draw", str(draw)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert len(report) == 1 and report[0]["detected"] == 4
@@ -72,7 +76,9 @@ def test_demo_runs_end_to_end(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "demo" / "faces" / "summary.json").read_text())
     assert summary["crops"] >= 20 and summary["unreadable"] == 1
-    assert {"blurry", "underexposed", "too_small", "partial_face", "no_face", "not_selected"} <= set(summary["rejections"])
+    assert {"blurry", "underexposed", "too_small", "partial_face", "no_face", "not_selected"} <= set(
+        summary["rejections"]
+    )
     cohort_faces = json.loads((tmp_path / "demo" / "cohort_faces" / "summary.json").read_text())
     assert cohort_faces["items"] == 72 and cohort_faces["crops"] >= 0.9 * 72
     assert (tmp_path / "demo" / "cohort" / "splits.csv").is_file()
@@ -115,6 +121,8 @@ def test_cohort_import_command(tmp_path):
 
 
 def test_face_commands_do_not_import_torch():
-    code = ("import sys; from facehealth.cli import app; from facehealth.faces.pipeline import FacePipeline; "
-            "from facehealth.faces.prepare import prepare_faces; print('torch' in sys.modules)")
+    code = (
+        "import sys; from facehealth.cli import app; from facehealth.faces.pipeline import FacePipeline; "
+        "from facehealth.faces.prepare import prepare_faces; print('torch' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -22,8 +22,9 @@ from facehealth import __version__
 from facehealth.errors import FaceHealthError
 
 app = typer.Typer(help="facehealth: health signals from face photos and videos, locally.", no_args_is_help=True)
-faces_app = typer.Typer(help="Face pipeline: detect, landmarks, align, quality-gate, prepare crops.",
-                        no_args_is_help=True)
+faces_app = typer.Typer(
+    help="Face pipeline: detect, landmarks, align, quality-gate, prepare crops.", no_args_is_help=True
+)
 app.add_typer(faces_app, name="faces")
 cohort_app = typer.Typer(help="Cohorts: synthesize, validate, split, import public datasets.", no_args_is_help=True)
 app.add_typer(cohort_app, name="cohort")
@@ -41,8 +42,13 @@ def _fail(exc: Exception) -> None:
 def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
     """A Rich progress bar on stderr; yields a ``(done, total)`` callback."""
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TimeRemainingColumn(), console=err, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
     ) as progress:
         task = progress.add_task(description, total=None)
 
@@ -55,9 +61,15 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
 @contextmanager
 def _training_progress(description: str) -> Iterator[Callable[[int, int, float], None]]:
     """Like :func:`_progress`, with the current loss; yields a ``(done, total, loss)`` callback."""
-    with Progress(TextColumn(f"[bold]{description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=err) as progress:
+    with Progress(
+        TextColumn(f"[bold]{description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]:.4f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    ) as progress:
         task = progress.add_task(description, total=None, loss=float("nan"))
 
         def update(done: int, total: int, loss: float) -> None:
@@ -86,8 +98,10 @@ def _main(
 def faces_detect(
     files: Annotated[list[Path], typer.Argument(help="Image files.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
-    draw: Annotated[Path | None, typer.Option(help="Write an annotated PNG here (one file: this path; "
-                                                   "several: FILE stem appended).")] = None,
+    draw: Annotated[
+        Path | None,
+        typer.Option(help="Write an annotated PNG here (one file: this path; several: FILE stem appended)."),
+    ] = None,
     policy: Annotated[str, typer.Option(help="Several faces: all | largest | reject.")] = "all",
     config: Annotated[Path | None, typer.Option(help="faces YAML config.")] = None,
 ) -> None:
@@ -113,8 +127,16 @@ def faces_detect(
                 err.print(f"[red]{path}: {exc}[/]")
             continue
         w, h = result.image_size
-        reports.append({"file": str(path), "width": w, "height": h, "detected": result.detected,
-                        "rejected": result.rejected, "faces": [f.as_dict() for f in result.faces]})
+        reports.append(
+            {
+                "file": str(path),
+                "width": w,
+                "height": h,
+                "detected": result.detected,
+                "rejected": result.rejected,
+                "faces": [f.as_dict() for f in result.faces],
+            }
+        )
         if draw is not None:
             import cv2
 
@@ -163,9 +185,14 @@ def _print_prepare_summary(summary: Any) -> None:
     table = Table(title=f"Face preparation: {summary.out_dir}", show_header=True, title_justify="left")
     table.add_column("what")
     table.add_column("count", justify="right")
-    for label, value in [("input files", summary.items), ("frames / images read", summary.frames),
-                         ("faces detected", summary.faces_detected), ("crops kept", summary.crops),
-                         ("unreadable files", summary.unreadable), ("ignored (not media)", summary.ignored_files)]:
+    for label, value in [
+        ("input files", summary.items),
+        ("frames / images read", summary.frames),
+        ("faces detected", summary.faces_detected),
+        ("crops kept", summary.crops),
+        ("unreadable files", summary.unreadable),
+        ("ignored (not media)", summary.ignored_files),
+    ]:
         table.add_row(label, str(value))
     for reason, count in summary.rejections.items():
         table.add_row(f"rejected: {reason}", str(count))
@@ -186,15 +213,22 @@ def cohort_synth(
     """Write a synthetic cohort with planted effects (tables, media, ground_truth.json, contact sheet)."""
     from facehealth.data.synth import SynthConfig, synthesize_cohort
 
-    cfg = SynthConfig(subjects=subjects, images_per_subject=images, videos_per_subject=videos, seed=seed,
-                      base_photos=str(base_photos) if base_photos else None)
+    cfg = SynthConfig(
+        subjects=subjects,
+        images_per_subject=images,
+        videos_per_subject=videos,
+        seed=seed,
+        base_photos=str(base_photos) if base_photos else None,
+    )
     try:
         with _progress("synthesizing subjects") as update:
             path = synthesize_cohort(out_dir, cfg, on_progress=update)
     except FaceHealthError as exc:
         _fail(exc)
-    out.print(f"cohort written to {path} (ground truth: {path / 'ground_truth.json'}, "
-              f"contact sheet: {path / 'contact_sheet.png'})")
+    out.print(
+        f"cohort written to {path} (ground truth: {path / 'ground_truth.json'}, "
+        f"contact sheet: {path / 'contact_sheet.png'})"
+    )
 
 
 @cohort_app.command("validate")
@@ -231,8 +265,9 @@ def cohort_split(
 
     try:
         data = load_cohort(cohort)
-        splits = make_splits(data.subject_labels(), seed, test_fraction, val_fraction, folds, stratify,
-                             external_site or ())
+        splits = make_splits(
+            data.subject_labels(), seed, test_fraction, val_fraction, folds, stratify, external_site or ()
+        )
         assert_no_leakage(data.media, splits)
         path = save_splits(splits, cohort)
     except FaceHealthError as exc:
@@ -267,13 +302,18 @@ def cohort_import(
         summary = runners[kind]()
     except FaceHealthError as exc:
         _fail(exc)
-    out.print(f"{summary.out}: {summary.subjects} subjects, {summary.media} images; skipped: {dict(summary.skipped) or 'none'}")
+    out.print(
+        f"{summary.out}: {summary.subjects} subjects, {summary.media} images; "
+        f"skipped: {dict(summary.skipped) or 'none'}"
+    )
 
 
 @app.command("pretrain")
 def pretrain(
     config: Annotated[Path | None, typer.Option(help="Pretraining YAML (configs/pretrain.yaml).")] = None,
-    data: Annotated[list[Path] | None, typer.Option(help="Prepared crops folder (repeatable); overrides the config.")] = None,
+    data: Annotated[
+        list[Path] | None, typer.Option(help="Prepared crops folder (repeatable); overrides the config.")
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder; overrides the config.")] = None,
     backbone: Annotated[str | None, typer.Option(help="Registry ViT name, e.g. vit_tiny_patch16.")] = None,
     img_size: Annotated[int | None, typer.Option(help="Input side in px.")] = None,
@@ -284,10 +324,18 @@ def pretrain(
     from facehealth.config import load_config
     from facehealth.train.config import PretrainConfig
 
-    overrides = {k: v for k, v in {"data": [str(d) for d in data] if data else None,
-                                   "out_dir": str(out_dir) if out_dir else None, "backbone": backbone,
-                                   "img_size": img_size, "epochs": epochs, "batch_size": batch_size}.items()
-                 if v is not None}
+    overrides = {
+        k: v
+        for k, v in {
+            "data": [str(d) for d in data] if data else None,
+            "out_dir": str(out_dir) if out_dir else None,
+            "backbone": backbone,
+            "img_size": img_size,
+            "epochs": epochs,
+            "batch_size": batch_size,
+        }.items()
+        if v is not None
+    }
     try:
         cfg = load_config(PretrainConfig, config, overrides)
         from facehealth.train.engine import pretrain_mae
@@ -313,9 +361,17 @@ def finetune_cmd(
     from facehealth.config import load_config
     from facehealth.train.finetune import FinetuneConfig, finetune
 
-    overrides = {k: str(v) if isinstance(v, Path) else v
-                 for k, v in {"cohort": cohort, "prepared": prepared, "out_dir": out_dir, "init_from": init_from,
-                              "epochs": epochs}.items() if v is not None}
+    overrides = {
+        k: str(v) if isinstance(v, Path) else v
+        for k, v in {
+            "cohort": cohort,
+            "prepared": prepared,
+            "out_dir": out_dir,
+            "init_from": init_from,
+            "epochs": epochs,
+        }.items()
+        if v is not None
+    }
     try:
         cfg = load_config(FinetuneConfig, config, overrides)
         with _training_progress("fine-tuning") as update:
@@ -356,8 +412,10 @@ def predict_cmd(
                 err.print(f"[red]{r['source']}: {r['error']}[/]")
                 continue
             values = ", ".join(f"{k} {v:.2f}" for k, v in r["values"].items())
-            probs = ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {max(v, key=v.get)}"
-                              for k, v in r["probabilities"].items())
+            probs = ", ".join(
+                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {max(v, key=v.get)}"
+                for k, v in r["probabilities"].items()
+            )
             out.print(f"{r['source']}: {r['faces_used']} face(s); {values}; {probs}")
     if failed:
         raise typer.Exit(code=2)
@@ -373,8 +431,10 @@ def demo(
     """Run the main job on synthetic data: cohort -> split -> face preparation -> QC summary."""
     from facehealth.demo import run_demo
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err) as progress:
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    ) as progress:
+
         def stage(name: str) -> Callable[[int, int], None]:
             task = progress.add_task(name, total=None)
             return lambda done, total: progress.update(task, completed=done, total=total)
@@ -383,14 +443,18 @@ def demo(
             result = run_demo(out_dir, subjects=subjects, seed=seed, workers=workers, progress=stage)
         except FaceHealthError as exc:
             _fail(exc)
-    out.print(f"[bold]Synthetic cohort[/] {result.cohort_dir}: {subjects} subjects; splits by subject: "
-              + ", ".join(f"{k} {v}" for k, v in sorted(result.splits.items())))
+    out.print(
+        f"[bold]Synthetic cohort[/] {result.cohort_dir}: {subjects} subjects; splits by subject: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(result.splits.items()))
+    )
     _print_prepare_summary(result.cohort_faces)
     _print_prepare_summary(result.prepare)
-    out.print(f"contact sheet: {result.cohort_dir / 'contact_sheet.png'}\n"
-              f"ground truth: {result.cohort_dir / 'ground_truth.json'}\n"
-              f"face manifests: {result.cohort_faces.out_dir / 'manifest.parquet'}, "
-              f"{result.prepare.out_dir / 'manifest.parquet'}")
+    out.print(
+        f"contact sheet: {result.cohort_dir / 'contact_sheet.png'}\n"
+        f"ground truth: {result.cohort_dir / 'ground_truth.json'}\n"
+        f"face manifests: {result.cohort_faces.out_dir / 'manifest.parquet'}, "
+        f"{result.prepare.out_dir / 'manifest.parquet'}"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -60,15 +60,19 @@ def test_augment_keeps_size_and_range():
     image = rng.integers(0, 255, (96, 96, 3), dtype=np.uint8)
     out = Augment(AugmentConfig(rotation=15))(image, rng)
     assert out.shape == image.shape and out.dtype == np.uint8
-    assert Augment(AugmentConfig(crop_scale=(1.0, 1.0), flip=False, rotation=0, brightness=0, contrast=0,
-                                 saturation=0))(image, rng).tolist() == image.tolist()
+    assert (
+        Augment(AugmentConfig(crop_scale=(1.0, 1.0), flip=False, rotation=0, brightness=0, contrast=0, saturation=0))(
+            image, rng
+        ).tolist()
+        == image.tolist()
+    )
 
 
 def test_frame_sequences(tmp_path):
+    from facehealth.config import load_config
     from facehealth.data.synth import SynthConfig, synthesize_cohort
     from facehealth.faces.config import FacesConfig
     from facehealth.faces.prepare import prepare_faces
-    from facehealth.config import load_config
 
     cohort = synthesize_cohort(tmp_path / "c", SynthConfig(subjects=2, images_per_subject=1, videos_per_subject=1))
     prepared = tmp_path / "p"

@@ -53,7 +53,9 @@ def test_imdb_wiki_mat(tmp_path):
         "photo_taken": np.array([[2000, 2010, 2012, 2005, 2009]]),
         "full_path": np.array([np.array([p]) for p in paths], dtype=object).reshape(1, -1),
         "gender": np.array([[1.0, 0.0, np.nan, 1.0, 0.0]]),
-        "name": np.array([np.array([n]) for n in ["Ann A", "Bob B", "Cy C", "Dee D", "Eve E"]], dtype=object).reshape(1, -1),
+        "name": np.array([np.array([n]) for n in ["Ann A", "Bob B", "Cy C", "Dee D", "Eve E"]], dtype=object).reshape(
+            1, -1
+        ),
         "face_score": np.array([[3.1, 2.5, -np.inf, 4.0, 2.0]]),
         "second_face_score": np.array([[np.nan, np.nan, np.nan, 1.5, np.nan]]),
     }
@@ -88,10 +90,22 @@ def test_agedb(tmp_path):
 def test_generic_csv(tmp_path):
     _jpg(tmp_path / "imgs" / "a.jpg")
     _jpg(tmp_path / "imgs" / "b.jpg", 1)
-    pd.DataFrame({"file": ["imgs/a.jpg", "imgs/b.jpg", "imgs/c.jpg"], "person": ["p1", "p1", "p2"],
-                  "years": ["40", "41", "x"], "gender": ["female", "female", "male"]}).to_csv(tmp_path / "t.csv", index=False)
-    summary = import_csv(tmp_path / "t.csv", tmp_path / "cohort", path_col="file", subject_col="person",
-                         age_col="years", sex_col="gender")
+    pd.DataFrame(
+        {
+            "file": ["imgs/a.jpg", "imgs/b.jpg", "imgs/c.jpg"],
+            "person": ["p1", "p1", "p2"],
+            "years": ["40", "41", "x"],
+            "gender": ["female", "female", "male"],
+        }
+    ).to_csv(tmp_path / "t.csv", index=False)
+    summary = import_csv(
+        tmp_path / "t.csv",
+        tmp_path / "cohort",
+        path_col="file",
+        subject_col="person",
+        age_col="years",
+        sex_col="gender",
+    )
     assert (summary.subjects, summary.media) == (1, 2) and summary.skipped == {"image file missing": 1}
     assert validate_cohort(tmp_path / "cohort").ok
     with pytest.raises(SchemaError, match="no column 'nope'"):

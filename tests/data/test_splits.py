@@ -31,8 +31,9 @@ def test_leakage_is_detected(cohort):
     # A photo filed under a different subject id of another split is a leak by construction here:
     test_subject = splits.loc[splits["split"] == "test", "subject_id"].iloc[0]
     train_subject = splits.loc[splits["split"] == "train", "subject_id"].iloc[0]
-    doubled = pd.concat([splits, pd.DataFrame({"subject_id": [test_subject], "site": ["x"], "split": ["train"],
-                                               "fold": [-1]})])
+    doubled = pd.concat(
+        [splits, pd.DataFrame({"subject_id": [test_subject], "site": ["x"], "split": ["train"], "fold": [-1]})]
+    )
     with pytest.raises(SchemaError, match="several splits"):
         assert_no_leakage(media, doubled)
     with pytest.raises(SchemaError, match="without a split"):

@@ -51,11 +51,18 @@ def measured(synth_cohort, prepared_synth) -> pd.DataFrame:
     return features.merge(labels, on="subject_id").merge(subjects, on="subject_id").merge(latent, on="subject_id")
 
 
-@pytest.mark.parametrize("feature, target, sign", [
-    ("width_ratio", "bmi", 1), ("hair_saturation", "age", -1), ("yellow_skin", "total_bilirubin", 1),
-    ("red_skin", "haemoglobin", 1), ("under_eye_contrast", "creatinine", 1),
-    ("inner_lid_yellow", "ldl_cholesterol", 1), ("under_eye_contrast", "frailty", -1),
-])
+@pytest.mark.parametrize(
+    "feature, target, sign",
+    [
+        ("width_ratio", "bmi", 1),
+        ("hair_saturation", "age", -1),
+        ("yellow_skin", "total_bilirubin", 1),
+        ("red_skin", "haemoglobin", 1),
+        ("under_eye_contrast", "creatinine", 1),
+        ("inner_lid_yellow", "ldl_cholesterol", 1),
+        ("under_eye_contrast", "frailty", -1),
+    ],
+)
 def test_planted_effects_show_in_simple_measurements(measured, feature, target, sign):
     y = np.log(measured[target]) if target in ("total_bilirubin", "creatinine") else measured[target]
     r = np.corrcoef(measured[feature], y)[0, 1]
@@ -80,8 +87,9 @@ def test_visible_markers_are_recoverable_and_negative_controls_are_not(synth_coh
 def test_affective_videos_plant_group_differences(tmp_path):
     from facehealth.faces.io import iter_video_frames
 
-    cohort = synthesize_cohort(tmp_path / "v", SynthConfig(subjects=6, images_per_subject=1, videos_per_subject=1,
-                                                           seed=3))
+    cohort = synthesize_cohort(
+        tmp_path / "v", SynthConfig(subjects=6, images_per_subject=1, videos_per_subject=1, seed=3)
+    )
     media = pd.read_csv(cohort / "media.csv")
     videos = media[media["kind"] == "video"]
     assert len(videos) == 6 and (videos["stimulus"] == "emotion_sequence_v1").all()

@@ -109,5 +109,7 @@ def test_unit_slip_is_flagged_by_its_median(cohort_copy):
     _edit(cohort_copy, "labels", lambda f: f.assign(glucose=(pd.to_numeric(f["glucose"]) / 10).clip(lower=0.5)))
     report = validate_cohort(cohort_copy)
     assert report.ok
-    assert any(m.startswith("warning: labels, column 'glucose': median") and m.endswith("is the unit right?")
-               for m in _messages(report))
+    assert any(
+        m.startswith("warning: labels, column 'glucose': median") and m.endswith("is the unit right?")
+        for m in _messages(report)
+    )

@@ -51,5 +51,4 @@ def test_other_sizes_and_margins(pipeline, read):
     config = AlignConfig(size=112, eye_distance=0.4, eye_y=0.45)
     aligned = align_face(read("biden.jpg"), face.landmarks, config)
     assert aligned.image.shape == (112, 112, 3)
-    np.testing.assert_allclose(np.stack(eye_centres(aligned.to_crop(face.landmarks))), template_eyes(config),
-                               atol=1e-6)
+    np.testing.assert_allclose(np.stack(eye_centres(aligned.to_crop(face.landmarks))), template_eyes(config), atol=1e-6)

@@ -91,11 +91,14 @@ def test_missing_model_file_is_a_clear_error(tmp_path):
 
 
 def test_weighted_nms_merges_overlaps_and_keeps_separate_boxes():
-    rows = np.array([
-        [0, 0, 10, 10] + [0] * 12,
-        [1, 1, 11, 11] + [0] * 12,
-        [50, 50, 60, 60] + [0] * 12,
-    ], np.float32)
+    rows = np.array(
+        [
+            [0, 0, 10, 10] + [0] * 12,
+            [1, 1, 11, 11] + [0] * 12,
+            [50, 50, 60, 60] + [0] * 12,
+        ],
+        np.float32,
+    )
     scores = np.array([0.9, 0.6, 0.8], np.float32)
     out, s = weighted_nms(rows, scores, 0.3)
     assert len(out) == 2 and list(s) == pytest.approx([0.9, 0.8])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from facehealth.faces.blazeface import BlazeFaceDetector
-from facehealth.faces.landmarks import DlibLandmarker, REGIONS, eye_centres, inter_ocular_distance
+from facehealth.faces.landmarks import REGIONS, DlibLandmarker, eye_centres, inter_ocular_distance
 from facehealth.faces.records import BoundingBox
 
 
@@ -42,8 +42,9 @@ def test_blazeface_box_gives_landmarks_close_to_dlibs_own_detector(models, read)
     for name in ["obama.jpg", "obama2.jpg", "biden.jpg"]:
         image = read(name)
         rect = hog(image, 1)[0]
-        reference = landmarker.predict(image, BoundingBox(rect.left(), rect.top(), rect.right() + 1,
-                                                          rect.bottom() + 1), detector="dlib_hog")
+        reference = landmarker.predict(
+            image, BoundingBox(rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1), detector="dlib_hog"
+        )
         ours = landmarker.predict(image, detector.detect(image)[0].box)
         gaps.append(np.median(np.linalg.norm(ours - reference, axis=1)) / inter_ocular_distance(reference))
     assert np.median(gaps) < 0.03, gaps

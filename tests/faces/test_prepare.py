@@ -44,8 +44,7 @@ def test_folder_to_crops_manifest_and_rejection_summary(cohort_folder, tmp_path)
     summary = _run(cohort_folder, out)
     assert summary.items == 7 and summary.ignored_files == 1 and summary.unreadable == 1
     assert summary.crops == 4  # S1/a, S1/b, S2/a, the largest face of the group photo
-    assert summary.rejections == {Reason.NO_FACE: 1, Reason.NOT_SELECTED: 3, Reason.PARTIAL: 1,
-                                  Reason.UNREADABLE: 1}
+    assert summary.rejections == {Reason.NO_FACE: 1, Reason.NOT_SELECTED: 3, Reason.PARTIAL: 1, Reason.UNREADABLE: 1}
     manifest = pd.read_parquet(out / "manifest.parquet")
     assert len(manifest) == 4
     assert sorted(manifest["subject_id"]) == ["S1", "S1", "S2", "group"]
@@ -84,8 +83,11 @@ def test_interrupted_run_finishes_the_rest(cohort_folder, tmp_path):
     assert len((out / "done.txt").read_text().split()) == 2  # items 1-2 flushed; 3-4 were in the buffer
     resumed = prepare_faces(cohort_folder, out, FacesConfig(), workers=1, flush_every=2)
     assert resumed.resumed_items == 2
-    assert (resumed.items, resumed.crops, resumed.rejections) == (reference.items, reference.crops,
-                                                                   reference.rejections)
+    assert (resumed.items, resumed.crops, resumed.rejections) == (
+        reference.items,
+        reference.crops,
+        reference.rejections,
+    )
     items = pd.read_parquet(out / "items.parquet")
     assert items["media_id"].is_unique and len(items) == 7
 
@@ -115,8 +117,9 @@ def test_video_input_writes_one_crop_per_sampled_frame(tmp_path, read):
 
 def test_media_table_input_and_its_errors(tmp_path):
     table = tmp_path / "media.csv"
-    pd.DataFrame({"subject_id": ["P1", "P2"], "path": [str(fixture_path("obama.jpg")), "missing.jpg"],
-                  "media_id": ["m1", "m2"]}).to_csv(table, index=False)
+    pd.DataFrame(
+        {"subject_id": ["P1", "P2"], "path": [str(fixture_path("obama.jpg")), "missing.jpg"], "media_id": ["m1", "m2"]}
+    ).to_csv(table, index=False)
     summary = _run(table, tmp_path / "out")
     assert summary.items == 2 and summary.crops == 1 and summary.unreadable == 1
     assert pd.read_parquet(tmp_path / "out" / "manifest.parquet")["subject_id"].tolist() == ["P1"]
@@ -126,7 +129,9 @@ def test_media_table_input_and_its_errors(tmp_path):
     with pytest.raises(SchemaError, match="missing column"):
         collect_media(bad)
     dup = tmp_path / "dup.csv"
-    pd.DataFrame({"subject_id": ["P1", "P1"], "path": ["a.jpg", "b.jpg"], "media_id": ["m", "m"]}).to_csv(dup, index=False)
+    pd.DataFrame({"subject_id": ["P1", "P1"], "path": ["a.jpg", "b.jpg"], "media_id": ["m", "m"]}).to_csv(
+        dup, index=False
+    )
     with pytest.raises(SchemaError, match="row 3, column media_id: 'm' repeats row 2"):
         collect_media(dup)
     with pytest.raises(UnsupportedInputError, match="no such file or folder"):

@@ -37,8 +37,11 @@ def test_faceage_style_baseline_learns_age_and_cad_on_the_synthetic_cohort(synth
 
     feats = descriptors_from_manifest(prepared_synth)
     per_subject = feats.drop(columns="crop_path").groupby("subject_id").mean()
-    labels = pd.read_csv(synth_cohort / "subjects.csv").merge(pd.read_csv(synth_cohort / "labels.csv"),
-                                                              on="subject_id").set_index("subject_id")
+    labels = (
+        pd.read_csv(synth_cohort / "subjects.csv")
+        .merge(pd.read_csv(synth_cohort / "labels.csv"), on="subject_id")
+        .set_index("subject_id")
+    )
     labels = labels.loc[per_subject.index]
     x = per_subject.to_numpy()
     pred_age, pred_cad, pred_risk = np.zeros(len(x)), np.zeros(len(x)), np.zeros(len(x))

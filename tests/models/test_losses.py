@@ -65,4 +65,5 @@ def test_masked_losses_ignore_missing_labels():
     assert masked_bce(logits, labels).item() == pytest.approx(expected.item())
     multi = torch.tensor([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
     assert masked_cross_entropy(multi, torch.tensor([0.0, -1.0])).item() == pytest.approx(
-        torch.nn.functional.cross_entropy(multi[:1], torch.tensor([0])).item())
+        torch.nn.functional.cross_entropy(multi[:1], torch.tensor([0])).item()
+    )

@@ -9,8 +9,13 @@ from facehealth.models.mae import MaskedAutoencoder, patchify, random_masking
 
 
 def test_registry_lists_the_foundation_models_and_baselines():
-    assert {"vit_small_patch16", "vit_base_patch16", "resnet18", "swin_tiny_patch4_window7",
-            "swin_small_patch4_window7"} <= set(list_models())
+    assert {
+        "vit_small_patch16",
+        "vit_base_patch16",
+        "resnet18",
+        "swin_tiny_patch4_window7",
+        "swin_small_patch4_window7",
+    } <= set(list_models())
 
 
 def test_unknown_name_lists_close_matches():
@@ -18,8 +23,10 @@ def test_unknown_name_lists_close_matches():
         create_model("vit_smal_patch16")
 
 
-@pytest.mark.parametrize("name, size, width", [("vit_tiny_patch16", 112, 192), ("resnet18", 112, 512),
-                                                ("swin_tiny_patch4_window7", 224, 768)])
+@pytest.mark.parametrize(
+    "name, size, width",
+    [("vit_tiny_patch16", 112, 192), ("resnet18", 112, 512), ("swin_tiny_patch4_window7", 224, 768)],
+)
 def test_backbones_give_pooled_features(name, size, width):
     torch.manual_seed(0)
     model = create_model(name, img_size=size).eval()

@@ -13,9 +13,20 @@ from facehealth.train.engine import TrainingError, cosine_lr, pretrain_mae
 
 
 def _config(prepared, out, **kw) -> PretrainConfig:
-    base = dict(data=(str(prepared),), out_dir=str(out), backbone="vit_tiny_patch16", img_size=64,
-                decoder_dim=64, decoder_depth=1, decoder_heads=4, epochs=3, batch_size=32,
-                optim=OptimConfig(base_lr=5e-3, warmup_epochs=0.5), augment=True, seed=0)
+    base = dict(
+        data=(str(prepared),),
+        out_dir=str(out),
+        backbone="vit_tiny_patch16",
+        img_size=64,
+        decoder_dim=64,
+        decoder_depth=1,
+        decoder_heads=4,
+        epochs=3,
+        batch_size=32,
+        optim=OptimConfig(base_lr=5e-3, warmup_epochs=0.5),
+        augment=True,
+        seed=0,
+    )
     base.update(kw)
     return PretrainConfig(**base)
 

@@ -28,24 +28,43 @@ def split_cohort(synth_cohort):
 @pytest.fixture(scope="module")
 def mae_checkpoint(prepared_synth, tmp_path_factory):
     out = tmp_path_factory.mktemp("mae")
-    cfg = PretrainConfig(data=(str(prepared_synth),), out_dir=str(out), backbone="vit_tiny_patch16", img_size=64,
-                         decoder_dim=64, decoder_depth=1, decoder_heads=4, epochs=1, batch_size=32)
+    cfg = PretrainConfig(
+        data=(str(prepared_synth),),
+        out_dir=str(out),
+        backbone="vit_tiny_patch16",
+        img_size=64,
+        decoder_dim=64,
+        decoder_depth=1,
+        decoder_heads=4,
+        epochs=1,
+        batch_size=32,
+    )
     return pretrain_mae(cfg).checkpoint
 
 
 def _cfg(cohort, prepared, out, **kw) -> FinetuneConfig:
-    base = dict(cohort=str(cohort), prepared=str(prepared), out_dir=str(out), backbone="vit_tiny_patch16",
-                img_size=64, tasks=("biomarkers", "age", "survival", "cad"),
-                biomarkers=("haemoglobin", "total_bilirubin", "sodium"), epochs=2, batch_size=32,
-                optim=OptimConfig(base_lr=2e-3, warmup_epochs=0.5, betas=(0.9, 0.999)))
+    base = dict(
+        cohort=str(cohort),
+        prepared=str(prepared),
+        out_dir=str(out),
+        backbone="vit_tiny_patch16",
+        img_size=64,
+        tasks=("biomarkers", "age", "survival", "cad"),
+        biomarkers=("haemoglobin", "total_bilirubin", "sodium"),
+        epochs=2,
+        batch_size=32,
+        optim=OptimConfig(base_lr=2e-3, warmup_epochs=0.5, betas=(0.9, 0.999)),
+    )
     base.update(kw)
     return FinetuneConfig(**base)
 
 
-def test_finetune_from_mae_writes_checkpoint_predictions_and_metrics(split_cohort, prepared_synth, mae_checkpoint,
-                                                                     tmp_path):
-    result = finetune(_cfg(split_cohort, prepared_synth, tmp_path / "ft", init_from=str(mae_checkpoint),
-                           age_balanced_epochs=1))
+def test_finetune_from_mae_writes_checkpoint_predictions_and_metrics(
+    split_cohort, prepared_synth, mae_checkpoint, tmp_path
+):
+    result = finetune(
+        _cfg(split_cohort, prepared_synth, tmp_path / "ft", init_from=str(mae_checkpoint), age_balanced_epochs=1)
+    )
     weights, meta = load_checkpoint(result.checkpoint)
     assert meta["init"]["loaded"] > 10 and meta["best_epoch"] == result.best_epoch >= 1
     assert [t["name"] for t in meta["tasks"]] == ["biomarkers", "age", "survival", "cad"]
@@ -60,8 +79,17 @@ def test_finetune_from_mae_writes_checkpoint_predictions_and_metrics(split_cohor
 
 
 def test_linear_probe_only_trains_the_heads(split_cohort, prepared_synth, mae_checkpoint, tmp_path):
-    result = finetune(_cfg(split_cohort, prepared_synth, tmp_path / "lp", init_from=str(mae_checkpoint),
-                           mode="linear_probe", epochs=1, tasks=("cad",)))
+    result = finetune(
+        _cfg(
+            split_cohort,
+            prepared_synth,
+            tmp_path / "lp",
+            init_from=str(mae_checkpoint),
+            mode="linear_probe",
+            epochs=1,
+            tasks=("cad",),
+        )
+    )
     tuned, _ = load_checkpoint(result.checkpoint)
     mae, _ = load_checkpoint(mae_checkpoint)
     assert torch.equal(tuned["backbone.blocks.0.attn.qkv.weight"], mae["encoder.blocks.0.attn.qkv.weight"])
@@ -91,15 +119,23 @@ def test_config_file_loads():
 
 
 def test_predict_image_video_and_cli(split_cohort, prepared_synth, mae_checkpoint, tmp_path):
-    import facehealth
     from typer.testing import CliRunner
 
+    import facehealth
     from facehealth.cli import app
     from facehealth.errors import NoFaceError
     from facehealth.faces.io import read_image, write_video
 
-    result = finetune(_cfg(split_cohort, prepared_synth, tmp_path / "ft", init_from=str(mae_checkpoint), epochs=1,
-                           tasks=("age", "cad", "survival")))
+    result = finetune(
+        _cfg(
+            split_cohort,
+            prepared_synth,
+            tmp_path / "ft",
+            init_from=str(mae_checkpoint),
+            epochs=1,
+            tasks=("age", "cad", "survival"),
+        )
+    )
     model = facehealth.load(result.checkpoint)
     photo = split_cohort / "media" / "S00001" / "img0.jpg"
     p = model.predict(photo)

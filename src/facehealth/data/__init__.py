@@ -8,5 +8,15 @@ from facehealth.data.cohort import Cohort, load_cohort
 from facehealth.data.splits import assert_no_leakage, make_splits
 from facehealth.data.validate import ValidationReport, validate_cohort
 
-__all__ = ["BIOMARKERS", "SYSTEMS", "Biomarker", "get_biomarker", "Cohort", "load_cohort", "assert_no_leakage",
-           "make_splits", "ValidationReport", "validate_cohort"]
+__all__ = [
+    "BIOMARKERS",
+    "SYSTEMS",
+    "Biomarker",
+    "get_biomarker",
+    "Cohort",
+    "load_cohort",
+    "assert_no_leakage",
+    "make_splits",
+    "ValidationReport",
+    "validate_cohort",
+]

@@ -20,7 +20,9 @@ __all__ = ["Augment", "AugmentConfig", "random_resized_crop", "colour_jitter", "
 Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
-def random_resized_crop(image: np.ndarray, rng: np.random.Generator, scale: tuple[float, float] = (0.85, 1.0)) -> np.ndarray:
+def random_resized_crop(
+    image: np.ndarray, rng: np.random.Generator, scale: tuple[float, float] = (0.85, 1.0)
+) -> np.ndarray:
     h, w = image.shape[:2]
     s = np.sqrt(rng.uniform(*scale))
     ch, cw = max(8, int(h * s)), max(8, int(w * s))
@@ -38,8 +40,13 @@ def small_rotation(image: np.ndarray, rng: np.random.Generator, degrees: float =
     return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def colour_jitter(image: np.ndarray, rng: np.random.Generator, brightness: float = 0.15, contrast: float = 0.15,
-                  saturation: float = 0.1) -> np.ndarray:
+def colour_jitter(
+    image: np.ndarray,
+    rng: np.random.Generator,
+    brightness: float = 0.15,
+    contrast: float = 0.15,
+    saturation: float = 0.1,
+) -> np.ndarray:
     img = image.astype(np.float32)
     img *= 1.0 + rng.uniform(-brightness, brightness)
     mean = img.mean()

@@ -45,8 +45,17 @@ class Biomarker:
         return (self.ref_low + self.ref_high) / 2.0
 
 
-def _m(name: str, system: str, unit: str, low: float, high: float, lo_lim: float, hi_lim: float,
-       log: bool = False, desc: str = "") -> Biomarker:
+def _m(
+    name: str,
+    system: str,
+    unit: str,
+    low: float,
+    high: float,
+    lo_lim: float,
+    hi_lim: float,
+    log: bool = False,
+    desc: str = "",
+) -> Biomarker:
     return Biomarker(name, system, unit, low, high, lo_lim, hi_lim, log, desc)
 
 
@@ -79,7 +88,17 @@ _ALL = [
     _m("total_protein", _L, "g/L", 60.0, 83.0, 20.0, 150.0),
     _m("globulin", _L, "g/L", 20.0, 35.0, 5.0, 100.0),
     # renal (5)
-    _m("creatinine", _R, "umol/L", 60.0, 110.0, 5.0, 2500.0, log=True, desc="high = reduced kidney function (puffy eyes)"),
+    _m(
+        "creatinine",
+        _R,
+        "umol/L",
+        60.0,
+        110.0,
+        5.0,
+        2500.0,
+        log=True,
+        desc="high = reduced kidney function (puffy eyes)",
+    ),
     _m("urea", _R, "mmol/L", 2.5, 7.8, 0.3, 100.0, log=True),
     _m("uric_acid", _R, "umol/L", 150.0, 420.0, 10.0, 1500.0),
     _m("egfr", _R, "mL/min/1.73m2", 60.0, 120.0, 1.0, 200.0),

@@ -49,9 +49,17 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
 
 
 class _Base(Dataset):
-    def __init__(self, prepared_dir: str | Path, manifest: pd.DataFrame | None, labels: pd.DataFrame | None,
-                 targets: Sequence[str], subjects: Sequence[str] | None, size: int | None,
-                 augment: Augmenter | None, seed: int) -> None:
+    def __init__(
+        self,
+        prepared_dir: str | Path,
+        manifest: pd.DataFrame | None,
+        labels: pd.DataFrame | None,
+        targets: Sequence[str],
+        subjects: Sequence[str] | None,
+        size: int | None,
+        augment: Augmenter | None,
+        seed: int,
+    ) -> None:
         self.root = Path(prepared_dir)
         if manifest is None:
             manifest = pd.read_parquet(self.root / "manifest.parquet")
@@ -66,8 +74,9 @@ class _Base(Dataset):
             if missing:
                 raise SchemaError(f"label table lacks target column(s): {', '.join(missing)}")
             table = labels.drop_duplicates("subject_id").set_index("subject_id")[self.targets]
-            self._labels = {sid: np.asarray(pd.to_numeric(row, errors="coerce"), np.float32)
-                            for sid, row in table.iterrows()}
+            self._labels = {
+                sid: np.asarray(pd.to_numeric(row, errors="coerce"), np.float32) for sid, row in table.iterrows()
+            }
         else:
             self._labels = {}
         self.size, self.augment, self.seed = size, augment, seed
@@ -92,9 +101,17 @@ class _Base(Dataset):
 class CropDataset(_Base):
     """One item per crop: ``{"image": (3,H,W), "target": (T,), "subject_id": str}``."""
 
-    def __init__(self, prepared_dir: str | Path, labels: pd.DataFrame | None = None, targets: Sequence[str] = (),
-                 subjects: Sequence[str] | None = None, size: int | None = None, augment: Augmenter | None = None,
-                 seed: int = 0, manifest: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self,
+        prepared_dir: str | Path,
+        labels: pd.DataFrame | None = None,
+        targets: Sequence[str] = (),
+        subjects: Sequence[str] | None = None,
+        size: int | None = None,
+        augment: Augmenter | None = None,
+        seed: int = 0,
+        manifest: pd.DataFrame | None = None,
+    ) -> None:
         super().__init__(prepared_dir, manifest, labels, targets, subjects, size, augment, seed)
 
     def __len__(self) -> int:
@@ -102,16 +119,28 @@ class CropDataset(_Base):
 
     def __getitem__(self, index: int) -> dict:
         row = self.manifest.iloc[index]
-        return {"image": self._image(row["crop_path"], self._rng(index)), "target": self._target(row["subject_id"]),
-                "subject_id": row["subject_id"]}
+        return {
+            "image": self._image(row["crop_path"], self._rng(index)),
+            "target": self._target(row["subject_id"]),
+            "subject_id": row["subject_id"],
+        }
 
 
 class SubjectDataset(_Base):
     """One item per subject: ``image`` (k,3,H,W) and ``mask`` (k,) with True for real crops."""
 
-    def __init__(self, prepared_dir: str | Path, labels: pd.DataFrame | None = None, targets: Sequence[str] = (),
-                 subjects: Sequence[str] | None = None, k: int = 4, size: int | None = None,
-                 augment: Augmenter | None = None, seed: int = 0, manifest: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self,
+        prepared_dir: str | Path,
+        labels: pd.DataFrame | None = None,
+        targets: Sequence[str] = (),
+        subjects: Sequence[str] | None = None,
+        k: int = 4,
+        size: int | None = None,
+        augment: Augmenter | None = None,
+        seed: int = 0,
+        manifest: pd.DataFrame | None = None,
+    ) -> None:
         super().__init__(prepared_dir, manifest, labels, targets, subjects, size, augment, seed)
         images = self.manifest[self.manifest["frame_index"].isna()] if "frame_index" in self.manifest else self.manifest
         self.groups = [(sid, list(g["crop_path"])) for sid, g in images.groupby("subject_id", sort=True)]
@@ -129,7 +158,12 @@ class SubjectDataset(_Base):
         mask = torch.zeros(self.k, dtype=torch.bool)
         mask[: len(images)] = True
         pad = [torch.zeros_like(images[0])] * (self.k - len(images))
-        return {"image": torch.stack(images + pad), "mask": mask, "target": self._target(subject), "subject_id": subject}
+        return {
+            "image": torch.stack(images + pad),
+            "mask": mask,
+            "target": self._target(subject),
+            "subject_id": subject,
+        }
 
 
 class FrameSequenceDataset(_Base):
@@ -139,9 +173,18 @@ class FrameSequenceDataset(_Base):
     sequence stays covered); shorter ones are padded.
     """
 
-    def __init__(self, prepared_dir: str | Path, labels: pd.DataFrame | None = None, targets: Sequence[str] = (),
-                 subjects: Sequence[str] | None = None, length: int = 32, size: int | None = None,
-                 augment: Augmenter | None = None, seed: int = 0, manifest: pd.DataFrame | None = None) -> None:
+    def __init__(
+        self,
+        prepared_dir: str | Path,
+        labels: pd.DataFrame | None = None,
+        targets: Sequence[str] = (),
+        subjects: Sequence[str] | None = None,
+        length: int = 32,
+        size: int | None = None,
+        augment: Augmenter | None = None,
+        seed: int = 0,
+        manifest: pd.DataFrame | None = None,
+    ) -> None:
         super().__init__(prepared_dir, manifest, labels, targets, subjects, size, augment, seed)
         frames = self.manifest[self.manifest["frame_index"].notna()]
         self.videos = [(mid, g.sort_values("frame_index")) for mid, g in frames.groupby("media_id", sort=True)]
@@ -164,5 +207,11 @@ class FrameSequenceDataset(_Base):
         times[:n] = torch.tensor(frames["timestamp"].to_numpy(np.float32))
         pad = [torch.zeros_like(images[0])] * (self.length - n)
         subject = frames["subject_id"].iloc[0]
-        return {"image": torch.stack(images + pad), "mask": mask, "time": times, "target": self._target(subject),
-                "subject_id": subject, "media_id": media_id}
+        return {
+            "image": torch.stack(images + pad),
+            "mask": mask,
+            "time": times,
+            "target": self._target(subject),
+            "subject_id": subject,
+            "media_id": media_id,
+        }

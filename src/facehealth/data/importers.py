@@ -52,8 +52,13 @@ class ImportSummary:
             self.examples[reason].append(item)
 
     def as_dict(self) -> dict:
-        return {"out": str(self.out), "subjects": self.subjects, "media": self.media,
-                "skipped": dict(self.skipped), "examples": self.examples}
+        return {
+            "out": str(self.out),
+            "subjects": self.subjects,
+            "media": self.media,
+            "skipped": dict(self.skipped),
+            "examples": self.examples,
+        }
 
 
 def _images(folder: Path) -> list[Path]:
@@ -93,8 +98,9 @@ def import_utkface(folder: str | Path, out: str | Path) -> ImportSummary:
             summary.skip("age out of range", path.name)
             continue
         sid = path.name.split(".")[0]
-        subjects.append({"subject_id": sid, "age": int(age), "sex": "M" if gender == "0" else "F",
-                         "race": UTK_RACES[race]})
+        subjects.append(
+            {"subject_id": sid, "age": int(age), "sex": "M" if gender == "0" else "F", "race": UTK_RACES[race]}
+        )
         media.append(_media_row(path, sid, len(media)))
     return _finish(summary, subjects, media, "utkface")
 
@@ -116,7 +122,9 @@ def import_imdb_wiki(mat_file: str | Path, out: str | Path, image_root: str | Pa
         raise SchemaError(f"{mat_file}: not a readable MATLAB file ({exc})") from exc
     key = next((k for k in ("wiki", "imdb") if k in mat), None)
     if key is None:
-        raise SchemaError(f"{mat_file}: expected a 'wiki' or 'imdb' struct, found {[k for k in mat if not k.startswith('__')]}")
+        raise SchemaError(
+            f"{mat_file}: expected a 'wiki' or 'imdb' struct, found {[k for k in mat if not k.startswith('__')]}"
+        )
     meta = mat[key][0, 0]
     needed = {"dob", "photo_taken", "full_path", "gender", "face_score", "second_face_score"}
     missing = needed - set(meta.dtype.names)
@@ -186,8 +194,15 @@ def import_agedb(folder: str | Path, out: str | Path) -> ImportSummary:
     return _finish(summary, subjects, media, "agedb")
 
 
-def import_csv(table: str | Path, out: str | Path, path_col: str = "path", subject_col: str | None = None,
-               age_col: str | None = None, sex_col: str | None = None, site: str = "imported") -> ImportSummary:
+def import_csv(
+    table: str | Path,
+    out: str | Path,
+    path_col: str = "path",
+    subject_col: str | None = None,
+    age_col: str | None = None,
+    sex_col: str | None = None,
+    site: str = "imported",
+) -> ImportSummary:
     """Any CSV listing images; paths are relative to the CSV's folder unless absolute."""
     table = Path(table)
     frame = pd.read_csv(table, dtype=str)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold, KFold, train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from facehealth.errors import SchemaError
 
@@ -63,7 +63,9 @@ def make_splits(
         raise SchemaError("make_splits needs one row per subject; subject_id repeats")
     unknown = set(external_sites) - set(subjects["site"])
     if unknown:
-        raise SchemaError(f"external site(s) {sorted(unknown)} not in the cohort; sites: {sorted(subjects['site'].unique())}")
+        raise SchemaError(
+            f"external site(s) {sorted(unknown)} not in the cohort; sites: {sorted(subjects['site'].unique())}"
+        )
     out = subjects[["subject_id", "site"]].copy().reset_index(drop=True)
     out["split"] = "train"
     out["fold"] = -1
@@ -85,9 +87,11 @@ def make_splits(
     if folds >= 2 and len(rest) >= folds:
         rest_table = internal.loc[rest]
         strat_rest = stratify_labels(rest_table, stratify)
-        splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed) if strat_rest is not None
-                    and np.unique(strat_rest, return_counts=True)[1].min() >= folds
-                    else KFold(folds, shuffle=True, random_state=seed))
+        splitter = (
+            StratifiedKFold(folds, shuffle=True, random_state=seed)
+            if strat_rest is not None and np.unique(strat_rest, return_counts=True)[1].min() >= folds
+            else KFold(folds, shuffle=True, random_state=seed)
+        )
         y = strat_rest if isinstance(splitter, StratifiedKFold) else None
         for k, (_, held) in enumerate(splitter.split(rest, y)):
             out.loc[rest[held], "fold"] = k

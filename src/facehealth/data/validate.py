@@ -95,7 +95,9 @@ def validate_cohort(root: str | Path, check_files: bool = True) -> ValidationRep
         report.counts[table] = len(frames[table])
         _check_columns(report, table, frames[table])
     subjects = frames.get("subjects")
-    known = set(subjects["subject_id"].dropna().astype(str)) if subjects is not None and "subject_id" in subjects else set()
+    known = (
+        set(subjects["subject_id"].dropna().astype(str)) if subjects is not None and "subject_id" in subjects else set()
+    )
     if "media" in frames:
         _check_references(report, "media", frames["media"], known)
         if check_files:
@@ -106,8 +108,13 @@ def validate_cohort(root: str | Path, check_files: bool = True) -> ValidationRep
     if subjects is not None and "media" in frames and "subject_id" in frames["media"]:
         without = known - set(frames["media"]["subject_id"].dropna().astype(str))
         if without:
-            report.add("warning", "subjects", None, "subject_id",
-                       f"{len(without)} subject(s) have no media (e.g. {', '.join(sorted(without)[:3])})")
+            report.add(
+                "warning",
+                "subjects",
+                None,
+                "subject_id",
+                f"{len(without)} subject(s) have no media (e.g. {', '.join(sorted(without)[:3])})",
+            )
     return report
 
 
@@ -115,8 +122,13 @@ def _check_columns(report: ValidationReport, table: str, frame: pd.DataFrame) ->
     specs = {c.name: c for c in TABLES[table]}
     for spec in specs.values():
         if spec.required and spec.name not in frame.columns:
-            report.add("error", table, None, spec.name,
-                       f"required column is missing ({spec.description}); columns found: {', '.join(map(str, frame.columns))}")
+            report.add(
+                "error",
+                table,
+                None,
+                spec.name,
+                f"required column is missing ({spec.description}); columns found: {', '.join(map(str, frame.columns))}",
+            )
     for name in frame.columns:
         if name in specs:
             _check_values(report, table, frame[name], specs[name])
@@ -131,8 +143,13 @@ def _check_unique(report: ValidationReport, table: str, frame: pd.DataFrame, key
     first: dict[tuple, int] = {}
     for row, values in enumerate(frame[keys].astype(str).itertuples(index=False, name=None), start=1):
         if values in first:
-            report.add("error", table, row, keys[-1] if len(keys) == 1 else "+".join(keys),
-                       f"duplicate {'/'.join(keys)} {'/'.join(values)} (first at row {first[values]}); must be unique")
+            report.add(
+                "error",
+                table,
+                row,
+                keys[-1] if len(keys) == 1 else "+".join(keys),
+                f"duplicate {'/'.join(keys)} {'/'.join(values)} (first at row {first[values]}); must be unique",
+            )
         else:
             first[values] = row
 
@@ -148,7 +165,14 @@ def _check_values(report: ValidationReport, table: str, series: pd.Series, spec:
     rows = np.arange(1, len(series) + 1)
     missing = series.isna() | (series.astype(str).str.strip() == "")
     if spec.required and missing.any():
-        _listed(report, table, spec.name, "error", rows[missing].tolist(), f"empty; a value is required ({spec.description})")
+        _listed(
+            report,
+            table,
+            spec.name,
+            "error",
+            rows[missing].tolist(),
+            f"empty; a value is required ({spec.description})",
+        )
     present = series[~missing]
     prow = rows[~missing.to_numpy()]
     if spec.kind in ("number", "integer", "binary"):
@@ -166,34 +190,53 @@ def _check_values(report: ValidationReport, table: str, series: pd.Series, spec:
         if spec.kind == "integer":
             wrong = ok & (np.floor(values) != values)
             _listed(report, table, spec.name, "error", prow[wrong].tolist(), "must be a whole number")
-        _check_range(report, table, spec.name, prow[ok], values[ok], spec.low, spec.high, spec.warn_low, spec.warn_high, "")
+        _check_range(
+            report, table, spec.name, prow[ok], values[ok], spec.low, spec.high, spec.warn_low, spec.warn_high, ""
+        )
     elif spec.kind == "category":
         wrong = ~present.astype(str).isin(spec.allowed).to_numpy()
         for row, value in list(zip(prow[wrong], present[wrong]))[:_MAX_LISTED]:
-            report.add("error", table, int(row), spec.name, f"'{value}' is not allowed; use one of {', '.join(spec.allowed)}")
+            report.add(
+                "error", table, int(row), spec.name, f"'{value}' is not allowed; use one of {', '.join(spec.allowed)}"
+            )
     elif spec.kind == "datetime":
         parsed = pd.to_datetime(present, errors="coerce", format="mixed")
         wrong = parsed.isna().to_numpy()
         for row, value in list(zip(prow[wrong], present[wrong]))[:_MAX_LISTED]:
-            report.add("error", table, int(row), spec.name, f"'{value}' is not a date/time (use ISO 8601, e.g. 2024-03-01)")
+            report.add(
+                "error", table, int(row), spec.name, f"'{value}' is not a date/time (use ISO 8601, e.g. 2024-03-01)"
+            )
 
 
-def _check_range(report: ValidationReport, table: str, column: str, rows: np.ndarray, values: np.ndarray,
-                 low: float | None, high: float | None, warn_low: float | None, warn_high: float | None,
-                 unit: str) -> None:
+def _check_range(
+    report: ValidationReport,
+    table: str,
+    column: str,
+    rows: np.ndarray,
+    values: np.ndarray,
+    low: float | None,
+    high: float | None,
+    warn_low: float | None,
+    warn_high: float | None,
+    unit: str,
+) -> None:
     u = f" {unit}" if unit else ""
     if low is not None or high is not None:
         lo = -np.inf if low is None else low
         hi = np.inf if high is None else high
         wrong = (values < lo) | (values > hi)
-        _listed(report, table, column, "error", rows[wrong].tolist(),
-                f"impossible value; allowed range is {low}..{high}{u}")
+        _listed(
+            report, table, column, "error", rows[wrong].tolist(), f"impossible value; allowed range is {low}..{high}{u}"
+        )
     if warn_low is not None or warn_high is not None:
         lo = -np.inf if warn_low is None else warn_low
         hi = np.inf if warn_high is None else warn_high
-        odd = ((values < lo) | (values > hi)) & ~((values < (low if low is not None else -np.inf))
-                                                  | (values > (high if high is not None else np.inf)))
-        _listed(report, table, column, "warning", rows[odd].tolist(), f"unusual value (outside {warn_low}..{warn_high}{u})")
+        odd = ((values < lo) | (values > hi)) & ~(
+            (values < (low if low is not None else -np.inf)) | (values > (high if high is not None else np.inf))
+        )
+        _listed(
+            report, table, column, "warning", rows[odd].tolist(), f"unusual value (outside {warn_low}..{warn_high}{u})"
+        )
 
 
 def _check_references(report: ValidationReport, table: str, frame: pd.DataFrame, known: set[str]) -> None:
@@ -226,7 +269,13 @@ def _check_media_files(report: ValidationReport, root: Path, media: pd.DataFrame
         if expected is None:
             report.add("error", "media", row, "path", f"'{suffix}' is not a supported image or video type")
         elif kind in ("image", "video") and kind != expected:
-            report.add("error", "media", row, "kind", f"'{kind}' but the file is a{'n' if expected == 'image' else ''} {expected}")
+            report.add(
+                "error",
+                "media",
+                row,
+                "kind",
+                f"'{kind}' but the file is a{'n' if expected == 'image' else ''} {expected}",
+            )
         if path.stat().st_size == 0:
             report.add("error", "media", row, "path", f"file is empty: {path}")
             continue
@@ -264,13 +313,23 @@ def _check_labels(report: ValidationReport, root: Path, labels: pd.DataFrame) ->
             continue
         marker = BIOMARKERS.get(name)
         if marker is None:
-            report.add("warning", "labels", None, name,
-                       "not a registered biomarker or task column; it will be ignored by training "
-                       "(see facehealth.data.biomarkers for the 62 marker names)")
+            report.add(
+                "warning",
+                "labels",
+                None,
+                name,
+                "not a registered biomarker or task column; it will be ignored by training "
+                "(see facehealth.data.biomarkers for the 62 marker names)",
+            )
             continue
         if name in units and units[name] != marker.unit:
-            report.add("error", "label_units", None, name,
-                       f"unit '{units[name]}' does not match the registry's '{marker.unit}'; convert the values")
+            report.add(
+                "error",
+                "label_units",
+                None,
+                name,
+                f"unit '{units[name]}' does not match the registry's '{marker.unit}'; convert the values",
+            )
         values = pd.to_numeric(labels[name], errors="coerce")
         present = labels[name].notna() & (labels[name].astype(str).str.strip() != "")
         bad = (present & values.isna()).to_numpy()
@@ -278,15 +337,32 @@ def _check_labels(report: ValidationReport, root: Path, labels: pd.DataFrame) ->
         for row, value in list(zip(rows[bad], labels[name][bad]))[:_MAX_LISTED]:
             report.add("error", "labels", int(row), name, f"'{value}' is not a number")
         ok = values.notna().to_numpy()
-        _check_range(report, "labels", name, rows[ok], values.to_numpy()[ok], marker.min_possible,
-                     marker.max_possible, None, None, marker.unit)
+        _check_range(
+            report,
+            "labels",
+            name,
+            rows[ok],
+            values.to_numpy()[ok],
+            marker.min_possible,
+            marker.max_possible,
+            None,
+            None,
+            marker.unit,
+        )
         median = float(np.nanmedian(values)) if ok.any() else float("nan")
         if ok.sum() >= 10 and not (marker.ref_low / 5 <= median <= marker.ref_high * 5):
-            report.add("warning", "labels", None, name,
-                       f"median {median:g} is far from the reference range {marker.ref_low}-{marker.ref_high} "
-                       f"{marker.unit}: is the unit right?")
+            report.add(
+                "warning",
+                "labels",
+                None,
+                name,
+                f"median {median:g} is far from the reference range {marker.ref_low}-{marker.ref_high} "
+                f"{marker.unit}: is the unit right?",
+            )
     if "survival_time" in labels.columns and "survival_event" not in labels.columns:
-        report.add("error", "labels", None, "survival_event", "survival_time needs survival_event (1 event, 0 censored)")
+        report.add(
+            "error", "labels", None, "survival_event", "survival_time needs survival_event (1 event, 0 censored)"
+        )
     for column in LABEL_TASK_COLUMNS:
         if column in labels.columns and labels[column].isna().all():
             report.add("warning", "labels", None, column, "present but empty")

@@ -12,9 +12,24 @@ from facehealth.faces.config import AlignConfig, DetectorConfig, FacesConfig, Qu
 from facehealth.faces.records import AlignedFace, BoundingBox, Detection, Face, FrameResult, QualityReport, Reason
 
 __all__ = [
-    "AlignConfig", "DetectorConfig", "FacesConfig", "QualityConfig", "VideoConfig",
-    "AlignedFace", "BoundingBox", "Detection", "Face", "FrameResult", "QualityReport", "Reason",
-    "FacePipeline", "prepare_faces", "read_image", "iter_video_frames", "create_detector", "list_detectors",
+    "AlignConfig",
+    "DetectorConfig",
+    "FacesConfig",
+    "QualityConfig",
+    "VideoConfig",
+    "AlignedFace",
+    "BoundingBox",
+    "Detection",
+    "Face",
+    "FrameResult",
+    "QualityReport",
+    "Reason",
+    "FacePipeline",
+    "prepare_faces",
+    "read_image",
+    "iter_video_frames",
+    "create_detector",
+    "list_detectors",
 ]
 
 

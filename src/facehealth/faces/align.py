@@ -71,7 +71,11 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, config: AlignConfig | N
             a = matrix[:, :2]
             warp = np.hstack([a / np.array([fx, fy]), (a @ np.array([x0, y0]) + matrix[:, 2])[:, None]])
     crop = cv2.warpAffine(
-        source, warp, (config.size, config.size), flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0),
+        source,
+        warp,
+        (config.size, config.size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
     )
     return AlignedFace(image=crop, matrix=matrix)

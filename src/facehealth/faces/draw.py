@@ -29,6 +29,14 @@ def draw_faces(image: np.ndarray, result: FrameResult) -> np.ndarray:
             cv2.circle(out, (round(x), round(y)), radius, (255, 230, 0), -1, lineType=cv2.LINE_AA)
         label = f"#{i} {face.detection.score:.2f}" + ("" if face.quality.passed else f" {face.quality.reasons[0]}")
         scale = max(0.4, b.width / 250)
-        cv2.putText(out, label, (round(b.x0), max(12, round(b.y0) - 4)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour,
-                    thickness, cv2.LINE_AA)
+        cv2.putText(
+            out,
+            label,
+            (round(b.x0), max(12, round(b.y0) - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            colour,
+            thickness,
+            cv2.LINE_AA,
+        )
     return out

@@ -221,8 +221,14 @@ def iter_video_frames(
         container.close()
 
 
-_CODEC_BY_SUFFIX = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "libx264",
-                    ".avi": "mpeg4", ".webm": "libvpx-vp9"}
+_CODEC_BY_SUFFIX = {
+    ".mp4": "libx264",
+    ".m4v": "libx264",
+    ".mov": "libx264",
+    ".mkv": "libx264",
+    ".avi": "mpeg4",
+    ".webm": "libvpx-vp9",
+}
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.0, quality: int = 23) -> int:

@@ -41,24 +41,55 @@ from facehealth.faces.sources import MediaItem, collect_media
 
 __all__ = ["PrepareSummary", "prepare_faces", "MANIFEST_SCHEMA", "REJECTION_SCHEMA", "ITEM_SCHEMA"]
 
-MANIFEST_SCHEMA = pa.schema([
-    ("crop_path", pa.string()), ("media_id", pa.string()), ("subject_id", pa.string()),
-    ("source", pa.string()), ("kind", pa.string()), ("frame_index", pa.int64()), ("timestamp", pa.float64()),
-    ("face_index", pa.int32()), ("detector", pa.string()), ("score", pa.float32()),
-    ("box", pa.list_(pa.float32(), 4)), ("landmarks", pa.list_(pa.float32(), 136)),
-    ("matrix", pa.list_(pa.float64(), 6)), ("face_px", pa.float32()), ("blur", pa.float32()),
-    ("brightness", pa.float32()), ("yaw", pa.float32()), ("pitch", pa.float32()), ("roll", pa.float32()),
-    ("outside_fraction", pa.float32()),
-])
-REJECTION_SCHEMA = pa.schema([
-    ("media_id", pa.string()), ("subject_id", pa.string()), ("source", pa.string()),
-    ("frame_index", pa.int64()), ("face_index", pa.int32()), ("reason", pa.string()),
-    ("all_reasons", pa.string()), ("count", pa.int32()), ("message", pa.string()),
-])
-ITEM_SCHEMA = pa.schema([
-    ("media_id", pa.string()), ("subject_id", pa.string()), ("source", pa.string()), ("kind", pa.string()),
-    ("frames", pa.int64()), ("faces_detected", pa.int64()), ("crops", pa.int64()), ("error", pa.string()),
-])
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("crop_path", pa.string()),
+        ("media_id", pa.string()),
+        ("subject_id", pa.string()),
+        ("source", pa.string()),
+        ("kind", pa.string()),
+        ("frame_index", pa.int64()),
+        ("timestamp", pa.float64()),
+        ("face_index", pa.int32()),
+        ("detector", pa.string()),
+        ("score", pa.float32()),
+        ("box", pa.list_(pa.float32(), 4)),
+        ("landmarks", pa.list_(pa.float32(), 136)),
+        ("matrix", pa.list_(pa.float64(), 6)),
+        ("face_px", pa.float32()),
+        ("blur", pa.float32()),
+        ("brightness", pa.float32()),
+        ("yaw", pa.float32()),
+        ("pitch", pa.float32()),
+        ("roll", pa.float32()),
+        ("outside_fraction", pa.float32()),
+    ]
+)
+REJECTION_SCHEMA = pa.schema(
+    [
+        ("media_id", pa.string()),
+        ("subject_id", pa.string()),
+        ("source", pa.string()),
+        ("frame_index", pa.int64()),
+        ("face_index", pa.int32()),
+        ("reason", pa.string()),
+        ("all_reasons", pa.string()),
+        ("count", pa.int32()),
+        ("message", pa.string()),
+    ]
+)
+ITEM_SCHEMA = pa.schema(
+    [
+        ("media_id", pa.string()),
+        ("subject_id", pa.string()),
+        ("source", pa.string()),
+        ("kind", pa.string()),
+        ("frames", pa.int64()),
+        ("faces_detected", pa.int64()),
+        ("crops", pa.int64()),
+        ("error", pa.string()),
+    ]
+)
 _TABLES = {"manifest": MANIFEST_SCHEMA, "rejections": REJECTION_SCHEMA, "items": ITEM_SCHEMA}
 
 
@@ -79,10 +110,16 @@ class PrepareSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "out_dir": str(self.out_dir), "items": self.items, "frames": self.frames,
-            "faces_detected": self.faces_detected, "crops": self.crops, "rejections": self.rejections,
-            "unreadable": self.unreadable, "ignored_files": self.ignored_files,
-            "resumed_items": self.resumed_items, "errors": self.errors,
+            "out_dir": str(self.out_dir),
+            "items": self.items,
+            "frames": self.frames,
+            "faces_detected": self.faces_detected,
+            "crops": self.crops,
+            "rejections": self.rejections,
+            "unreadable": self.unreadable,
+            "ignored_files": self.ignored_files,
+            "resumed_items": self.resumed_items,
+            "errors": self.errors,
         }
 
 
@@ -199,14 +236,21 @@ def _process_item(pipeline: FacePipeline, item: MediaItem, shard: int, out: Path
         error = str(exc)
         outcome.rejections.append(_rejection(item, None, None, Reason.UNREADABLE, (Reason.UNREADABLE,), 1, error))
     outcome.item = {
-        "media_id": item.media_id, "subject_id": item.subject_id, "source": str(item.path), "kind": item.kind,
-        "frames": frames, "faces_detected": faces, "crops": crops, "error": error,
+        "media_id": item.media_id,
+        "subject_id": item.subject_id,
+        "source": str(item.path),
+        "kind": item.kind,
+        "frames": frames,
+        "faces_detected": faces,
+        "crops": crops,
+        "error": error,
     }
     return outcome
 
 
-def _record(result: FrameResult, item: MediaItem, shard: int, out: Path, config: FacesConfig,
-            outcome: _ItemOutcome) -> int:
+def _record(
+    result: FrameResult, item: MediaItem, shard: int, out: Path, config: FacesConfig, outcome: _ItemOutcome
+) -> int:
     for reason, count in result.rejected.items():
         outcome.rejections.append(_rejection(item, result.frame_index, None, reason, (reason,), count, ""))
     written = 0
@@ -226,28 +270,57 @@ def _record(result: FrameResult, item: MediaItem, shard: int, out: Path, config:
         if not cv2.imwrite(str(target), bgr, params):
             raise OSError(f"could not write {target}")
         written += 1
-        outcome.manifest.append({
-            "crop_path": rel.as_posix(), "media_id": item.media_id, "subject_id": item.subject_id,
-            "source": str(item.path), "kind": item.kind, "frame_index": result.frame_index,
-            "timestamp": result.timestamp, "face_index": face_index, "detector": face.detection.detector,
-            "score": face.detection.score, "box": face.detection.box.as_list(),
-            "landmarks": face.landmarks.astype(np.float32).ravel().tolist(),
-            "matrix": face.aligned.matrix.ravel().tolist(), "face_px": q.face_px, "blur": q.blur,
-            "brightness": q.brightness, "yaw": q.yaw, "pitch": q.pitch, "roll": q.roll,
-            "outside_fraction": q.outside_fraction,
-        })
+        outcome.manifest.append(
+            {
+                "crop_path": rel.as_posix(),
+                "media_id": item.media_id,
+                "subject_id": item.subject_id,
+                "source": str(item.path),
+                "kind": item.kind,
+                "frame_index": result.frame_index,
+                "timestamp": result.timestamp,
+                "face_index": face_index,
+                "detector": face.detection.detector,
+                "score": face.detection.score,
+                "box": face.detection.box.as_list(),
+                "landmarks": face.landmarks.astype(np.float32).ravel().tolist(),
+                "matrix": face.aligned.matrix.ravel().tolist(),
+                "face_px": q.face_px,
+                "blur": q.blur,
+                "brightness": q.brightness,
+                "yaw": q.yaw,
+                "pitch": q.pitch,
+                "roll": q.roll,
+                "outside_fraction": q.outside_fraction,
+            }
+        )
     return written
 
 
-def _rejection(item: MediaItem, frame: int | None, face: int | None, reason: str, reasons: tuple[str, ...],
-               count: int, message: str) -> dict[str, Any]:
+def _rejection(
+    item: MediaItem,
+    frame: int | None,
+    face: int | None,
+    reason: str,
+    reasons: tuple[str, ...],
+    count: int,
+    message: str,
+) -> dict[str, Any]:
     return {
-        "media_id": item.media_id, "subject_id": item.subject_id, "source": str(item.path), "frame_index": frame,
-        "face_index": face, "reason": reason, "all_reasons": ",".join(reasons), "count": count, "message": message,
+        "media_id": item.media_id,
+        "subject_id": item.subject_id,
+        "source": str(item.path),
+        "frame_index": frame,
+        "face_index": face,
+        "reason": reason,
+        "all_reasons": ",".join(reasons),
+        "count": count,
+        "message": message,
     }
 
 
 # --- output ------------------------------------------------------------------
+
 
 def _flush(out: Path, part: int, outcomes: list[_ItemOutcome]) -> None:
     """Write one part per table, then mark the items done (in that order, so a crash re-does them)."""
@@ -283,8 +356,14 @@ def _summarise(out: Path, ignored: int, resumed: int) -> PrepareSummary:
         counts[reason] += int(count)
     failed = items[items["error"].notna()]
     return PrepareSummary(
-        out_dir=out, items=len(items), frames=int(items["frames"].sum()),
-        faces_detected=int(items["faces_detected"].sum()), crops=int(items["crops"].sum()),
-        rejections=dict(sorted(counts.items())), unreadable=len(failed), ignored_files=ignored,
-        resumed_items=resumed, errors=dict(zip(failed["media_id"][:20], failed["error"][:20])),
+        out_dir=out,
+        items=len(items),
+        frames=int(items["frames"].sum()),
+        faces_detected=int(items["faces_detected"].sum()),
+        crops=int(items["crops"].sum()),
+        rejections=dict(sorted(counts.items())),
+        unreadable=len(failed),
+        ignored_files=ignored,
+        resumed_items=resumed,
+        errors=dict(zip(failed["media_id"][:20], failed["error"][:20])),
     )

@@ -110,6 +110,12 @@ def assess_quality(
     if blur < config.min_blur:
         reasons.append(Reason.BLURRY)
     return QualityReport(
-        reasons=tuple(reasons), face_px=float(face_px), blur=blur, brightness=light,
-        yaw=yaw, pitch=pitch, roll=roll, outside_fraction=float(outside),
+        reasons=tuple(reasons),
+        face_px=float(face_px),
+        blur=blur,
+        brightness=light,
+        yaw=yaw,
+        pitch=pitch,
+        roll=roll,
+        outside_fraction=float(outside),
     )

@@ -38,8 +38,16 @@ class Reason:
     NOT_SELECTED = "not_selected"  # a valid face dropped by the multi-face policy "largest"
 
     ALL = (
-        UNREADABLE, NO_FACE, MULTIPLE_FACES, TOO_SMALL, PARTIAL, BLURRY,
-        EXTREME_POSE, UNDEREXPOSED, OVEREXPOSED, NOT_SELECTED,
+        UNREADABLE,
+        NO_FACE,
+        MULTIPLE_FACES,
+        TOO_SMALL,
+        PARTIAL,
+        BLURRY,
+        EXTREME_POSE,
+        UNDEREXPOSED,
+        OVEREXPOSED,
+        NOT_SELECTED,
     )
 
 

@@ -44,8 +44,9 @@ class DlibFaceDescriptor:
         return np.asarray(self._net.compute_face_descriptor(np.ascontiguousarray(image), shape), np.float32)
 
 
-def descriptors_from_manifest(prepared_dir: str | Path, manifest: pd.DataFrame | None = None,
-                              model: DlibFaceDescriptor | None = None) -> pd.DataFrame:
+def descriptors_from_manifest(
+    prepared_dir: str | Path, manifest: pd.DataFrame | None = None, model: DlibFaceDescriptor | None = None
+) -> pd.DataFrame:
     """Descriptors of every crop of a ``faces prepare`` folder: columns subject_id, crop_path, d0..d127."""
     root = Path(prepared_dir)
     manifest = pd.read_parquet(root / "manifest.parquet") if manifest is None else manifest

@@ -41,8 +41,9 @@ class LinearHead:
         if self.kind == "regression":
             self._model = RidgeCV(alphas=np.logspace(-2, 4, 13)).fit(z, y)
         elif self.kind in ("binary", "multiclass"):
-            self._model = LogisticRegressionCV(Cs=8, max_iter=2000, l1_ratios=(0.0,), scoring="neg_log_loss",
-                                               use_legacy_attributes=False).fit(z, y.astype(int))
+            self._model = LogisticRegressionCV(
+                Cs=8, max_iter=2000, l1_ratios=(0.0,), scoring="neg_log_loss", use_legacy_attributes=False
+            ).fit(z, y.astype(int))
         elif self.kind == "cox":
             from lifelines import CoxPHFitter
             from sklearn.decomposition import PCA

@@ -29,7 +29,9 @@ def masked_bce(logits: torch.Tensor, target: torch.Tensor, pos_weight: float | N
     return F.binary_cross_entropy_with_logits(logits[valid], target[valid], pos_weight=weight)
 
 
-def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, class_weights: torch.Tensor | None = None) -> torch.Tensor:
+def masked_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, class_weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """Multi-class cross-entropy; targets are class indices, NaN or negative = missing."""
     target = torch.nan_to_num(target, nan=-1.0).long()
     valid = target >= 0

@@ -24,8 +24,9 @@ def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
     return x.permute(0, 2, 4, 3, 5, 1).reshape(b, (h // patch) * (w // patch), patch * patch * c)
 
 
-def random_masking(tokens: torch.Tensor, ratio: float, generator: torch.Generator | None = None,
-                   noise: torch.Tensor | None = None):  # noqa: ANN201
+def random_masking(
+    tokens: torch.Tensor, ratio: float, generator: torch.Generator | None = None, noise: torch.Tensor | None = None
+):  # noqa: ANN201
     """Keep a random (1 - ratio) share of tokens per sample.
 
     Args:
@@ -61,9 +62,16 @@ class MaskedAutoencoder(nn.Module):
         norm_pix_loss: normalise each target patch by its own mean and variance.
     """
 
-    def __init__(self, backbone: str = "vit_small_patch16", img_size: int = 224, mask_ratio: float = 0.75,
-                 decoder_dim: int = 256, decoder_depth: int = 4, decoder_heads: int = 8,
-                 norm_pix_loss: bool = True) -> None:
+    def __init__(
+        self,
+        backbone: str = "vit_small_patch16",
+        img_size: int = 224,
+        mask_ratio: float = 0.75,
+        decoder_dim: int = 256,
+        decoder_depth: int = 4,
+        decoder_heads: int = 8,
+        norm_pix_loss: bool = True,
+    ) -> None:
         super().__init__()
         from timm.models.vision_transformer import Block
 
@@ -80,15 +88,21 @@ class MaskedAutoencoder(nn.Module):
         self.decoder_embed = nn.Linear(dim, decoder_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
         self.decoder_pos = nn.Parameter(torch.zeros(1, num_patches + 1, decoder_dim))
-        self.decoder_blocks = nn.ModuleList(Block(decoder_dim, decoder_heads, mlp_ratio=4.0, qkv_bias=True)
-                                            for _ in range(decoder_depth))
+        self.decoder_blocks = nn.ModuleList(
+            Block(decoder_dim, decoder_heads, mlp_ratio=4.0, qkv_bias=True) for _ in range(decoder_depth)
+        )
         self.decoder_norm = nn.LayerNorm(decoder_dim)
         self.decoder_pred = nn.Linear(decoder_dim, self.patch * self.patch * 3)
         nn.init.normal_(self.mask_token, std=0.02)
         nn.init.trunc_normal_(self.decoder_pos, std=0.02)
 
-    def encode(self, images: torch.Tensor, mask_ratio: float, generator: torch.Generator | None = None,
-               noise: torch.Tensor | None = None):  # noqa: ANN201
+    def encode(
+        self,
+        images: torch.Tensor,
+        mask_ratio: float,
+        generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
+    ):  # noqa: ANN201
         enc = self.encoder
         x = enc.patch_embed(images)  # (B, L, D)
         x = x + enc.pos_embed[:, 1:, :]  # timm ViTs keep a class-token slot at position 0
@@ -120,8 +134,13 @@ class MaskedAutoencoder(nn.Module):
         per_patch = ((pred - target) ** 2).mean(dim=-1)  # (B, L)
         return (per_patch * mask).sum() / mask.sum()  # masked patches only
 
-    def forward(self, images: torch.Tensor, mask_ratio: float | None = None, generator: torch.Generator | None = None,
-                noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        images: torch.Tensor,
+        mask_ratio: float | None = None,
+        generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Returns (loss, pred (B, L, p*p*3), mask (B, L))."""
         ratio = self.mask_ratio if mask_ratio is None else mask_ratio
         latent, mask, restore = self.encode(images, ratio, generator, noise)

@@ -62,9 +62,17 @@ class MultiTaskModel(nn.Module):
         class_weights: per multiclass task, one weight per class.
     """
 
-    def __init__(self, backbone: str, tasks: list[TaskSpec], img_size: int = 224, pooling: Pooling = "mean",
-                 target_mean: dict[str, list[float]] | None = None, target_std: dict[str, list[float]] | None = None,
-                 pos_weight: dict[str, float] | None = None, class_weights: dict[str, list[float]] | None = None) -> None:
+    def __init__(
+        self,
+        backbone: str,
+        tasks: list[TaskSpec],
+        img_size: int = 224,
+        pooling: Pooling = "mean",
+        target_mean: dict[str, list[float]] | None = None,
+        target_std: dict[str, list[float]] | None = None,
+        pos_weight: dict[str, float] | None = None,
+        class_weights: dict[str, list[float]] | None = None,
+    ) -> None:
         super().__init__()
         self.backbone_name = backbone
         self.backbone = create_model(backbone, img_size=img_size)
@@ -86,8 +94,9 @@ class MultiTaskModel(nn.Module):
         self.pos_weight = dict(pos_weight or {})
         self.class_weights = {k: torch.tensor(v, dtype=torch.float32) for k, v in (class_weights or {}).items()}
 
-    def features(self, images: torch.Tensor, mask: torch.Tensor | None = None,
-                 times: torch.Tensor | None = None) -> torch.Tensor:
+    def features(
+        self, images: torch.Tensor, mask: torch.Tensor | None = None, times: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """(B, 3, H, W) -> (B, F); or (B, K, 3, H, W) with mask (B, K) -> (B, F)."""
         if images.ndim == 4:
             return self.backbone(images)
@@ -105,13 +114,16 @@ class MultiTaskModel(nn.Module):
             return self.temporal_out(out[torch.arange(b), last])
         return (flat * weights.unsqueeze(-1)).sum(1) / weights.sum(1, keepdim=True).clamp(min=1e-6)
 
-    def forward(self, images: torch.Tensor, mask: torch.Tensor | None = None,
-                times: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, images: torch.Tensor, mask: torch.Tensor | None = None, times: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """Raw head outputs per task (standardised for regression, logits, log hazards)."""
         f = self.features(images, mask, times)
         return {name: head(f) for name, head in self.heads.items()}
 
-    def loss(self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, outputs: dict[str, torch.Tensor], targets: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Weighted sum of task losses; ``targets[name]`` is (B, len(columns)) in label units, NaN = missing."""
         total = next(iter(outputs.values())).new_zeros(())
         parts: dict[str, float] = {}

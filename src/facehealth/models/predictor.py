@@ -41,9 +41,16 @@ class Prediction:
     quality: tuple[QualityReport, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "faces_used": self.faces_used, "frames_read": self.frames_read,
-                "rejected": self.rejected, "values": self.values, "probabilities": self.probabilities,
-                "risks": self.risks, "quality": [q.as_dict() for q in self.quality]}
+        return {
+            "source": self.source,
+            "faces_used": self.faces_used,
+            "frames_read": self.frames_read,
+            "rejected": self.rejected,
+            "values": self.values,
+            "probabilities": self.probabilities,
+            "risks": self.risks,
+            "quality": [q.as_dict() for q in self.quality],
+        }
 
 
 class FaceHealthModel:
@@ -68,12 +75,24 @@ class FaceHealthModel:
 
         weights, meta = load_checkpoint(path)
         if meta.get("stage") != "finetune":
-            raise ConfigError(f"{path}: not a fine-tuned checkpoint (stage: {meta.get('stage')}); "
-                              "pass the checkpoint-best.safetensors written by `facehealth finetune`")
-        tasks = [TaskSpec(t["name"], t["kind"], tuple(t["columns"]), tuple(t.get("classes", ())), t.get("weight", 1.0))
-                 for t in meta["tasks"]]
-        model = MultiTaskModel(meta["backbone"], tasks, meta["img_size"], "mean", meta.get("target_mean"),
-                               meta.get("target_std"), meta.get("pos_weight"), meta.get("class_weights"))
+            raise ConfigError(
+                f"{path}: not a fine-tuned checkpoint (stage: {meta.get('stage')}); "
+                "pass the checkpoint-best.safetensors written by `facehealth finetune`"
+            )
+        tasks = [
+            TaskSpec(t["name"], t["kind"], tuple(t["columns"]), tuple(t.get("classes", ())), t.get("weight", 1.0))
+            for t in meta["tasks"]
+        ]
+        model = MultiTaskModel(
+            meta["backbone"],
+            tasks,
+            meta["img_size"],
+            "mean",
+            meta.get("target_mean"),
+            meta.get("target_std"),
+            meta.get("pos_weight"),
+            meta.get("class_weights"),
+        )
         model.load_state_dict(weights)
         return cls(model, meta, device)
 
@@ -98,8 +117,9 @@ class FaceHealthModel:
             rejected.update(result.rejected)
             for face in result.faces:
                 if face.quality.passed:
-                    crops.append(cv2.resize(face.aligned.image, (self.img_size, self.img_size),
-                                            interpolation=cv2.INTER_AREA))
+                    crops.append(
+                        cv2.resize(face.aligned.image, (self.img_size, self.img_size), interpolation=cv2.INTER_AREA)
+                    )
                     reports.append(face.quality)
                 else:
                     rejected[face.quality.reasons[0]] += 1

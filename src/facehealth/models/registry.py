@@ -86,5 +86,3 @@ def create_model(name: str, img_size: int | None = None, num_classes: int = 0, *
     if spec.family == "swin" and size % 32:
         raise ConfigError(f"{name}: img_size must be a multiple of 32 for Swin, got {size}")
     return timm.create_model(spec.timm_name, pretrained=False, num_classes=num_classes, **extra)
-
-

@@ -36,8 +36,10 @@ class LoadReport:
         def short(keys: tuple[str, ...]) -> str:
             return ", ".join(keys[:6]) + (f" ... (+{len(keys) - 6})" if len(keys) > 6 else "") if keys else "none"
 
-        return (f"loaded {self.loaded} tensors; resized: {short(self.resized)}; missing: {short(self.missing)}; "
-                f"unexpected: {short(self.unexpected)}")
+        return (
+            f"loaded {self.loaded} tensors; resized: {short(self.resized)}; missing: {short(self.missing)}; "
+            f"unexpected: {short(self.unexpected)}"
+        )
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -70,8 +72,8 @@ def load_backbone_weights(model: torch.nn.Module, path: str | Path) -> LoadRepor
     for key, value in source.items():
         name = key
         for prefix in _PREFIXES:
-            if name.startswith(prefix) and name[len(prefix):] in own:
-                name = name[len(prefix):]
+            if name.startswith(prefix) and name[len(prefix) :] in own:
+                name = name[len(prefix) :]
                 break
         if name not in own:
             unexpected.append(key)

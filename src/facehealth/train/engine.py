@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import os
 
 import torch
 import torch.distributed as dist
@@ -83,15 +82,19 @@ def _dataset(cfg: PretrainConfig):  # noqa: ANN202
     from facehealth.data.augment import Augment
     from facehealth.data.datasets import CropDataset
 
-    parts = [CropDataset(d, size=cfg.img_size, augment=Augment() if cfg.augment else None, seed=cfg.seed)
-             for d in cfg.data]
+    parts = [
+        CropDataset(d, size=cfg.img_size, augment=Augment() if cfg.augment else None, seed=cfg.seed) for d in cfg.data
+    ]
     if not parts or sum(len(p) for p in parts) == 0:
         raise TrainingError(f"no face crops found in {list(cfg.data)}; run `facehealth faces prepare` first")
     return parts, ConcatDataset(parts)
 
 
-def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], None] | None = None,
-                 stop_after_epochs: int | None = None) -> PretrainResult:
+def pretrain_mae(
+    cfg: PretrainConfig,
+    on_progress: Callable[[int, int, float], None] | None = None,
+    stop_after_epochs: int | None = None,
+) -> PretrainResult:
     """Run (or resume) MAE pretraining; ``on_progress(done, total, loss)`` per iteration.
 
     ``stop_after_epochs`` ends the run early as an interruption would (used by tests).
@@ -105,8 +108,15 @@ def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], N
         save_resolved(cfg, out)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    model = MaskedAutoencoder(cfg.backbone, cfg.img_size, cfg.mask_ratio, cfg.decoder_dim, cfg.decoder_depth,
-                              cfg.decoder_heads, cfg.norm_pix_loss)
+    model = MaskedAutoencoder(
+        cfg.backbone,
+        cfg.img_size,
+        cfg.mask_ratio,
+        cfg.decoder_dim,
+        cfg.decoder_depth,
+        cfg.decoder_heads,
+        cfg.norm_pix_loss,
+    )
     if cfg.init_from:
         _init_from(model, cfg.init_from)
     model.to(device)
@@ -116,10 +126,14 @@ def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], N
     peak_lr = cfg.optim.base_lr * effective_batch / 256
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 or name.endswith(("pos_embed", "cls_token", "mask_token", "decoder_pos"))
-         else decay).append(p)
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.optim.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=peak_lr, betas=cfg.optim.betas)
+        (
+            no_decay if p.ndim <= 1 or name.endswith(("pos_embed", "cls_token", "mask_token", "decoder_pos")) else decay
+        ).append(p)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=peak_lr,
+        betas=cfg.optim.betas,
+    )
     history: list[float] = []
     start_epoch = 0
     state_path = out / "trainer_state.pt"
@@ -147,8 +161,9 @@ def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], N
         global_batches = list(BatchSampler(RandomSampler(dataset, generator=order), cfg.batch_size, drop_last=False))
         if len(global_batches[-1]) < world:  # too small to give every rank an image
             global_batches.pop()
-        loader = DataLoader(dataset, batch_sampler=[b[rank::world] for b in global_batches],
-                            num_workers=cfg.num_workers)
+        loader = DataLoader(
+            dataset, batch_sampler=[b[rank::world] for b in global_batches], num_workers=cfg.num_workers
+        )
         num_patches = model.encoder.patch_embed.num_patches
         model.train()
         running, count = 0.0, 0
@@ -163,8 +178,10 @@ def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], N
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 loss, _, _ = net(x, noise=noise)
             if not torch.isfinite(loss):
-                raise TrainingError(f"non-finite loss {loss.item()} at epoch {epoch}, iteration {i}; "
-                                    f"lower optim.base_lr or check the data")
+                raise TrainingError(
+                    f"non-finite loss {loss.item()} at epoch {epoch}, iteration {i}; "
+                    f"lower optim.base_lr or check the data"
+                )
             # DDP averages gradients over ranks; weighting each rank's mean loss by its share of
             # the global batch makes that average the gradient of the global-batch mean loss.
             share = len(x) * world / len(global_batches[i])
@@ -187,10 +204,18 @@ def pretrain_mae(cfg: PretrainConfig, on_progress: Callable[[int, int, float], N
         history.append(running / count)
         if rank != 0:
             continue
-        meta = {"stage": "mae_pretrain", "backbone": cfg.backbone, "img_size": cfg.img_size, "epoch": epoch + 1,
-                "loss": history[-1], "history": history, "config": to_mapping(cfg),
-                "data_hash": data_hash(p for part in parts for p in part.manifest["crop_path"]),
-                "n_images": len(dataset), "init_from": cfg.init_from}
+        meta = {
+            "stage": "mae_pretrain",
+            "backbone": cfg.backbone,
+            "img_size": cfg.img_size,
+            "epoch": epoch + 1,
+            "loss": history[-1],
+            "history": history,
+            "config": to_mapping(cfg),
+            "data_hash": data_hash(p for part in parts for p in part.manifest["crop_path"]),
+            "n_images": len(dataset),
+            "init_from": cfg.init_from,
+        }
         checkpoint = save_checkpoint(out / "checkpoint-last", model.state_dict(), meta)
         torch.save({"epoch": epoch + 1, "optimizer": optimizer.state_dict(), "history": history}, state_path)
         with (out / "metrics.jsonl").open("a") as fh:
@@ -208,6 +233,7 @@ def _init_from(model: torch.nn.Module, path: str) -> None:
     own = model.state_dict()
     usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
     if not any(k.startswith("encoder.") for k in usable):
-        raise TrainingError(f"{path}: no encoder weights match {model.__class__.__name__} "
-                            f"({meta.get('backbone', 'unknown backbone')})")
+        raise TrainingError(
+            f"{path}: no encoder weights match {model.__class__.__name__} ({meta.get('backbone', 'unknown backbone')})"
+        )
     model.load_state_dict(usable, strict=False)

@@ -30,8 +30,8 @@ from facehealth.config import save_resolved, to_mapping
 from facehealth.data.biomarkers import BIOMARKERS
 from facehealth.data.schema import AFFECTIVE_CLASSES
 from facehealth.errors import ConfigError
-from facehealth.models.multitask import MultiTaskModel, TaskSpec
 from facehealth.models.checkpoint import save_checkpoint
+from facehealth.models.multitask import MultiTaskModel, TaskSpec
 from facehealth.train.config import OptimConfig
 from facehealth.train.engine import TrainingError, cosine_lr, resolve_device
 
@@ -124,15 +124,19 @@ def _param_groups(model: MultiTaskModel, lr: float, cfg: FinetuneConfig) -> list
             continue
         if name.startswith("backbone.") and depth:
             parts = name.split(".")
-            layer = int(parts[2]) + 1 if parts[1] == "blocks" else (0 if parts[1] in ("patch_embed", "cls_token",
-                                                                                      "pos_embed") else depth + 1)
+            layer = (
+                int(parts[2]) + 1
+                if parts[1] == "blocks"
+                else (0 if parts[1] in ("patch_embed", "cls_token", "pos_embed") else depth + 1)
+            )
         else:
             layer = depth + 1
         no_decay = p.ndim <= 1 or name.endswith(("pos_embed", "cls_token"))
         key = (layer, no_decay)
         scale = cfg.layer_decay ** (depth + 1 - layer) if depth else 1.0
-        groups.setdefault(key, {"params": [], "weight_decay": 0.0 if no_decay else cfg.optim.weight_decay,
-                                "lr_scale": scale})["params"].append(p)
+        groups.setdefault(
+            key, {"params": [], "weight_decay": 0.0 if no_decay else cfg.optim.weight_decay, "lr_scale": scale}
+        )["params"].append(p)
     return list(groups.values())
 
 
@@ -144,8 +148,12 @@ def _load_backbone(model: MultiTaskModel, path: str) -> dict:
         report = load_backbone_weights(model.backbone, path)
     except ConfigError as exc:
         raise TrainingError(str(exc)) from exc
-    return {"loaded": report.loaded, "missing": list(report.missing), "unexpected": list(report.unexpected),
-            "resized": list(report.resized)}
+    return {
+        "loaded": report.loaded,
+        "missing": list(report.missing),
+        "unexpected": list(report.unexpected),
+        "resized": list(report.resized),
+    }
 
 
 def _targets(batch_target: torch.Tensor, tasks: list[TaskSpec]) -> dict[str, torch.Tensor]:
@@ -175,9 +183,16 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
         raise TrainingError("the split table has no training subjects")
     train_labels = labels[labels["subject_id"].isin(train_ids)]
     mean = {t.name: [float(np.nanmean(train_labels[c])) for c in t.columns] for t in tasks if t.kind == "regression"}
-    std = {t.name: [float(np.nanstd(train_labels[c]) or 1.0) for c in t.columns] for t in tasks if t.kind == "regression"}
-    pos_weight = {t.name: float(np.clip((1 - train_labels[t.columns[0]].mean()) / max(train_labels[t.columns[0]].mean(), 1e-3), 0.2, 5))
-                  for t in tasks if t.kind == "binary"}
+    std = {
+        t.name: [float(np.nanstd(train_labels[c]) or 1.0) for c in t.columns] for t in tasks if t.kind == "regression"
+    }
+    pos_weight = {
+        t.name: float(
+            np.clip((1 - train_labels[t.columns[0]].mean()) / max(train_labels[t.columns[0]].mean(), 1e-3), 0.2, 5)
+        )
+        for t in tasks
+        if t.kind == "binary"
+    }
     class_weights = {}
     for t in tasks:
         if t.kind == "multiclass":
@@ -191,8 +206,15 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
     model.to(device)
 
     def dataset(ids: list[str], augment: bool) -> CropDataset:
-        return CropDataset(cfg.prepared, labels, columns, subjects=ids, size=cfg.img_size,
-                           augment=Augment() if augment and cfg.augment else None, seed=cfg.seed)
+        return CropDataset(
+            cfg.prepared,
+            labels,
+            columns,
+            subjects=ids,
+            size=cfg.img_size,
+            augment=Augment() if augment and cfg.augment else None,
+            seed=cfg.seed,
+        )
 
     train = dataset(train_ids, True)
     val = dataset(by_split.get("val", []), False)
@@ -210,8 +232,11 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
     for epoch in range(cfg.epochs):
         train.epoch = epoch
         gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
-        sampler = (WeightedRandomSampler(balanced, len(train), generator=gen) if epoch < cfg.age_balanced_epochs
-                   else RandomSampler(train, generator=gen))
+        sampler = (
+            WeightedRandomSampler(balanced, len(train), generator=gen)
+            if epoch < cfg.age_balanced_epochs
+            else RandomSampler(train, generator=gen)
+        )
         model.train()
         running = 0.0
         for i, batch in enumerate(DataLoader(train, batch_size=cfg.batch_size, sampler=sampler)):
@@ -243,16 +268,28 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
     faces_cfg = Path(cfg.prepared) / "config.resolved.yaml"
     faces = yaml.safe_load(faces_cfg.read_text()) if faces_cfg.is_file() else {}
     faces.pop("kind", None)
-    meta = {"stage": "finetune", "backbone": cfg.backbone, "img_size": cfg.img_size, "best_epoch": best_epoch,
-            "faces_config": faces,
-            "tasks": [t.__dict__ for t in tasks], "target_mean": mean, "target_std": std, "pos_weight": pos_weight,
-            "class_weights": class_weights, "history": history, "init": init_report, "config": to_mapping(cfg)}
+    meta = {
+        "stage": "finetune",
+        "backbone": cfg.backbone,
+        "img_size": cfg.img_size,
+        "best_epoch": best_epoch,
+        "faces_config": faces,
+        "tasks": [t.__dict__ for t in tasks],
+        "target_mean": mean,
+        "target_std": std,
+        "pos_weight": pos_weight,
+        "class_weights": class_weights,
+        "history": history,
+        "init": init_report,
+        "config": to_mapping(cfg),
+    }
     checkpoint = save_checkpoint(out / "checkpoint-best", model.state_dict(), meta)
     predictions = _predict_subjects(model, {s: dataset(ids, False) for s, ids in by_split.items()}, tasks, cfg, device)
     predictions.to_parquet(out / "predictions.parquet", index=False)
     metrics = _simple_metrics(predictions, labels, tasks)
-    (out / "metrics.json").write_text(json.dumps({"best_epoch": best_epoch, "history": history, "metrics": metrics},
-                                                 indent=2))
+    (out / "metrics.json").write_text(
+        json.dumps({"best_epoch": best_epoch, "history": history, "metrics": metrics}, indent=2)
+    )
     return FinetuneResult(out, checkpoint, history, best_epoch, metrics)
 
 
@@ -261,8 +298,9 @@ def _evaluate_loss(model: MultiTaskModel, data, tasks, cfg, device) -> float:  #
     model.eval()
     total, n = 0.0, 0
     for batch in DataLoader(data, batch_size=cfg.batch_size):
-        loss, _ = model.loss(model(batch["image"].to(device)),
-                             {k: v.to(device) for k, v in _targets(batch["target"], tasks).items()})
+        loss, _ = model.loss(
+            model(batch["image"].to(device)), {k: v.to(device) for k, v in _targets(batch["target"], tasks).items()}
+        )
         total += loss.item() * len(batch["image"])
         n += len(batch["image"])
     return total / max(n, 1)
@@ -326,8 +364,10 @@ def _simple_metrics(pred: pd.DataFrame, labels: pd.DataFrame, tasks: list[TaskSp
             else:
                 ok = part[list(t.columns)].notna().all(axis=1)
                 if part.loc[ok, t.columns[1]].sum() > 0:
-                    m[f"{t.name}_c_index"] = float(concordance_index(part.loc[ok, t.columns[0]],
-                                                                     -part.loc[ok, f"risk_{t.name}"],
-                                                                     part.loc[ok, t.columns[1]]))
+                    m[f"{t.name}_c_index"] = float(
+                        concordance_index(
+                            part.loc[ok, t.columns[0]], -part.loc[ok, f"risk_{t.name}"], part.loc[ok, t.columns[1]]
+                        )
+                    )
         result[str(split)] = m
     return result

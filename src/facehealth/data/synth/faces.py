@@ -22,10 +22,27 @@ import cv2
 import numpy as np
 
 from facehealth.data.synth.render import (
-    Regions, blend, ellipse_mask, eye_mask, hair_mask, iod, skin_mask, warp_to_landmarks,
+    Regions,
+    blend,
+    ellipse_mask,
+    eye_mask,
+    hair_mask,
+    iod,
+    skin_mask,
+    warp_to_landmarks,
 )
 
-__all__ = ["BaseFace", "Appearance", "Nuisance", "Camera", "load_base_faces", "render_face", "apply_expression", "photograph", "CANVAS"]
+__all__ = [
+    "BaseFace",
+    "Appearance",
+    "Nuisance",
+    "Camera",
+    "load_base_faces",
+    "render_face",
+    "apply_expression",
+    "photograph",
+    "CANVAS",
+]
 
 CANVAS = 288  # px; the face's eye distance on the canvas is 0.22 * CANVAS (~63 px)
 
@@ -94,8 +111,10 @@ def load_base_faces(extra_dir: Path | None = None) -> list[BaseFace]:
     from facehealth.faces.io import IMAGE_SUFFIXES, read_image
     from facehealth.faces.pipeline import FacePipeline
 
-    photos = [("astronaut", data.astronaut()),
-              ("grace_hopper", read_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))]
+    photos = [
+        ("astronaut", data.astronaut()),
+        ("grace_hopper", read_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))),
+    ]
     if extra_dir is not None:
         for path in sorted(Path(extra_dir).iterdir()):
             if path.suffix.lower() in IMAGE_SUFFIXES:
@@ -172,8 +191,9 @@ def render_face(bases: list[BaseFace], app: Appearance) -> tuple[np.ndarray, np.
         # Only the face interior is mixed: hair, clothes and background stay the first base's,
         # which avoids the ghosting of a whole-image cross-dissolve.
         morph = warp_to_landmarks(other.image, other.landmarks, target, sigma).astype(np.float32)
-        inner = cv2.GaussianBlur(cv2.erode(skin_mask(img.shape[:2], target), np.ones((5, 5), np.uint8)), (0, 0),
-                                 iod(target) / 8)
+        inner = cv2.GaussianBlur(
+            cv2.erode(skin_mask(img.shape[:2], target), np.ones((5, 5), np.uint8)), (0, 0), iod(target) / 8
+        )
         img = blend(img, morph, inner, app.base_mix)
     lm = target
     shape = img.shape[:2]
@@ -190,7 +210,7 @@ def render_face(bases: list[BaseFace], app: Appearance) -> tuple[np.ndarray, np.
     # Age: greying hair, skin texture and wrinkles.
     age01 = float(np.clip((app.age - 18.0) / 72.0, 0, 1))
     grey = img.mean(axis=2, keepdims=True) * 0.6 + 255 * 0.4
-    img = img * (1 - (0.85 * age01 ** 1.5 * hair)[..., None]) + grey * (0.85 * age01 ** 1.5 * hair)[..., None]
+    img = img * (1 - (0.85 * age01**1.5 * hair)[..., None]) + grey * (0.85 * age01**1.5 * hair)[..., None]
     texture = cv2.GaussianBlur(rng.normal(0, 1, shape).astype(np.float32), (0, 0), max(0.6, d / 70))
     img += (texture * 14.0 * age01 * skin)[..., None]
     img = _wrinkles(img, lm, d, age01)
@@ -203,15 +223,19 @@ def render_face(bases: list[BaseFace], app: Appearance) -> tuple[np.ndarray, np.
     # Visible signs tied to labels.
     if app.pallor:
         pale = img.mean(axis=2, keepdims=True) * np.array([1.0, 0.98, 0.98], np.float32) + 18
-        img = blend(img, pale, skin, 0.65 * max(app.pallor, 0)) if app.pallor > 0 else \
-            blend(img, img * np.array([1.12, 0.96, 0.94], np.float32), skin, 0.6 * -app.pallor)
+        img = (
+            blend(img, pale, skin, 0.65 * max(app.pallor, 0))
+            if app.pallor > 0
+            else blend(img, img * np.array([1.12, 0.96, 0.94], np.float32), skin, 0.6 * -app.pallor)
+        )
     if app.jaundice > 0:
         yellow = img * np.array([1.05, 1.0, 0.55], np.float32) + np.array([18, 14, 0], np.float32)
         img = blend(img, yellow, np.maximum(skin * 0.6, eye_mask(shape, lm) * 1.2), min(app.jaundice, 1.5))
     if app.xanthelasma > 0:
         for c in (regions.inner_lid_l, regions.inner_lid_r):
-            img = blend(img, (240, 212, 110), ellipse_mask(shape, c, (0.15 * d, 0.07 * d), 0, d / 50),
-                        min(0.9, app.xanthelasma))
+            img = blend(
+                img, (240, 212, 110), ellipse_mask(shape, c, (0.15 * d, 0.07 * d), 0, d / 50), min(0.9, app.xanthelasma)
+            )
     if app.puffiness > 0:
         for c in (regions.under_eye_l, regions.under_eye_r):
             bag = ellipse_mask(shape, c, (0.3 * d, 0.12 * d), 0, d / 14)
@@ -220,22 +244,33 @@ def render_face(bases: list[BaseFace], app: Appearance) -> tuple[np.ndarray, np.
             img = blend(img, img * 0.7, edge, min(1.0, app.puffiness) * 0.8)
     if app.dark_circles > 0:
         for c in (regions.under_eye_l, regions.under_eye_r):
-            img = blend(img, img * np.array([0.72, 0.66, 0.75], np.float32),
-                        ellipse_mask(shape, c, (0.26 * d, 0.1 * d), 0, d / 12), min(1.0, app.dark_circles))
+            img = blend(
+                img,
+                img * np.array([0.72, 0.66, 0.75], np.float32),
+                ellipse_mask(shape, c, (0.26 * d, 0.1 * d), 0, d / 12),
+                min(1.0, app.dark_circles),
+            )
     if app.earlobe_crease > 0:
         for c, direction in ((regions.earlobe_l, -1), (regions.earlobe_r, 1)):
             crease = np.zeros(shape, np.float32)
             a = c + np.array([-direction * 0.06 * d, -0.05 * d])
             b = c + np.array([direction * 0.06 * d, 0.07 * d])
-            cv2.line(crease, tuple(np.round(a).astype(int)), tuple(np.round(b).astype(int)), 1.0,
-                     max(1, round(d / 28)), cv2.LINE_AA)
+            cv2.line(
+                crease,
+                tuple(np.round(a).astype(int)),
+                tuple(np.round(b).astype(int)),
+                1.0,
+                max(1, round(d / 28)),
+                cv2.LINE_AA,
+            )
             img = blend(img, (55, 35, 35), cv2.GaussianBlur(crease, (0, 0), 0.7), min(1.0, app.earlobe_crease))
     if app.arcus > 0:
         eyes = eye_mask(shape, lm)
         for c in (regions.eye_l, regions.eye_r):
             ring = np.zeros(shape, np.float32)
-            cv2.circle(ring, tuple(np.round(c).astype(int)), max(2, round(0.13 * d)), 1.0, max(1, round(d / 35)),
-                       cv2.LINE_AA)
+            cv2.circle(
+                ring, tuple(np.round(c).astype(int)), max(2, round(0.13 * d)), 1.0, max(1, round(d / 35)), cv2.LINE_AA
+            )
             img = blend(img, (215, 215, 220), ring * eyes, min(1.0, app.arcus))
     return np.clip(img, 0, 255).astype(np.uint8), lm
 

@@ -16,8 +16,17 @@ from facehealth.data.synth.render import ellipse_mask, eye_mask, skin_mask
 
 __all__ = ["FEATURE_NAMES", "face_features", "features_from_manifest"]
 
-FEATURE_NAMES = ("width_ratio", "jaw_drop", "yellow_skin", "yellow_eyes", "red_skin", "under_eye_contrast",
-                 "inner_lid_yellow", "hair_saturation", "texture")
+FEATURE_NAMES = (
+    "width_ratio",
+    "jaw_drop",
+    "yellow_skin",
+    "yellow_eyes",
+    "red_skin",
+    "under_eye_contrast",
+    "inner_lid_yellow",
+    "hair_saturation",
+    "texture",
+)
 
 
 def face_features(crop: np.ndarray, landmarks: np.ndarray) -> dict[str, float]:
@@ -32,7 +41,10 @@ def face_features(crop: np.ndarray, landmarks: np.ndarray) -> dict[str, float]:
     hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV).astype(np.float32)
     under, cheek = np.zeros(shape, bool), np.zeros(shape, bool)
     lids = np.zeros(shape, bool)
-    for eye, corner, sign in ((landmarks[36:42].mean(0), landmarks[39], -1), (landmarks[42:48].mean(0), landmarks[42], 1)):
+    for eye, corner, sign in (
+        (landmarks[36:42].mean(0), landmarks[39], -1),
+        (landmarks[42:48].mean(0), landmarks[42], 1),
+    ):
         under |= ellipse_mask(shape, eye + [0, 0.32 * d], (0.25 * d, 0.08 * d), 0, 0) > 0.5
         cheek |= ellipse_mask(shape, eye + [0, 0.75 * d], (0.2 * d, 0.12 * d), 0, 0) > 0.5
         lids |= ellipse_mask(shape, corner + [sign * 0.06 * d, -0.12 * d], (0.12 * d, 0.05 * d), 0, 0) > 0.5

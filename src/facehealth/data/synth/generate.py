@@ -36,7 +36,15 @@ import pandas as pd
 from facehealth.data.biomarkers import BIOMARKERS, Biomarker
 from facehealth.data.cohort import write_table
 from facehealth.data.synth.faces import (
-    CANVAS, Appearance, BaseFace, Camera, Nuisance, apply_expression, encode_jpeg, load_base_faces, photograph,
+    CANVAS,
+    Appearance,
+    BaseFace,
+    Camera,
+    Nuisance,
+    apply_expression,
+    encode_jpeg,
+    load_base_faces,
+    photograph,
     render_face,
 )
 
@@ -68,8 +76,12 @@ MARKER_EFFECTS: dict[str, dict[str, float]] = {
     "crp": {"bmi_z": 0.35, "frailty": 0.4, "noise": 0.8},
     "nt_probnp": {"age_z": 0.7, "frailty": 0.3, "noise": 0.6},
 }
-VISIBLE_MARKERS = {"haemoglobin": "pallor (low)", "total_bilirubin": "yellow skin and sclera (high)",
-                   "ldl_cholesterol": "xanthelasma plaques (high)", "creatinine": "periorbital puffiness (high)"}
+VISIBLE_MARKERS = {
+    "haemoglobin": "pallor (low)",
+    "total_bilirubin": "yellow skin and sclera (high)",
+    "ldl_cholesterol": "xanthelasma plaques (high)",
+    "creatinine": "periorbital puffiness (high)",
+}
 
 CAMERAS = {
     "site_a": Camera("site_a", 288, 92, (1.0, 1.0, 1.0), 1.0),
@@ -89,12 +101,24 @@ AFFECTIVE_RESPONSE = {
     "BPD": {"happy_amplitude": 1.0, "sad_amplitude": 0.9, "latency": 0.3, "tau": 0.3, "variability": 0.3},
 }
 
-SURVIVAL = {"baseline_hazard_per_year": 0.02, "log_hr_age_per_decade": float(np.log(1.6)),
-            "log_hr_frailty_per_sd": float(np.log(1.8)), "log_hr_male": float(np.log(1.3)),
-            "censoring_uniform_years": (2.0, 15.0), "frailty_visible_weight": 0.7}
-CAD = {"intercept": -1.2, "age_z": 0.9, "male": 0.6, "ldl_z": 0.5, "bmi_z": 0.3, "noise_sd": 0.5,
-       "earlobe_crease_logit": {"intercept": -1.8, "cad": 2.0, "age_z": 0.5},
-       "arcus_logit": {"intercept": -2.2, "cad": 1.2, "age_z": 1.2}}
+SURVIVAL = {
+    "baseline_hazard_per_year": 0.02,
+    "log_hr_age_per_decade": float(np.log(1.6)),
+    "log_hr_frailty_per_sd": float(np.log(1.8)),
+    "log_hr_male": float(np.log(1.3)),
+    "censoring_uniform_years": (2.0, 15.0),
+    "frailty_visible_weight": 0.7,
+}
+CAD = {
+    "intercept": -1.2,
+    "age_z": 0.9,
+    "male": 0.6,
+    "ldl_z": 0.5,
+    "bmi_z": 0.3,
+    "noise_sd": 0.5,
+    "earlobe_crease_logit": {"intercept": -1.8, "cad": 2.0, "age_z": 0.5},
+    "arcus_logit": {"intercept": -2.2, "cad": 1.2, "age_z": 1.2},
+}
 
 
 @dataclass(frozen=True)
@@ -139,8 +163,12 @@ def _draw_subjects(cfg: SynthConfig, rng: np.random.Generator, n_bases: int) -> 
         male = bool(rng.random() < 0.5)
         site = str(rng.choice(sites, p=list(SITE_SHARES.values())))
         bmi = float(np.clip(rng.normal(26 + 0.03 * (age - 50), 4), 16, 45))
-        drivers = {"age_z": (age - 54) / 21, "male": (1.0 if male else 0.0) - 0.5, "bmi_z": (bmi - 26) / 4,
-                   "frailty": float(rng.normal())}
+        drivers = {
+            "age_z": (age - 54) / 21,
+            "male": (1.0 if male else 0.0) - 0.5,
+            "bmi_z": (bmi - 26) / 4,
+            "frailty": float(rng.normal()),
+        }
         z: dict[str, float] = {}
         # Markers that drive others (the visible ones) first, then their dependants.
         order = list(VISIBLE_MARKERS) + [n for n in BIOMARKERS if n not in VISIBLE_MARKERS]
@@ -151,50 +179,88 @@ def _draw_subjects(cfg: SynthConfig, rng: np.random.Generator, n_bases: int) -> 
                 if driver != "noise":
                     value += coef * (drivers[driver] if driver in drivers else z[driver])
             z[name] = float(value)
-        row = {"subject_id": sid, "age": round(age, 1), "sex": "M" if male else "F", "site": site,
-               "bmi": round(bmi, 1), "smoker": int(rng.random() < 0.2)}
+        row = {
+            "subject_id": sid,
+            "age": round(age, 1),
+            "sex": "M" if male else "F",
+            "site": site,
+            "bmi": round(bmi, 1),
+            "smoker": int(rng.random() < 0.2),
+        }
         labels = {name: round(_marker_value(BIOMARKERS[name], z[name]), 4) for name in BIOMARKERS}
-        cad_logit = (CAD["intercept"] + CAD["age_z"] * drivers["age_z"] + CAD["male"] * drivers["male"] * 2
-                     + CAD["ldl_z"] * z["ldl_cholesterol"] + CAD["bmi_z"] * drivers["bmi_z"]
-                     + rng.normal(0, CAD["noise_sd"]))
+        cad_logit = (
+            CAD["intercept"]
+            + CAD["age_z"] * drivers["age_z"]
+            + CAD["male"] * drivers["male"] * 2
+            + CAD["ldl_z"] * z["ldl_cholesterol"]
+            + CAD["bmi_z"] * drivers["bmi_z"]
+            + rng.normal(0, CAD["noise_sd"])
+        )
         cad = int(rng.random() < _sigmoid(cad_logit))
         crease = rng.random() < _sigmoid(-1.8 + 2.0 * cad + 0.5 * drivers["age_z"])
         arcus = rng.random() < _sigmoid(-2.2 + 1.2 * cad + 1.2 * drivers["age_z"])
-        lp = (SURVIVAL["log_hr_age_per_decade"] * (age - 60) / 10 + SURVIVAL["log_hr_frailty_per_sd"]
-              * drivers["frailty"] + SURVIVAL["log_hr_male"] * male)
+        lp = (
+            SURVIVAL["log_hr_age_per_decade"] * (age - 60) / 10
+            + SURVIVAL["log_hr_frailty_per_sd"] * drivers["frailty"]
+            + SURVIVAL["log_hr_male"] * male
+        )
         t_event = -np.log(rng.random()) / (SURVIVAL["baseline_hazard_per_year"] * np.exp(lp))
         t_censor = rng.uniform(*SURVIVAL["censoring_uniform_years"])
         visible_frailty = SURVIVAL["frailty_visible_weight"] * drivers["frailty"] + 0.3 * rng.normal()
         app = Appearance(
-            base=int(rng.integers(n_bases)), base_mix=float(np.clip(rng.beta(0.6, 1.2), 0, 0.9)),
-            shape=tuple(float(v) for v in rng.normal(0, 1, 5)), skin_tone=float(rng.uniform(-1, 1)),
-            hair_tint=float(rng.uniform(-1, 1)), male=male, age=age, bmi=bmi,
+            base=int(rng.integers(n_bases)),
+            base_mix=float(np.clip(rng.beta(0.6, 1.2), 0, 0.9)),
+            shape=tuple(float(v) for v in rng.normal(0, 1, 5)),
+            skin_tone=float(rng.uniform(-1, 1)),
+            hair_tint=float(rng.uniform(-1, 1)),
+            male=male,
+            age=age,
+            bmi=bmi,
             pallor=float(np.clip(-0.45 * z["haemoglobin"], -0.6, 1.0)),
             jaundice=float(np.clip(0.35 * (z["total_bilirubin"] + 0.5), 0, 1.2)),
             xanthelasma=float(np.clip(0.6 * (z["ldl_cholesterol"] + 0.3), 0, 0.9)),
             puffiness=float(np.clip(0.4 * (z["creatinine"] + 0.3), 0, 1.0)),
-            earlobe_crease=0.8 if crease else 0.0, arcus=0.8 if arcus else 0.0,
+            earlobe_crease=0.8 if crease else 0.0,
+            arcus=0.8 if arcus else 0.0,
             dark_circles=float(np.clip(0.3 * (visible_frailty + 0.5), 0, 0.8)),
         )
-        subjects.append(_Subject(
-            row=row | {"cad": cad, "survival_time": round(float(min(t_event, t_censor)), 3),
-                       "survival_event": int(t_event <= t_censor)} | labels,
-            appearance=app,
-            latent={"subject_id": sid, "frailty": drivers["frailty"], "visible_frailty": visible_frailty,
-                    "earlobe_crease": int(crease), "arcus": int(arcus), "base": app.base,
-                    "base_mix": app.base_mix, **{f"z_{k}": z[k] for k in VISIBLE_MARKERS}},
-        ))
+        subjects.append(
+            _Subject(
+                row=row
+                | {
+                    "cad": cad,
+                    "survival_time": round(float(min(t_event, t_censor)), 3),
+                    "survival_event": int(t_event <= t_censor),
+                }
+                | labels,
+                appearance=app,
+                latent={
+                    "subject_id": sid,
+                    "frailty": drivers["frailty"],
+                    "visible_frailty": visible_frailty,
+                    "earlobe_crease": int(crease),
+                    "arcus": int(arcus),
+                    "base": app.base,
+                    "base_mix": app.base_mix,
+                    **{f"z_{k}": z[k] for k in VISIBLE_MARKERS},
+                },
+            )
+        )
     return subjects
 
 
 def _nuisance(rng: np.random.Generator, strength: float) -> Nuisance:
     s = strength
     return Nuisance(
-        rotation=float(rng.normal(0, 4 * s)), scale=float(1 + rng.normal(0, 0.04 * s)),
+        rotation=float(rng.normal(0, 4 * s)),
+        scale=float(1 + rng.normal(0, 0.04 * s)),
         shift=(float(rng.normal(0, 0.02 * s)), float(rng.normal(0, 0.02 * s))),
-        gain=float(np.exp(rng.normal(0, 0.12 * s))), warmth=float(rng.normal(0, 0.5 * s)),
-        side_light=float(rng.normal(0, 0.35 * s)), blur=float(rng.uniform(0.8, 1.6)) if rng.random() < 0.1 * s else 0.0,
-        noise=float(rng.uniform(0, 4 * s)), expression=float(np.clip(rng.normal(0.1, 0.35 * s), -1, 1)),
+        gain=float(np.exp(rng.normal(0, 0.12 * s))),
+        warmth=float(rng.normal(0, 0.5 * s)),
+        side_light=float(rng.normal(0, 0.35 * s)),
+        blur=float(rng.uniform(0.8, 1.6)) if rng.random() < 0.1 * s else 0.0,
+        noise=float(rng.uniform(0, 4 * s)),
+        expression=float(np.clip(rng.normal(0.1, 0.35 * s), -1, 1)),
     )
 
 
@@ -244,9 +310,17 @@ def synthesize_cohort(out: str | Path, config: SynthConfig | None = None, on_pro
             rel = Path("media") / sid / f"img{k}.jpg"
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             (out / rel).write_bytes(encode_jpeg(photo, camera.jpeg_quality))
-            media_rows.append({"media_id": f"{sid}_img{k}", "subject_id": sid, "path": rel.as_posix(), "kind": "image",
-                               "acquired_at": (start + timedelta(days=30 * k)).isoformat(), "visit": 0,
-                               "stimulus": None})
+            media_rows.append(
+                {
+                    "media_id": f"{sid}_img{k}",
+                    "subject_id": sid,
+                    "path": rel.as_posix(),
+                    "kind": "image",
+                    "acquired_at": (start + timedelta(days=30 * k)).isoformat(),
+                    "visit": 0,
+                    "stimulus": None,
+                }
+            )
             if k == 0 and len(sheet) < 48:
                 sheet.append((photo, subject.row))
         if cfg.videos_per_subject:
@@ -257,14 +331,28 @@ def synthesize_cohort(out: str | Path, config: SynthConfig | None = None, on_pro
                 track, params = _expression_track(sub_rng, group, times)
                 subject.response = {"group": group, **params}
                 base_nuisance = _nuisance(sub_rng, 0.5 * cfg.nuisance)
-                frames = (photograph(apply_expression(face, landmarks, float(e)),
-                                     Nuisance(**{**base_nuisance.__dict__, "expression": 0.0, "noise": 1.0}),
-                                     camera, sub_rng) for e in track)
+                frames = (
+                    photograph(
+                        apply_expression(face, landmarks, float(e)),
+                        Nuisance(**{**base_nuisance.__dict__, "expression": 0.0, "noise": 1.0}),
+                        camera,
+                        sub_rng,
+                    )
+                    for e in track
+                )
                 rel = Path("media") / sid / f"video{v}.mp4"
                 write_video(out / rel, frames, fps=cfg.video_fps)
-                media_rows.append({"media_id": f"{sid}_vid{v}", "subject_id": sid, "path": rel.as_posix(),
-                                   "kind": "video", "acquired_at": start.isoformat(), "visit": 0,
-                                   "stimulus": "emotion_sequence_v1"})
+                media_rows.append(
+                    {
+                        "media_id": f"{sid}_vid{v}",
+                        "subject_id": sid,
+                        "path": rel.as_posix(),
+                        "kind": "video",
+                        "acquired_at": start.isoformat(),
+                        "visit": 0,
+                        "stimulus": "emotion_sequence_v1",
+                    }
+                )
         if on_progress:
             on_progress(i + 1, total)
     _write_tables(out, subjects, media_rows, cfg)
@@ -275,13 +363,17 @@ def synthesize_cohort(out: str | Path, config: SynthConfig | None = None, on_pro
 
 def _write_tables(out: Path, subjects: list[_Subject], media_rows: list[dict], cfg: SynthConfig) -> None:
     subject_cols = ["subject_id", "age", "sex", "site", "bmi", "smoker"]
-    label_cols = ["subject_id", "cad", "survival_time", "survival_event"] + (["affective"] if cfg.videos_per_subject
-                                                                              else []) + list(BIOMARKERS)
+    label_cols = (
+        ["subject_id", "cad", "survival_time", "survival_event"]
+        + (["affective"] if cfg.videos_per_subject else [])
+        + list(BIOMARKERS)
+    )
     write_table(pd.DataFrame([{c: s.row[c] for c in subject_cols} for s in subjects]), out, "subjects")
     write_table(pd.DataFrame([{c: s.row.get(c) for c in label_cols} for s in subjects]), out, "labels")
     write_table(pd.DataFrame(media_rows), out, "media")
-    write_table(pd.DataFrame({"column": list(BIOMARKERS), "unit": [b.unit for b in BIOMARKERS.values()]}), out,
-                "label_units")
+    write_table(
+        pd.DataFrame({"column": list(BIOMARKERS), "unit": [b.unit for b in BIOMARKERS.values()]}), out, "label_units"
+    )
     latent = pd.DataFrame([s.latent | ({"affective": s.response["group"]} if s.response else {}) for s in subjects])
     latent.to_csv(out / "ground_truth_subjects.csv", index=False)
 
@@ -296,17 +388,28 @@ def _write_ground_truth(out: Path, cfg: SynthConfig, bases: list[str], subjects:
         else:
             roles[name] = {"role": "none", "effects": {"noise": 1.0}}
     truth = {
-        "generator": "facehealth.data.synth", "config": cfg.__dict__, "base_faces": bases,
+        "generator": "facehealth.data.synth",
+        "config": cfg.__dict__,
+        "base_faces": bases,
         "biomarkers": roles,
         "negative_controls": [n for n, r in roles.items() if r["role"] == "none"],
-        "cad": CAD, "survival": SURVIVAL | {
-            "hazard_ratios": {"age_per_decade": float(np.exp(SURVIVAL["log_hr_age_per_decade"])),
-                              "frailty_per_sd": float(np.exp(SURVIVAL["log_hr_frailty_per_sd"])),
-                              "male_vs_female": float(np.exp(SURVIVAL["log_hr_male"]))}},
-        "affective": {"stimulus_schedule": STIMULUS_SCHEDULE, "response": AFFECTIVE_RESPONSE,
-                      "expression": "+1 smile (mouth corners up/out), -1 sad (corners down, inner brows up)"},
-        "sites": {k: {**v.__dict__, "share": SITE_SHARES[k], "external": k in EXTERNAL_SITES}
-                  for k, v in CAMERAS.items()},
+        "cad": CAD,
+        "survival": SURVIVAL
+        | {
+            "hazard_ratios": {
+                "age_per_decade": float(np.exp(SURVIVAL["log_hr_age_per_decade"])),
+                "frailty_per_sd": float(np.exp(SURVIVAL["log_hr_frailty_per_sd"])),
+                "male_vs_female": float(np.exp(SURVIVAL["log_hr_male"])),
+            }
+        },
+        "affective": {
+            "stimulus_schedule": STIMULUS_SCHEDULE,
+            "response": AFFECTIVE_RESPONSE,
+            "expression": "+1 smile (mouth corners up/out), -1 sad (corners down, inner brows up)",
+        },
+        "sites": {
+            k: {**v.__dict__, "share": SITE_SHARES[k], "external": k in EXTERNAL_SITES} for k, v in CAMERAS.items()
+        },
         "visible_sign_strengths": {
             "age": "hair greying ~ ((age-18)/72)^1.5, skin texture and wrinkles ~ (age-18)/72, jowl sag 0.08 IOD at 90",
             "bmi": "lower-face half-width +0.25 IOD per 10 kg/m2",
@@ -317,7 +420,8 @@ def _write_ground_truth(out: Path, cfg: SynthConfig, bases: list[str], subjects:
             "dark_circles": "0.3 x (visible_frailty + 0.5); visible_frailty = 0.7 frailty + N(0, 0.3)",
             "earlobe_crease_arcus": "present with the probabilities in cad.*_logit",
         },
-        "n_subjects": len(subjects), "canvas_px": CANVAS,
+        "n_subjects": len(subjects),
+        "canvas_px": CANVAS,
     }
     (out / "ground_truth.json").write_text(json.dumps(truth, indent=2, default=str))
 
@@ -331,6 +435,8 @@ def _contact_sheet(path: Path, items: list[tuple[np.ndarray, dict]], cols: int =
         r, c = divmod(i, cols)
         y, x = r * (tile + 22), c * tile
         sheet[y : y + tile, x : x + tile] = cv2.resize(photo, (tile, tile), interpolation=cv2.INTER_AREA)
-        text = f"{row['age']:.0f}{row['sex']} BMI{row['bmi']:.0f} {row['site'][-1].upper()}{' CAD' if row['cad'] else ''}"
+        text = (
+            f"{row['age']:.0f}{row['sex']} BMI{row['bmi']:.0f} {row['site'][-1].upper()}{' CAD' if row['cad'] else ''}"
+        )
         cv2.putText(sheet, text, (x + 3, y + tile + 15), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (20, 20, 20), 1, cv2.LINE_AA)
     cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))

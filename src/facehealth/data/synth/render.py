@@ -96,16 +96,27 @@ def hair_mask(shape: tuple[int, int], lm: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(np.clip(head - face, 0, 1), (0, 0), max(1.0, d / 12))
 
 
-def ellipse_mask(shape: tuple[int, int], centre: np.ndarray, axes: tuple[float, float], angle: float = 0.0,
-                 blur: float = 1.0) -> np.ndarray:
+def ellipse_mask(
+    shape: tuple[int, int], centre: np.ndarray, axes: tuple[float, float], angle: float = 0.0, blur: float = 1.0
+) -> np.ndarray:
     mask = np.zeros(shape, np.float32)
-    cv2.ellipse(mask, (round(centre[0]), round(centre[1])), (max(1, round(axes[0])), max(1, round(axes[1]))),
-                angle, 0, 360, 1.0, -1, lineType=cv2.LINE_AA)
+    cv2.ellipse(
+        mask,
+        (round(centre[0]), round(centre[1])),
+        (max(1, round(axes[0])), max(1, round(axes[1]))),
+        angle,
+        0,
+        360,
+        1.0,
+        -1,
+        lineType=cv2.LINE_AA,
+    )
     return cv2.GaussianBlur(mask, (0, 0), blur) if blur > 0 else mask
 
 
-def blend(image: np.ndarray, target: np.ndarray | tuple[float, float, float], mask: np.ndarray,
-          strength: float) -> np.ndarray:
+def blend(
+    image: np.ndarray, target: np.ndarray | tuple[float, float, float], mask: np.ndarray, strength: float
+) -> np.ndarray:
     """Move ``image`` towards ``target`` (an image or a colour) by ``strength * mask`` per pixel (float32 in/out)."""
     alpha = np.clip(mask * strength, 0.0, 1.0)[..., None]
     target = np.asarray(target, np.float32)
