@@ -155,3 +155,12 @@ def test_bad_videos(tmp_path):
         list(iter_video_frames(empty))
     with pytest.raises(VideoError, match="no such file"):
         probe_video(tmp_path / "missing.mp4")
+
+
+def test_fps_sampling_keeps_one_frame_per_tick_when_ticks_fall_between_frames(tmp_path):
+    """5 fps sampled at 2 fps: ticks at 0.5 s fall between frames; one frame per tick, never two."""
+    path = tmp_path / "five.mp4"
+    write_video(path, _frames(50), fps=5)
+    times = [f.timestamp for f in iter_video_frames(path, fps=2)]
+    assert len(times) == 20
+    assert min(b - a for a, b in zip(times, times[1:])) >= 0.39

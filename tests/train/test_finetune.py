@@ -152,3 +152,59 @@ def test_predict_image_video_and_cli(split_cohort, prepared_synth, mae_checkpoin
     cli = CliRunner().invoke(app, ["predict", str(photo), "--model", str(result.checkpoint), "--json"])
     assert cli.exit_code == 0, cli.output
     assert json.loads(cli.stdout)[0]["values"]["age"] == pytest.approx(p.values["age"], abs=1e-3)
+
+
+def test_subject_input_with_attention_pooling(split_cohort, prepared_synth, tmp_path):
+    result = finetune(
+        _cfg(
+            split_cohort,
+            prepared_synth,
+            tmp_path / "subj",
+            input="subject",
+            pooling="attention",
+            images_per_subject=2,
+            epochs=1,
+            tasks=("cad", "age"),
+        )
+    )
+    predictions = pd.read_parquet(tmp_path / "subj" / "predictions.parquet")
+    assert (predictions["n_images"] == 1).all()  # one pooled item per subject
+    assert predictions["subject_id"].is_unique
+    import facehealth
+
+    p = facehealth.load(result.checkpoint).predict(split_cohort / "media" / "S00002" / "img1.jpg")
+    assert 0 <= p.probabilities["cad"] <= 1
+
+
+def test_video_input_with_temporal_pooling_for_the_affective_task(tmp_path):
+    import facehealth
+    from facehealth.config import load_config
+    from facehealth.data.cohort import load_cohort
+    from facehealth.data.splits import make_splits, save_splits
+    from facehealth.data.synth import SynthConfig, synthesize_cohort
+    from facehealth.faces.config import FacesConfig
+    from facehealth.faces.prepare import prepare_faces
+
+    cohort = synthesize_cohort(tmp_path / "c", SynthConfig(subjects=12, images_per_subject=1, videos_per_subject=1))
+    save_splits(make_splits(load_cohort(cohort).subject_labels(), 0, test_fraction=0.25, val_fraction=0.2), cohort)
+    prepared = tmp_path / "p"
+    prepare_faces(cohort, prepared, load_config(FacesConfig, overrides={"video": {"fps": 2.0}}), workers=2)
+    result = finetune(
+        _cfg(
+            cohort,
+            prepared,
+            tmp_path / "ft",
+            input="video",
+            pooling="temporal",
+            frames=16,
+            epochs=2,
+            tasks=("affective",),
+            batch_size=4,
+        )
+    )
+    predictions = pd.read_parquet(tmp_path / "ft" / "predictions.parquet")
+    probs = predictions[["prob_healthy", "prob_MDD", "prob_BPD"]].to_numpy()
+    assert len(predictions) == 12 and abs(probs.sum(1) - 1).max() < 1e-5
+    video = next((cohort / "media" / "S00000").glob("video*.mp4"))
+    p = facehealth.load(result.checkpoint).predict(video)
+    assert p.frames_read == 20 and set(p.probabilities["affective"]) == {"healthy", "MDD", "BPD"}

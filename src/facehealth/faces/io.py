@@ -204,11 +204,13 @@ def iter_video_frames(
             for index, frame in enumerate(container.decode(stream)):
                 t = float(frame.time) if frame.time is not None else index / rate
                 if fps is not None:
-                    # Keep the first frame at or after each 1/fps tick; a half-frame
-                    # tolerance absorbs rounding in container timestamps.
-                    if t + 0.5 / rate < next_time:
+                    # Keep the first frame at or just before each 1/fps tick; "just before" is
+                    # under half a frame, so each tick gets exactly one frame despite rounding
+                    # in container timestamps.
+                    tolerance = 0.49 / rate
+                    if t < next_time - tolerance:
                         continue
-                    next_time = (math.floor(t * fps + 1e-6) + 1) / fps
+                    next_time = (math.floor((t + tolerance) * fps) + 1) / fps
                 elif index % every_n:
                     continue
                 yield VideoFrame(index, t, frame.to_ndarray(format="rgb24"))

@@ -87,7 +87,7 @@ class FaceHealthModel:
             meta["backbone"],
             tasks,
             meta["img_size"],
-            "mean",
+            meta.get("pooling", "mean"),
             meta.get("target_mean"),
             meta.get("target_std"),
             meta.get("pos_weight"),
@@ -111,7 +111,7 @@ class FaceHealthModel:
             results, name = self.pipeline.process_video(source), str(source)
         else:
             results, name = [self.pipeline.process_file(source)], str(source)
-        crops, reports, rejected, frames = [], [], Counter(), 0
+        crops, times, reports, rejected, frames = [], [], [], Counter(), 0
         for result in results:
             frames += 1
             rejected.update(result.rejected)
@@ -121,12 +121,13 @@ class FaceHealthModel:
                         cv2.resize(face.aligned.image, (self.img_size, self.img_size), interpolation=cv2.INTER_AREA)
                     )
                     reports.append(face.quality)
+                    times.append(result.timestamp or 0.0)
                 else:
                     rejected[face.quality.reasons[0]] += 1
         if not crops:
             reasons = ", ".join(f"{k}: {v}" for k, v in sorted(rejected.items())) or "none found"
             raise NoFaceError(f"{name}: no face passed the quality gate ({reasons})")
-        outputs = self._score(crops)
+        outputs = self._score(crops, times)
         prediction = Prediction(name, len(crops), frames, dict(rejected), quality=tuple(reports))
         for task in self.model.tasks:
             values = outputs[task.name].mean(0).tolist()
@@ -141,12 +142,21 @@ class FaceHealthModel:
         return prediction
 
     @torch.no_grad()
-    def _score(self, crops: list[np.ndarray]) -> dict[str, torch.Tensor]:
+    def _score(self, crops: list[np.ndarray], times: list[float]) -> dict[str, torch.Tensor]:
+        """Per-crop outputs (N, ...) for an image model; one pooled row (1, ...) for subject/video models."""
         from facehealth.data.datasets import IMAGENET_MEAN, IMAGENET_STD
 
+        mode = self.meta.get("input", "image")
+        if mode == "video" and len(crops) > int(self.meta.get("frames", 32)):
+            keep = np.linspace(0, len(crops) - 1, int(self.meta["frames"])).round().astype(int)
+            crops, times = [crops[i] for i in keep], [times[i] for i in keep]
         x = (np.stack(crops).astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
         batch = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).to(self.device)
-        return self.model.predict(self.model(batch))
+        if mode == "image":
+            return self.model.predict(self.model(batch))
+        mask = torch.ones(1, len(crops), dtype=torch.bool, device=self.device)
+        t = torch.tensor([times], dtype=torch.float32, device=self.device)
+        return self.model.predict(self.model(batch.unsqueeze(0), mask, t))
 
 
 def load(path: str | Path, device: str = "cpu") -> FaceHealthModel:

@@ -57,6 +57,12 @@ class FinetuneConfig:
     epochs: int = 20
     batch_size: int = 32
     optim: OptimConfig = OptimConfig(base_lr=1e-3, weight_decay=0.05, betas=(0.9, 0.999), warmup_epochs=1.0)
+    # What one training item is: one crop; all photos of a subject (pooled, DigitalShadow); or the
+    # frames of one video in time order (Emoface's expression dynamics; use pooling: temporal).
+    input: Literal["image", "subject", "video"] = "image"
+    pooling: Literal["mean", "attention", "temporal"] = "mean"
+    images_per_subject: int = 4  # input: subject
+    frames: int = 32  # input: video; longer clips are sampled evenly, shorter ones padded
     age_balanced_epochs: int = 0
     age_bins: int = 8
     patience: int = 5  # epochs without a better validation loss before stopping
@@ -156,6 +162,24 @@ def _load_backbone(model: MultiTaskModel, path: str) -> dict:
     }
 
 
+def _forward(model: MultiTaskModel, batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
+    mask, times = batch.get("mask"), batch.get("time")
+    return model(
+        batch["image"].to(device),
+        None if mask is None else mask.to(device),
+        None if times is None else times.to(device),
+    )
+
+
+def _item_subjects(data) -> list[str]:  # noqa: ANN001 - any of the three datasets
+    """The subject of each item, in item order."""
+    if hasattr(data, "groups"):
+        return [sid for sid, _ in data.groups]
+    if hasattr(data, "videos"):
+        return [frames["subject_id"].iloc[0] for _, frames in data.videos]
+    return data.manifest["subject_id"].tolist()
+
+
 def _targets(batch_target: torch.Tensor, tasks: list[TaskSpec]) -> dict[str, torch.Tensor]:
     out, start = {}, 0
     for t in tasks:
@@ -167,7 +191,7 @@ def _targets(batch_target: torch.Tensor, tasks: list[TaskSpec]) -> dict[str, tor
 def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None] | None = None) -> FinetuneResult:
     """Fine-tune, early-stop on validation, and write predictions and simple metrics for every split."""
     from facehealth.data.augment import Augment
-    from facehealth.data.datasets import CropDataset
+    from facehealth.data.datasets import CropDataset, FrameSequenceDataset, SubjectDataset
 
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -198,23 +222,22 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
         if t.kind == "multiclass":
             counts = train_labels[t.columns[0]].value_counts().reindex(range(len(t.classes)), fill_value=0).to_numpy()
             class_weights[t.name] = (counts.sum() / np.maximum(counts, 1) / len(t.classes)).tolist()
-    model = MultiTaskModel(cfg.backbone, tasks, cfg.img_size, "mean", mean, std, pos_weight, class_weights)
+    model = MultiTaskModel(cfg.backbone, tasks, cfg.img_size, cfg.pooling, mean, std, pos_weight, class_weights)
     init_report = _load_backbone(model, cfg.init_from) if cfg.init_from else {"loaded": 0, "missing": "random init"}
     if cfg.mode == "linear_probe":
         for p in model.backbone.parameters():
             p.requires_grad = False
     model.to(device)
 
-    def dataset(ids: list[str], augment: bool) -> CropDataset:
-        return CropDataset(
-            cfg.prepared,
-            labels,
-            columns,
-            subjects=ids,
-            size=cfg.img_size,
-            augment=Augment() if augment and cfg.augment else None,
-            seed=cfg.seed,
+    def dataset(ids: list[str], augment: bool) -> CropDataset | SubjectDataset | FrameSequenceDataset:
+        common = dict(
+            subjects=ids, size=cfg.img_size, augment=Augment() if augment and cfg.augment else None, seed=cfg.seed
         )
+        if cfg.input == "subject":
+            return SubjectDataset(cfg.prepared, labels, columns, k=cfg.images_per_subject, **common)
+        if cfg.input == "video":
+            return FrameSequenceDataset(cfg.prepared, labels, columns, length=cfg.frames, **common)
+        return CropDataset(cfg.prepared, labels, columns, **common)
 
     train = dataset(train_ids, True)
     val = dataset(by_split.get("val", []), False)
@@ -223,7 +246,7 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
     peak = cfg.optim.base_lr * cfg.batch_size / 256
     groups = _param_groups(model, peak, cfg)
     optimizer = torch.optim.AdamW(groups, lr=peak, betas=cfg.optim.betas)
-    ages = train.manifest["subject_id"].map(labels.set_index("subject_id")["age"]).to_numpy(float)
+    ages = pd.Series(_item_subjects(train)).map(labels.set_index("subject_id")["age"]).to_numpy(float)
     bins = np.digitize(ages, np.quantile(ages, np.linspace(0, 1, cfg.age_bins + 1)[1:-1]))
     balanced = torch.tensor(1.0 / np.bincount(bins)[bins], dtype=torch.double)
     per_epoch = math.ceil(len(train) / cfg.batch_size)
@@ -243,7 +266,7 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
             lr = cosine_lr(epoch + i / per_epoch, cfg.epochs, peak, cfg.optim)
             for g in optimizer.param_groups:
                 g["lr"] = lr * g["lr_scale"]
-            outputs = model(batch["image"].to(device))
+            outputs = _forward(model, batch, device)
             loss, _ = model.loss(outputs, {k: v.to(device) for k, v in _targets(batch["target"], tasks).items()})
             if not torch.isfinite(loss):
                 raise TrainingError(f"non-finite loss at epoch {epoch}, iteration {i}; lower optim.base_lr")
@@ -272,6 +295,10 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
         "stage": "finetune",
         "backbone": cfg.backbone,
         "img_size": cfg.img_size,
+        "input": cfg.input,
+        "pooling": cfg.pooling,
+        "frames": cfg.frames,
+        "images_per_subject": cfg.images_per_subject,
         "best_epoch": best_epoch,
         "faces_config": faces,
         "tasks": [t.__dict__ for t in tasks],
@@ -299,7 +326,7 @@ def _evaluate_loss(model: MultiTaskModel, data, tasks, cfg, device) -> float:  #
     total, n = 0.0, 0
     for batch in DataLoader(data, batch_size=cfg.batch_size):
         loss, _ = model.loss(
-            model(batch["image"].to(device)), {k: v.to(device) for k, v in _targets(batch["target"], tasks).items()}
+            _forward(model, batch, device), {k: v.to(device) for k, v in _targets(batch["target"], tasks).items()}
         )
         total += loss.item() * len(batch["image"])
         n += len(batch["image"])
@@ -313,7 +340,7 @@ def _predict_subjects(model: MultiTaskModel, datasets: dict, tasks, cfg, device)
     rows = []
     for split, data in datasets.items():
         for batch in DataLoader(data, batch_size=cfg.batch_size):
-            preds = model.predict(model(batch["image"].to(device)))
+            preds = model.predict(_forward(model, batch, device))
             for j, sid in enumerate(batch["subject_id"]):
                 row = {"subject_id": sid, "split": split}
                 for t in tasks:
