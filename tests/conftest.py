@@ -77,3 +77,25 @@ def cohort_copy(synth_cohort, tmp_path) -> Path:
         shutil.copy(synth_cohort / name, root / name)
     (root / "media").symlink_to(synth_cohort / "media")
     return root
+
+
+def tiny_pretrain_config(prepared, out, **overrides):  # noqa: ANN001, ANN201
+    """A CPU-second-sized MAE config (ViT-Ti at 64 px, one-block decoder) for training tests."""
+    from facehealth.train.config import OptimConfig, PretrainConfig
+
+    base = dict(
+        data=(str(prepared),),
+        out_dir=str(out),
+        backbone="vit_tiny_patch16",
+        img_size=64,
+        decoder_dim=64,
+        decoder_depth=1,
+        decoder_heads=4,
+        epochs=3,
+        batch_size=32,
+        optim=OptimConfig(base_lr=5e-3, warmup_epochs=0.5),
+        augment=True,
+        seed=0,
+    )
+    base.update(overrides)
+    return PretrainConfig(**base)

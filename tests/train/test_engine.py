@@ -10,25 +10,9 @@ from facehealth.errors import ModelNotFoundError
 from facehealth.models.checkpoint import load_checkpoint, save_checkpoint
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.engine import TrainingError, cosine_lr, pretrain_mae
+from tests.conftest import tiny_pretrain_config
 
-
-def _config(prepared, out, **kw) -> PretrainConfig:
-    base = dict(
-        data=(str(prepared),),
-        out_dir=str(out),
-        backbone="vit_tiny_patch16",
-        img_size=64,
-        decoder_dim=64,
-        decoder_depth=1,
-        decoder_heads=4,
-        epochs=3,
-        batch_size=32,
-        optim=OptimConfig(base_lr=5e-3, warmup_epochs=0.5),
-        augment=True,
-        seed=0,
-    )
-    base.update(kw)
-    return PretrainConfig(**base)
+_config = tiny_pretrain_config
 
 
 def test_mae_loss_falls_and_checkpoint_is_written(prepared_synth, tmp_path):

@@ -10,9 +10,10 @@ import torch
 from facehealth.config import load_config
 from facehealth.errors import ConfigError
 from facehealth.models.checkpoint import load_checkpoint
-from facehealth.train.config import OptimConfig, PretrainConfig
+from facehealth.train.config import OptimConfig
 from facehealth.train.engine import pretrain_mae
 from facehealth.train.finetune import FinetuneConfig, _param_groups, build_tasks, finetune
+from tests.conftest import tiny_pretrain_config
 
 
 @pytest.fixture(scope="module")
@@ -28,17 +29,7 @@ def split_cohort(synth_cohort):
 @pytest.fixture(scope="module")
 def mae_checkpoint(prepared_synth, tmp_path_factory):
     out = tmp_path_factory.mktemp("mae")
-    cfg = PretrainConfig(
-        data=(str(prepared_synth),),
-        out_dir=str(out),
-        backbone="vit_tiny_patch16",
-        img_size=64,
-        decoder_dim=64,
-        decoder_depth=1,
-        decoder_heads=4,
-        epochs=1,
-        batch_size=32,
-    )
+    cfg = tiny_pretrain_config(prepared_synth, out, epochs=1, optim=OptimConfig())
     return pretrain_mae(cfg).checkpoint
 
 
