@@ -1,0 +1,64 @@
+"""Split-conformal uncertainty: intervals for regressions, prediction sets for classifiers.
+
+Calibrated on held-out (calibration) subjects, they cover the truth with
+probability >= 1 - alpha for exchangeable new subjects, whatever the model
+(Vovk et al. 2005; Angelopoulos & Bates, "A Gentle Introduction to Conformal
+Prediction", 2021). Used for "face-age 52 +- 6 years" style outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ConformalRegressor", "ConformalClassifier", "coverage"]
+
+
+def _quantile(scores: np.ndarray, alpha: float) -> float:
+    n = len(scores)
+    if n == 0:
+        raise ValueError("conformal calibration needs at least one calibration subject")
+    level = min(1.0, np.ceil((n + 1) * (1 - alpha)) / n)  # finite-sample correction
+    return float(np.quantile(scores, level, method="higher"))
+
+
+@dataclass(frozen=True)
+class ConformalRegressor:
+    """``y_hat +- q`` where q is the conformal quantile of |y - y_hat| on calibration data."""
+
+    q: float
+    alpha: float
+
+    @classmethod
+    def fit(cls, y_true, y_pred, alpha: float = 0.1) -> ConformalRegressor:  # noqa: ANN001
+        residuals = np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float))
+        return cls(_quantile(residuals[~np.isnan(residuals)], alpha), alpha)
+
+    def interval(self, y_pred) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+        p = np.asarray(y_pred, float)
+        return p - self.q, p + self.q
+
+
+@dataclass(frozen=True)
+class ConformalClassifier:
+    """Prediction sets {k : p_k >= 1 - q}, q the conformal quantile of 1 - p_true on calibration data."""
+
+    q: float
+    alpha: float
+
+    @classmethod
+    def fit(cls, labels, probs, alpha: float = 0.1) -> ConformalClassifier:  # noqa: ANN001
+        labels = np.asarray(labels, int)
+        probs = np.asarray(probs, float)
+        return cls(_quantile(1.0 - probs[np.arange(len(labels)), labels], alpha), alpha)
+
+    def sets(self, probs) -> np.ndarray:  # noqa: ANN001
+        """(N, K) boolean membership of each class in each subject's prediction set."""
+        return np.asarray(probs, float) >= 1.0 - self.q
+
+
+def coverage(low, high, y_true) -> float:  # noqa: ANN001
+    """Share of true values inside [low, high]."""
+    y = np.asarray(y_true, float)
+    return float(np.mean((y >= np.asarray(low)) & (y <= np.asarray(high))))
