@@ -17,6 +17,8 @@ import numpy as np
 
 __all__ = [
     "DegenerateMetricWarning",
+    "multiclass_auroc_ovr",
+    "confusion_matrix",
     "mae",
     "rmse",
     "pearson_r",
@@ -277,3 +279,22 @@ BINARY_METRICS: dict[str, Callable[..., float]] = {
     "brier": brier,
     "ece": expected_calibration_error,
 }
+
+
+# --- multi-class ------------------------------------------------------------------------------
+
+
+def multiclass_auroc_ovr(y_true, probs) -> float:  # noqa: ANN001
+    """Macro-average one-vs-rest AUROC (sklearn ``roc_auc_score(multi_class="ovr")``)."""
+    y = np.asarray(y_true, int)
+    p = np.asarray(probs, float)
+    if len(np.unique(y)) < p.shape[1]:
+        return _nan("multiclass_auroc_ovr: a class is absent")
+    return float(np.mean([auroc((y == k).astype(float), p[:, k]) for k in range(p.shape[1])]))
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:  # noqa: ANN001
+    """(n_classes, n_classes) counts; rows = truth, columns = prediction."""
+    out = np.zeros((n_classes, n_classes), int)
+    np.add.at(out, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+    return out

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import confusion_matrix as sk_confusion
+from sklearn.metrics import roc_auc_score
+
+from facehealth.evaluate.metrics import confusion_matrix, mae, multiclass_auroc_ovr
+from facehealth.evaluate.subgroups import subgroup_table
+
+
+def _frame(seed: int, shift: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = 400
+    sex = rng.choice(["F", "M"], n)
+    truth = rng.normal(50, 10, n)
+    noise_sd = np.where(sex == "M", 4 + shift, 4)  # shift > 0: the model is worse for men
+    return pd.DataFrame(
+        {
+            "subject_id": [f"s{i}" for i in range(n)],
+            "sex": sex,
+            "age": truth,
+            "pred": truth + rng.normal(0, 1, n) * noise_sd,
+        }
+    )
+
+
+def test_subgroups_report_each_level_and_flag_real_heterogeneity():
+    table = subgroup_table(_frame(0, 6.0), "sex", mae, ["age", "pred"], np.random.default_rng(0), n_boot=300)
+    assert list(table["level"]) == ["all", "F", "M"]
+    assert table.set_index("level").loc["M", "value"] > table.set_index("level").loc["F", "value"]
+    assert table.attrs["heterogeneous"]
+    same = subgroup_table(_frame(1, 0.0), "sex", mae, ["age", "pred"], np.random.default_rng(0), n_boot=300)
+    assert not same.attrs["heterogeneous"]
+
+
+def test_small_subgroups_are_reported_not_dropped():
+    frame = _frame(2, 0.0)
+    frame.loc[:4, "sex"] = "X"
+    table = subgroup_table(frame, "sex", mae, ["age", "pred"], np.random.default_rng(0), n_boot=100)
+    row = table.set_index("level").loc["X"]
+    assert row["n_subjects"] == 5 and np.isnan(row["value"])
+
+
+def test_multiclass_metrics_match_sklearn():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    logits = rng.normal(size=(300, 3)) + np.eye(3)[y]
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    assert multiclass_auroc_ovr(y, probs) == pytest.approx(roc_auc_score(y, probs, multi_class="ovr"), abs=1e-12)
+    pred = probs.argmax(1)
+    assert (confusion_matrix(y, pred, 3) == sk_confusion(y, pred, labels=[0, 1, 2])).all()
