@@ -421,6 +421,40 @@ def predict_cmd(
         raise typer.Exit(code=2)
 
 
+@app.command("evaluate")
+def evaluate_cmd(
+    model: Annotated[Path, typer.Option(help="Fine-tuned checkpoint (checkpoint-best.safetensors).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for metrics.json and predictions.parquet.")],
+    cohort: Annotated[Path | None, typer.Option(help="Cohort folder (default: the one trained on).")] = None,
+    prepared: Annotated[Path | None, typer.Option(help="Its `faces prepare` folder.")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples (of subjects).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+) -> None:
+    """Score every split of a cohort; write metrics.json with a subject-bootstrap CI for every number."""
+    import numpy as np
+
+    from facehealth.evaluate.clinical import evaluate_predictions
+    from facehealth.train.finetune import predict_cohort
+
+    try:
+        predictions, labels, tasks = predict_cohort(model, cohort, prepared)
+    except FaceHealthError as exc:
+        _fail(exc)
+    report = evaluate_predictions(predictions, labels, tasks, np.random.default_rng(seed), n_boot)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    predictions.to_parquet(out_dir / "predictions.parquet", index=False)
+    (out_dir / "metrics.json").write_text(json.dumps(report | {"model": str(model), "seed": seed}, indent=2))
+    for split, tasks_out in report["splits"].items():
+        shown = []
+        for task, values in tasks_out.items():
+            if isinstance(values, dict):
+                for name, v in values.items():
+                    if isinstance(v, dict) and "value" in v:
+                        shown.append(f"{task}.{name} {v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}]")
+        out.print(f"{split} (n={tasks_out['n_subjects']}): " + "; ".join(shown[:6]))
+    out.print(f"metrics: {out_dir / 'metrics.json'}")
+
+
 @app.command("demo")
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/demo"),

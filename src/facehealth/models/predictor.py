@@ -24,7 +24,7 @@ import torch
 from facehealth.errors import ConfigError, NoFaceError
 from facehealth.faces.records import QualityReport
 
-__all__ = ["Prediction", "FaceHealthModel", "load"]
+__all__ = ["Prediction", "FaceHealthModel", "load", "model_from_checkpoint"]
 
 
 @dataclass(frozen=True)
@@ -70,30 +70,7 @@ class FaceHealthModel:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> FaceHealthModel:
-        from facehealth.models.checkpoint import load_checkpoint
-        from facehealth.models.multitask import MultiTaskModel, TaskSpec
-
-        weights, meta = load_checkpoint(path)
-        if meta.get("stage") != "finetune":
-            raise ConfigError(
-                f"{path}: not a fine-tuned checkpoint (stage: {meta.get('stage')}); "
-                "pass the checkpoint-best.safetensors written by `facehealth finetune`"
-            )
-        tasks = [
-            TaskSpec(t["name"], t["kind"], tuple(t["columns"]), tuple(t.get("classes", ())), t.get("weight", 1.0))
-            for t in meta["tasks"]
-        ]
-        model = MultiTaskModel(
-            meta["backbone"],
-            tasks,
-            meta["img_size"],
-            meta.get("pooling", "mean"),
-            meta.get("target_mean"),
-            meta.get("target_std"),
-            meta.get("pos_weight"),
-            meta.get("class_weights"),
-        )
-        model.load_state_dict(weights)
+        model, meta = model_from_checkpoint(path)
         return cls(model, meta, device)
 
     def predict(self, source: str | Path | np.ndarray) -> Prediction:
@@ -157,6 +134,35 @@ class FaceHealthModel:
         mask = torch.ones(1, len(crops), dtype=torch.bool, device=self.device)
         t = torch.tensor([times], dtype=torch.float32, device=self.device)
         return self.model.predict(self.model(batch.unsqueeze(0), mask, t))
+
+
+def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
+    """Rebuild the fine-tuned multi-task model saved at ``path``; returns (model in eval mode, metadata)."""
+    from facehealth.models.checkpoint import load_checkpoint
+    from facehealth.models.multitask import MultiTaskModel, TaskSpec
+
+    weights, meta = load_checkpoint(path)
+    if meta.get("stage") != "finetune":
+        raise ConfigError(
+            f"{path}: not a fine-tuned checkpoint (stage: {meta.get('stage')}); "
+            "pass the checkpoint-best.safetensors written by `facehealth finetune`"
+        )
+    tasks = [
+        TaskSpec(t["name"], t["kind"], tuple(t["columns"]), tuple(t.get("classes", ())), t.get("weight", 1.0))
+        for t in meta["tasks"]
+    ]
+    model = MultiTaskModel(
+        meta["backbone"],
+        tasks,
+        meta["img_size"],
+        meta.get("pooling", "mean"),
+        meta.get("target_mean"),
+        meta.get("target_std"),
+        meta.get("pos_weight"),
+        meta.get("class_weights"),
+    )
+    model.load_state_dict(weights)
+    return model.eval(), meta
 
 
 def load(path: str | Path, device: str = "cpu") -> FaceHealthModel:

@@ -35,7 +35,7 @@ from facehealth.models.multitask import MultiTaskModel, TaskSpec
 from facehealth.train.config import OptimConfig
 from facehealth.train.engine import TrainingError, cosine_lr, resolve_device
 
-__all__ = ["FinetuneConfig", "FinetuneResult", "build_tasks", "finetune", "TASK_NAMES"]
+__all__ = ["FinetuneConfig", "FinetuneResult", "build_tasks", "finetune", "predict_cohort", "TASK_NAMES"]
 
 TASK_NAMES = ("biomarkers", "age", "survival", "cad", "affective")
 
@@ -188,9 +188,46 @@ def _targets(batch_target: torch.Tensor, tasks: list[TaskSpec]) -> dict[str, tor
     return out
 
 
+def _make_dataset(cfg: FinetuneConfig, labels: pd.DataFrame, columns: list[str], ids: list[str], augment: bool):  # noqa: ANN202
+    """The dataset for ``cfg.input`` over the crops of subjects ``ids``."""
+    from facehealth.data.augment import Augment
+    from facehealth.data.datasets import CropDataset, FrameSequenceDataset, SubjectDataset
+
+    common = dict(
+        subjects=ids, size=cfg.img_size, augment=Augment() if augment and cfg.augment else None, seed=cfg.seed
+    )
+    if cfg.input == "subject":
+        return SubjectDataset(cfg.prepared, labels, columns, k=cfg.images_per_subject, **common)
+    if cfg.input == "video":
+        return FrameSequenceDataset(cfg.prepared, labels, columns, length=cfg.frames, **common)
+    return CropDataset(cfg.prepared, labels, columns, **common)
+
+
+def predict_cohort(
+    checkpoint: str | Path, cohort: str | Path | None = None, prepared: str | Path | None = None, device: str = "cpu"
+) -> tuple[pd.DataFrame, pd.DataFrame, list[TaskSpec]]:
+    """Subject-level predictions of a fine-tuned checkpoint for every split of a cohort.
+
+    ``cohort`` and ``prepared`` default to the ones the checkpoint was trained on.
+    Returns (predictions, subject labels, tasks).
+    """
+    from facehealth.config import from_mapping
+    from facehealth.models.predictor import model_from_checkpoint
+
+    model, meta = model_from_checkpoint(checkpoint)
+    cfg = from_mapping(FinetuneConfig, meta["config"], "checkpoint config")
+    overrides = {k: str(v) for k, v in {"cohort": cohort, "prepared": prepared}.items() if v is not None}
+    cfg = from_mapping(FinetuneConfig, {**to_mapping(cfg), **overrides}, "evaluation config")
+    labels, splits = _labels_and_splits(cfg)
+    columns = [c for t in model.tasks for c in t.columns]
+    by_split = {s: splits.loc[splits["split"] == s, "subject_id"].tolist() for s in splits["split"].unique()}
+    datasets = {s: _make_dataset(cfg, labels, columns, ids, False) for s, ids in by_split.items()}
+    model.to(torch.device(device))
+    return _predict_subjects(model, datasets, model.tasks, cfg, torch.device(device)), labels, model.tasks
+
+
 def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None] | None = None) -> FinetuneResult:
     """Fine-tune, early-stop on validation, and write predictions and simple metrics for every split."""
-    from facehealth.data.augment import Augment
     from facehealth.data.datasets import CropDataset, FrameSequenceDataset, SubjectDataset
 
     out = Path(cfg.out_dir)
@@ -230,14 +267,7 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
     model.to(device)
 
     def dataset(ids: list[str], augment: bool) -> CropDataset | SubjectDataset | FrameSequenceDataset:
-        common = dict(
-            subjects=ids, size=cfg.img_size, augment=Augment() if augment and cfg.augment else None, seed=cfg.seed
-        )
-        if cfg.input == "subject":
-            return SubjectDataset(cfg.prepared, labels, columns, k=cfg.images_per_subject, **common)
-        if cfg.input == "video":
-            return FrameSequenceDataset(cfg.prepared, labels, columns, length=cfg.frames, **common)
-        return CropDataset(cfg.prepared, labels, columns, **common)
+        return _make_dataset(cfg, labels, columns, ids, augment)
 
     train = dataset(train_ids, True)
     val = dataset(by_split.get("val", []), False)

@@ -1,0 +1,100 @@
+"""Evaluate subject-level predictions: every metric with a subject-bootstrap CI, per split and task.
+
+Input: the predictions table of a fine-tuned model (``pred_<column>``, ``prob_<task>``,
+``prob_<class>``, ``risk_<task>`` per subject and split) and the subject labels. Output: a
+JSON-ready dict ``{split: {task: {metric: MetricCI dict}}}``; biomarkers are also summarised by
+physiological system. Binary thresholds (for sensitivity, specificity, PPV, NPV) come from the
+validation split (Youden's J) when it exists, never from the split being scored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from facehealth.data.biomarkers import BIOMARKERS
+from facehealth.evaluate import metrics as m
+from facehealth.evaluate.bootstrap import bootstrap_ci
+from facehealth.models.multitask import TaskSpec
+
+__all__ = ["evaluate_predictions", "youden_threshold"]
+
+
+def youden_threshold(y_true, prob) -> float:  # noqa: ANN001
+    """The probability cut maximising sensitivity + specificity - 1 (Youden's J)."""
+    from sklearn.metrics import roc_curve
+
+    y, p = np.asarray(y_true, float), np.asarray(prob, float)
+    ok = ~(np.isnan(y) | np.isnan(p))
+    if len(np.unique(y[ok])) < 2:
+        return 0.5
+    fpr, tpr, thresholds = roc_curve(y[ok], p[ok])
+    return float(np.clip(thresholds[np.argmax(tpr - fpr)], 0.0, 1.0))
+
+
+def evaluate_predictions(
+    predictions: pd.DataFrame, labels: pd.DataFrame, tasks: list[TaskSpec], rng: np.random.Generator, n_boot: int = 1000
+) -> dict:
+    data = predictions.merge(labels, on="subject_id", how="left", suffixes=("", "_label"))
+    thresholds = {}
+    val = data[data["split"] == "val"]
+    for t in tasks:
+        if t.kind == "binary":
+            thresholds[t.name] = youden_threshold(val[t.columns[0]], val[f"prob_{t.name}"]) if len(val) else 0.5
+    result: dict = {"thresholds": thresholds, "n_boot": n_boot, "splits": {}}
+    for split, part in data.groupby("split"):
+        ids = part["subject_id"].to_numpy()
+        out: dict = {"n_subjects": int(len(part))}
+
+        def ci(metric, columns, name):  # noqa: ANN001, ANN202
+            arrays = [part[c].to_numpy(float) for c in columns]
+            return bootstrap_ci(metric, arrays, rng, groups=ids, n_boot=n_boot, name=name).as_dict()
+
+        for t in tasks:
+            task: dict = {}
+            if t.kind == "regression":
+                for c in t.columns:
+                    task[c] = {
+                        name: ci(fn, [c, f"pred_{c}"], name)
+                        for name, fn in (("mae", m.mae), ("pearson_r", m.pearson_r), ("r2", m.r2))
+                    }
+                systems = {}
+                for c in t.columns:
+                    if c in BIOMARKERS:
+                        systems.setdefault(BIOMARKERS[c].system, []).append(task[c]["pearson_r"]["value"])
+                if systems:
+                    task["by_system_mean_r"] = {k: float(np.nanmean(v)) for k, v in systems.items()}
+            elif t.kind == "binary":
+                y, p = t.columns[0], f"prob_{t.name}"
+                cut = thresholds[t.name]
+                task = {
+                    name: ci(fn, [y, p], name)
+                    for name, fn in (("auroc", m.auroc), ("auprc", m.auprc), ("brier", m.brier))
+                }
+                for name, fn in (
+                    ("sensitivity", m.sensitivity),
+                    ("specificity", m.specificity),
+                    ("ppv", m.ppv),
+                    ("npv", m.npv),
+                ):
+                    task[name] = ci(lambda a, b, fn=fn: fn(a, b, cut), [y, p], name)
+            elif t.kind == "multiclass":
+                y = t.columns[0]
+                probs = [f"prob_{c}" for c in t.classes]
+                k = len(t.classes)
+                task["accuracy"] = ci(
+                    lambda yy, *ps: float(np.mean(np.argmax(np.column_stack(ps), 1) == yy)), [y, *probs], "accuracy"
+                )
+                task["auroc_ovr"] = ci(
+                    lambda yy, *ps: m.multiclass_auroc_ovr(yy, np.column_stack(ps)), [y, *probs], "auroc_ovr"
+                )
+                ok = part[y].notna()
+                task["confusion_matrix"] = m.confusion_matrix(
+                    part.loc[ok, y].astype(int), part.loc[ok, probs].to_numpy().argmax(1), k
+                ).tolist()
+            else:
+                time, event = t.columns
+                task["c_index"] = ci(m.harrell_c_index, [time, f"risk_{t.name}", event], "c_index")
+            out[t.name] = task
+        result["splits"][str(split)] = out
+    return result

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from facehealth.cli import app
+from facehealth.evaluate.clinical import evaluate_predictions, youden_threshold
+from facehealth.evaluate.metrics import auroc
+from facehealth.train.config import OptimConfig
+from facehealth.train.finetune import FinetuneConfig, finetune, predict_cohort
+
+
+@pytest.fixture(scope="module")
+def trained(synth_cohort, prepared_synth, tmp_path_factory):
+    from facehealth.data.cohort import load_cohort
+    from facehealth.data.splits import make_splits, save_splits
+
+    save_splits(
+        make_splits(load_cohort(synth_cohort).subject_labels(), 0, stratify="cad", external_sites=["site_c"]),
+        synth_cohort,
+    )
+    out = tmp_path_factory.mktemp("ft")
+    cfg = FinetuneConfig(
+        cohort=str(synth_cohort),
+        prepared=str(prepared_synth),
+        out_dir=str(out),
+        backbone="vit_tiny_patch16",
+        img_size=64,
+        epochs=1,
+        batch_size=32,
+        tasks=("biomarkers", "cad", "survival"),
+        biomarkers=("haemoglobin", "sodium"),
+        optim=OptimConfig(base_lr=2e-3, warmup_epochs=0.5, betas=(0.9, 0.999)),
+    )
+    return finetune(cfg)
+
+
+def test_every_number_has_a_ci_and_matches_the_metric_functions(trained):
+    predictions, labels, tasks = predict_cohort(trained.checkpoint)
+    assert set(predictions["split"]) == {"train", "val", "test", "external"}
+    report = evaluate_predictions(predictions, labels, tasks, np.random.default_rng(0), n_boot=50)
+    test = report["splits"]["test"]
+    auc = test["cad"]["auroc"]
+    assert set(auc) >= {"value", "low", "high", "n_subjects", "method"}
+    part = predictions[predictions["split"] == "test"].merge(labels, on="subject_id")
+    assert auc["value"] == pytest.approx(auroc(part["cad"], part["prob_cad"]))
+    assert auc["n_subjects"] == test["n_subjects"]
+    assert "c_index" in test["survival"] and "haematological" in test["biomarkers"]["by_system_mean_r"]
+    assert 0.0 <= report["thresholds"]["cad"] <= 1.0
+
+
+def test_evaluate_command_writes_metrics_json(trained, tmp_path):
+    result = CliRunner().invoke(
+        app, ["evaluate", "--model", str(trained.checkpoint), "--out", str(tmp_path / "ev"), "--n-boot", "30"]
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["n_boot"] == 30 and "external" in metrics["splits"]
+    assert "[" in result.output  # intervals are printed
+
+
+def test_youden_threshold():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.35, 0.8, 0.9])
+    assert youden_threshold(y, p) == pytest.approx(0.35)  # the cut that separates the classes perfectly
+    assert youden_threshold([1, 1], [0.2, 0.3]) == 0.5
