@@ -15,6 +15,7 @@ import pandas as pd
 from facehealth.data.biomarkers import BIOMARKERS
 from facehealth.evaluate import metrics as m
 from facehealth.evaluate.bootstrap import bootstrap_ci
+from facehealth.evaluate.calibration import calibration_slope_intercept, reliability_curve
 from facehealth.models.multitask import TaskSpec
 
 __all__ = ["evaluate_predictions", "youden_threshold"]
@@ -78,6 +79,13 @@ def evaluate_predictions(
                     ("npv", m.npv),
                 ):
                     task[name] = ci(lambda a, b, fn=fn: fn(a, b, cut), [y, p], name)
+                task["calibration_slope"] = ci(
+                    lambda a, b: calibration_slope_intercept(a, b).slope, [y, p], "calibration_slope"
+                )
+                task["calibration_intercept"] = ci(
+                    lambda a, b: calibration_slope_intercept(a, b).intercept, [y, p], "calibration_intercept"
+                )
+                task["reliability"] = reliability_curve(part[y], part[p], bins=5).to_dict("records")
             elif t.kind == "multiclass":
                 y = t.columns[0]
                 probs = [f"prob_{c}" for c in t.classes]

@@ -1,0 +1,59 @@
+"""Calibration of predicted probabilities: reliability curve, calibration slope and intercept.
+
+Slope and intercept come from the logistic recalibration model
+``logit P(y = 1) = a + b * logit(p)`` (Cox, Biometrika 1958; Van Calster et al., J Clin Epidemiol
+2016): b = 1 and a = 0 for perfect calibration, b < 1 when predictions are too extreme
+(overfitting), a != 0 when risks are systematically too high or low. Here a is fitted with b free
+(the "weak" calibration pair reported in TRIPOD-style tables).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CalibrationFit", "calibration_slope_intercept", "reliability_curve"]
+
+
+@dataclass(frozen=True)
+class CalibrationFit:
+    intercept: float
+    slope: float
+    n: int
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def calibration_slope_intercept(y_true, prob) -> CalibrationFit:  # noqa: ANN001
+    """Unpenalised maximum-likelihood fit of the logistic recalibration model."""
+    from sklearn.linear_model import LogisticRegression
+
+    y = np.asarray(y_true, float)
+    p = np.asarray(prob, float)
+    ok = ~(np.isnan(y) | np.isnan(p))
+    y, p = y[ok], p[ok]
+    if len(np.unique(y)) < 2:
+        return CalibrationFit(float("nan"), float("nan"), int(len(y)))
+    fit = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(_logit(p)[:, None], y.astype(int))
+    return CalibrationFit(float(fit.intercept_[0]), float(fit.coef_[0, 0]), int(len(y)))
+
+
+def reliability_curve(y_true, prob, bins: int = 10, strategy: str = "quantile") -> pd.DataFrame:  # noqa: ANN001
+    """Observed vs mean predicted risk per bin (deciles of risk by default): bin, n, predicted, observed."""
+    y = np.asarray(y_true, float)
+    p = np.asarray(prob, float)
+    ok = ~(np.isnan(y) | np.isnan(p))
+    y, p = y[ok], p[ok]
+    if strategy == "quantile":
+        edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
+    else:
+        edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
+    frame = pd.DataFrame({"bin": index, "y": y, "p": p})
+    table = frame.groupby("bin").agg(n=("y", "size"), predicted=("p", "mean"), observed=("y", "mean"))
+    return table.reset_index()
