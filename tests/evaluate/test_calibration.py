@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from facehealth.evaluate.calibration import calibration_slope_intercept, reliability_curve
+from facehealth.evaluate.metrics import DegenerateMetricWarning
 
 
 def _outcomes(seed: int, n: int = 20000):
@@ -25,7 +26,10 @@ def test_overconfident_and_too_high_predictions_are_detected():
     assert extreme.slope == pytest.approx(0.5, abs=0.05)
     too_high = calibration_slope_intercept(y, 1 / (1 + np.exp(-(logit + 1.0))))
     assert too_high.slope == pytest.approx(1.0, abs=0.06) and too_high.intercept == pytest.approx(-1.0, abs=0.08)
-    assert np.isnan(calibration_slope_intercept([1, 1, 1], [0.2, 0.4, 0.9]).slope)
+    with pytest.warns(DegenerateMetricWarning):
+        assert np.isnan(calibration_slope_intercept([1, 1, 1], [0.2, 0.4, 0.9]).slope)
+    with pytest.warns(DegenerateMetricWarning, match="separable"):
+        assert np.isnan(calibration_slope_intercept([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]).slope)
 
 
 def test_reliability_curve_by_risk_decile():

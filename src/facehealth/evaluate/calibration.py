@@ -9,10 +9,13 @@ Slope and intercept come from the logistic recalibration model
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from facehealth.evaluate.metrics import DegenerateMetricWarning
 
 __all__ = ["CalibrationFit", "calibration_slope_intercept", "reliability_curve"]
 
@@ -31,6 +34,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 def calibration_slope_intercept(y_true, prob) -> CalibrationFit:  # noqa: ANN001
     """Unpenalised maximum-likelihood fit of the logistic recalibration model."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
     y = np.asarray(y_true, float)
@@ -38,8 +42,19 @@ def calibration_slope_intercept(y_true, prob) -> CalibrationFit:  # noqa: ANN001
     ok = ~(np.isnan(y) | np.isnan(p))
     y, p = y[ok], p[ok]
     if len(np.unique(y)) < 2:
+        warnings.warn("calibration: only one class present", DegenerateMetricWarning, stacklevel=2)
         return CalibrationFit(float("nan"), float("nan"), int(len(y)))
-    fit = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(_logit(p)[:, None], y.astype(int))
+    if p[y == 1].min() > p[y == 0].max() or p[y == 1].max() < p[y == 0].min():
+        warnings.warn("calibration: outcomes are separable; slope undefined", DegenerateMetricWarning, stacklevel=2)
+        return CalibrationFit(float("nan"), float("nan"), int(len(y)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        try:
+            fit = LogisticRegression(C=np.inf, tol=1e-10, max_iter=1000).fit(_logit(p)[:, None], y.astype(int))
+        except ConvergenceWarning:
+            # Perfectly separated outcomes (small samples, bootstrap resamples): the slope is infinite.
+            warnings.warn("calibration: outcomes are separable; slope undefined", DegenerateMetricWarning, stacklevel=2)
+            return CalibrationFit(float("nan"), float("nan"), int(len(y)))
     return CalibrationFit(float(fit.intercept_[0]), float(fit.coef_[0, 0]), int(len(y)))
 
 
