@@ -1,0 +1,29 @@
+"""A real frontal face (obama.jpg) through the face pipeline: crop, crop-space landmarks, matrix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+
+@dataclass(frozen=True, eq=False)
+class RealFace:
+    photo: np.ndarray  # original RGB photo
+    crop: np.ndarray  # aligned RGB crop (224 px)
+    landmarks_crop: np.ndarray  # (68, 2) in crop pixels
+    matrix: np.ndarray  # (2, 3) original -> crop
+
+
+@pytest.fixture(scope="session")
+def real_face(pipeline, read) -> RealFace:
+    from facehealth.explain.regions import landmarks_to_crop
+
+    photo = read("obama.jpg")
+    result = pipeline.process(photo)
+    face = max(result.faces, key=lambda f: f.detection.box.area)
+    assert face.quality.passed
+    return RealFace(
+        photo, face.aligned.image, landmarks_to_crop(face.landmarks, face.aligned.matrix), face.aligned.matrix
+    )
