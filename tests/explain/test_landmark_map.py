@@ -14,6 +14,7 @@ from facehealth.explain.landmark_map import (
     landmark_gradients,
     landmark_motion,
     landmark_significance,
+    video_landmark_motion,
 )
 from facehealth.faces.landmarks import inter_ocular_distance
 from facehealth.models.multitask import MultiTaskModel, TaskSpec
@@ -180,22 +181,6 @@ def test_landmark_motion_measures_expression_range():
         assert np.isnan(landmark_motion(video[:2])).all()
 
 
-def _video_motion(cohort, prepared) -> pd.DataFrame:
-    """Per-subject landmark motion (68 columns) and the subject's planted group."""
-    manifest = pd.read_parquet(prepared / "manifest.parquet")
-    groups = pd.read_csv(cohort / "labels.csv").set_index("subject_id")["affective"]
-    rows = {}
-    for _, g in manifest[manifest["frame_index"].notna()].groupby("media_id"):
-        g = g.sort_values("frame_index")
-        lm = np.stack([np.asarray(v, np.float64).reshape(68, 2) for v in g["landmarks"]])
-        mat = np.stack([np.asarray(v, np.float64).reshape(2, 3) for v in g["matrix"]])
-        crop = np.einsum("tij,tpj->tpi", mat[:, :, :2], lm) + mat[:, None, :, 2]  # original -> crop pixels
-        rows[g["subject_id"].iloc[0]] = landmark_motion(crop)
-    table = pd.DataFrame(rows).T
-    table["group"] = groups.reindex(table.index)
-    return table
-
-
 def _bpd_vs_mdd(tmp_path, subjects: int, fps: float) -> pd.DataFrame:
     from facehealth.data.synth import SynthConfig, synthesize_cohort
     from facehealth.faces.prepare import prepare_faces
@@ -205,11 +190,11 @@ def _bpd_vs_mdd(tmp_path, subjects: int, fps: float) -> pd.DataFrame:
     )
     prepared = tmp_path / "faces"
     prepare_faces(cohort, prepared, workers=2)
-    motion = _video_motion(cohort, prepared)
-    values = motion.drop(columns="group")
-    return landmark_significance(
-        values[motion["group"] == "BPD"].to_numpy(), values[motion["group"] == "MDD"].to_numpy()
-    )
+    motion = video_landmark_motion(pd.read_parquet(prepared / "manifest.parquet"))
+    assert len(motion) >= subjects - 1  # one video per subject, nearly all frames accepted
+    group = motion["subject_id"].map(pd.read_csv(cohort / "labels.csv").set_index("subject_id")["affective"])
+    values = motion.drop(columns="subject_id").to_numpy()
+    return landmark_significance(values[group == "BPD"], values[group == "MDD"])
 
 
 def test_significance_ranking_differs_between_bpd_and_mdd_where_the_videos_plant_it(tmp_path):

@@ -15,6 +15,7 @@ from facehealth.explain.standard_face import (
     render_standard_face,
     render_standard_face_3d,
     scores_to_mesh,
+    write_standard_faces,
 )
 from facehealth.faces.landmarks import inter_ocular_distance
 
@@ -33,13 +34,9 @@ MIRROR = np.array(
 @pytest.fixture(scope="module")
 def fixture_faces(pipeline, read):
     """Aligned crops and crop-space landmarks of every accepted face in the fixture photos (8 faces)."""
-    crops, landmarks = [], []
-    for name in FIXTURES:
-        for face in pipeline.process(read(name)).accepted:
-            crops.append(face.aligned.image)
-            landmarks.append(face.aligned.to_crop(face.landmarks))
-    assert len(crops) >= 6
-    return crops, np.stack(landmarks)
+    faces = [face for name in FIXTURES for face in pipeline.process(read(name)).accepted]
+    assert len(faces) >= 6
+    return [f.aligned.image for f in faces], np.stack([f.aligned.to_crop(f.landmarks) for f in faces]), faces
 
 
 def _similarity(shape: np.ndarray, angle: float, scale: float, shift: np.ndarray) -> np.ndarray:
@@ -79,7 +76,7 @@ def test_procrustes_in_3d_undoes_rotations():
 
 
 def test_mean_face_of_real_faces_is_a_plausible_upright_symmetric_face(fixture_faces):
-    _, landmarks = fixture_faces
+    _, landmarks, _ = fixture_faces
     result = procrustes_mean(landmarks)
     assert result.converged
     mean = result.mean
@@ -125,7 +122,7 @@ def test_render_standard_face_writes_a_png(fixture_faces, tmp_path):
 
 
 def test_face_mesh_on_a_real_crop_has_the_nose_closest_and_eyes_on_their_sides(fixture_faces):
-    crops, landmarks = fixture_faces
+    crops, landmarks, _ = fixture_faces
     mesh = FaceMesh()
     points, presence = mesh.predict(crops[0])
     lm = landmarks[0]
@@ -146,7 +143,7 @@ def test_face_mesh_on_a_real_crop_has_the_nose_closest_and_eyes_on_their_sides(f
 def test_mean_3d_face_renders_with_scores_painted_on_the_mesh(fixture_faces, tmp_path):
     from PIL import Image
 
-    crops, landmarks = fixture_faces
+    crops, landmarks, _ = fixture_faces
     mesh = FaceMesh()
     meshes = np.stack([mesh.predict(c)[0] for c in crops])
     result = procrustes_mean(meshes)
@@ -170,3 +167,25 @@ def test_bad_shapes_raise():
         procrustes_mean(np.full((2, 5, 2), np.nan))
     with pytest.raises(InputError):
         interpolate_scores(np.random.default_rng(0).normal(size=(5, 2)), np.ones(4), (4, 4))
+
+
+def test_write_standard_faces_from_a_prepared_folder(fixture_faces, tmp_path):
+    """A hand-made ``faces prepare`` folder (crops + manifest columns the function reads) of real faces."""
+    import pandas as pd
+    from PIL import Image
+
+    rows = []
+    (tmp_path / "faces" / "crops").mkdir(parents=True)
+    for k, face in enumerate(fixture_faces[2]):
+        rel = f"crops/{k}.png"
+        Image.fromarray(face.aligned.image).save(tmp_path / "faces" / rel)
+        rows.append({"crop_path": rel, "landmarks": face.landmarks.ravel(), "matrix": face.aligned.matrix.ravel()})
+    pd.DataFrame(rows).to_parquet(tmp_path / "faces" / "manifest.parquet")
+    scores = np.zeros(68)
+    scores[36:48] = 1.0  # the eyes
+    paths = write_standard_faces(tmp_path / "faces", tmp_path / "explain", scores=scores)
+    assert set(paths) == {"csv", "2d", "3d"} and all(p.stat().st_size > 1000 for p in paths.values())
+    mean = pd.read_csv(paths["csv"], index_col="landmark")[["x", "y"]].to_numpy()
+    assert mean.shape == (68, 2)
+    assert 0.8 * 56 < inter_ocular_distance(mean) < 1.2 * 56  # 224-px crops, eyes 25% apart
+    assert mean[36:48, 1].mean() < mean[30, 1] < mean[48:68, 1].mean()

@@ -35,6 +35,8 @@ __all__ = [
     "LANDMARK_REGION",
     "landmark_gradients",
     "landmark_motion",
+    "crop_landmarks",
+    "video_landmark_motion",
     "benjamini_hochberg",
     "landmark_significance",
     "digital_facial_map",
@@ -166,6 +168,36 @@ def landmark_motion(
         values = np.linalg.norm(np.diff(pts, axis=0), axis=-1).std(axis=0, ddof=1)  # (T-1, 68) -> (68,)
     scale = float(np.median([inter_ocular_distance(p) for p in pts])) if normalise else 1.0
     return values / max(scale, 1e-9)
+
+
+def crop_landmarks(manifest: pd.DataFrame) -> np.ndarray:
+    """(N, 68, 2) crop-pixel landmarks of manifest rows (``landmarks`` in the photo, ``matrix`` photo -> crop)."""
+    lm = np.stack([np.asarray(v, np.float64).reshape(68, 2) for v in manifest["landmarks"]])
+    mat = np.stack([np.asarray(v, np.float64).reshape(2, 3) for v in manifest["matrix"]])
+    return np.einsum("nij,npj->npi", mat[:, :, :2], lm) + mat[:, None, :, 2]
+
+
+def video_landmark_motion(
+    manifest: pd.DataFrame, kind: Literal["position", "velocity"] = "position", min_frames: int = 3
+) -> pd.DataFrame:
+    """Per-video :func:`landmark_motion` from a ``faces prepare`` manifest.
+
+    Returns:
+        One row per video (index ``media_id``) with ``subject_id`` and columns 0..67;
+        videos with fewer than ``min_frames`` accepted frames are left out.
+    """
+    frames = manifest[manifest["frame_index"].notna()]
+    rows, subjects = {}, {}
+    for media_id, g in frames.groupby("media_id", sort=True):
+        if len(g) < max(min_frames, 3):
+            continue
+        g = g.sort_values("frame_index")
+        rows[media_id] = landmark_motion(crop_landmarks(g), kind=kind)
+        subjects[media_id] = g["subject_id"].iloc[0]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(range(68)))
+    table.insert(0, "subject_id", pd.Series(subjects))
+    table.index.name = "media_id"
+    return table
 
 
 def benjamini_hochberg(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
