@@ -349,20 +349,20 @@ def digital_facial_map(
     best = table.sort_values("rank").head(top)
     for _, row in best.iterrows():
         x, y = pts[int(row["landmark"])]
-        q = row["q"]
         ax.annotate(
-            f"{int(row['landmark'])}" + (f" q={q:.2g}" if np.isfinite(q) else ""),
+            str(int(row["landmark"])),  # q-values are in the CSV: labels stay short in the crowded mouth
             (x, y),
-            xytext=(4, -4),
+            xytext=(5, 5),
             textcoords="offset points",
             fontsize=7,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.8, "lw": 0},
             zorder=3,
         )
     ax.set_aspect("equal")
     if image is None:
         ax.invert_yaxis()  # image convention: y down
     ax.set_axis_off()
-    ax.set_title(title or "landmark significance (1 = most significant)", fontsize=9)
+    ax.set_title(title or f"landmark significance (score 1 = most significant; top {top} numbered)", fontsize=9)
     fig.colorbar(sc, ax=ax, fraction=0.04, label="score")
     fig.savefig(out_png, dpi=130, bbox_inches="tight")
     plt.close(fig)

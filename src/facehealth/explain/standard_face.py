@@ -303,7 +303,7 @@ def render_standard_face_3d(
     mesh: np.ndarray,
     vertex_scores: np.ndarray | None,
     out_png: str | Path,
-    views: tuple[tuple[float, float], ...] = ((10.0, -90.0), (10.0, -55.0)),
+    views: tuple[tuple[float, float], ...] = ((10.0, -90.0), (10.0, -65.0)),
     title: str = "",
 ) -> Path:
     """Render a (468, 3) crop-frame mesh (y down, z smaller = closer) as shaded triangles, one panel per view.
@@ -311,7 +311,8 @@ def render_standard_face_3d(
     The triangulation is the Delaunay mesh of the frontal (x, y) projection; each
     triangle's colour is the mean of its vertex scores, darkened by a Lambert term
     so the relief reads. ``views`` are matplotlib (elevation, azimuth) pairs;
-    azimuth -90 looks straight at the face.
+    azimuth -90 looks straight at the face. Turning much further than 25 degrees
+    shows the projection mesh's long triangles at the far silhouette.
     """
     import matplotlib
 
