@@ -10,6 +10,8 @@ from facehealth.errors import InputError
 from facehealth.explain.landmark_map import (
     LANDMARK_REGION,
     benjamini_hochberg,
+    crop_landmark_gradients,
+    crop_landmarks,
     digital_facial_map,
     landmark_gradients,
     landmark_motion,
@@ -215,3 +217,30 @@ def test_bpd_and_mdd_differ_significantly_at_the_mouth_not_the_nose_bridge(tmp_p
     assert (bridge["p"] > 0.05).all()
     assert LANDMARK_REGION[int(table.loc[table["rank"] == 1, "landmark"].item())] == "mouth"
     assert corners["score"].mean() > bridge["score"].mean() + 0.4
+
+
+def test_crop_landmark_gradients_scale_landmarks_with_the_resized_crop(tiny_model, pipeline, read, tmp_path):
+    from PIL import Image
+
+    from facehealth.data.datasets import IMAGENET_MEAN, IMAGENET_STD, load_crop
+
+    rows = []
+    (tmp_path / "crops").mkdir()
+    for name in ("obama.jpg", "biden.jpg"):
+        face = pipeline.process(read(name)).faces[0]
+        Image.fromarray(face.aligned.image).save(tmp_path / "crops" / f"{name}.png")
+        rows.append(
+            {
+                "crop_path": f"crops/{name}.png",
+                "landmarks": face.landmarks.ravel(),
+                "matrix": face.aligned.matrix.ravel(),
+            }
+        )
+    rows = pd.DataFrame(rows)
+    grads = crop_landmark_gradients(tiny_model, tmp_path, rows, "affective", index=1, img_size=64, batch_size=1)
+    assert grads.shape == (2, 68) and (grads > 0).all()
+    # Same as calling landmark_gradients on the 64-px crops with landmarks scaled by 64 / 224.
+    crops = np.stack([load_crop(tmp_path / p, 64) for p in rows["crop_path"]]).astype(np.float32) / 255.0
+    x = torch.from_numpy(((crops - IMAGENET_MEAN) / IMAGENET_STD).transpose(0, 3, 1, 2).copy())
+    direct = landmark_gradients(tiny_model, x, crop_landmarks(rows) * 64 / 224, "affective", index=1)
+    np.testing.assert_allclose(grads, direct, rtol=1e-4)

@@ -34,6 +34,7 @@ from facehealth.faces.landmarks import REGIONS, inter_ocular_distance
 __all__ = [
     "LANDMARK_REGION",
     "landmark_gradients",
+    "crop_landmark_gradients",
     "landmark_motion",
     "crop_landmarks",
     "video_landmark_motion",
@@ -131,6 +132,49 @@ def landmark_gradients(
         sigma = torch.full((flat_pts.shape[0],), float(sigma_px))
     pooled = _gaussian_pool(flat_mag, flat_pts, sigma)
     return pooled.reshape(*images.shape[:-3], 68).double().numpy()
+
+
+def crop_landmark_gradients(
+    model: torch.nn.Module,
+    prepared_dir: str | Path,
+    rows: pd.DataFrame,
+    task: str,
+    index: int = 0,
+    img_size: int = 224,
+    batch_size: int = 16,
+) -> np.ndarray:
+    """:func:`landmark_gradients` for prepared crops, one image at a time through the backbone.
+
+    Crops are loaded, resized to ``img_size`` and normalised as in training
+    (ImageNet mean/sd); their crop-space landmarks are scaled to match. A video
+    model then scores each frame on its own (no temporal pooling); pass a
+    (N, K, 3, H, W) clip to :func:`landmark_gradients` for the sequence view.
+
+    Args:
+        rows: manifest rows (``crop_path``, ``landmarks``, ``matrix``).
+
+    Returns:
+        (len(rows), 68) values in ``rows`` order.
+    """
+    import cv2
+
+    from facehealth.data.datasets import IMAGENET_MEAN, IMAGENET_STD, load_crop
+
+    root = Path(prepared_dir)
+    points = crop_landmarks(rows)
+    out = []
+    for start in range(0, len(rows), batch_size):
+        batch = rows.iloc[start : start + batch_size]
+        images, scales = [], []
+        for rel in batch["crop_path"]:
+            crop = load_crop(root / rel)
+            scales.append(img_size / crop.shape[0])
+            crop = cv2.resize(crop, (img_size, img_size), interpolation=cv2.INTER_AREA)  # as load_crop(size=)
+            images.append((crop.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD)
+        x = torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy())
+        pts = points[start : start + len(batch)] * np.asarray(scales)[:, None, None]
+        out.append(landmark_gradients(model, x, pts, task, index))
+    return np.concatenate(out) if out else np.zeros((0, 68))
 
 
 def landmark_motion(
