@@ -61,7 +61,7 @@ def _expected_text(node) -> str:  # noqa: ANN001
     return f(node)
 
 
-def test_every_section_renders(full_report):
+def test_every_section_renders(full_run, full_report):
     html = full_report.read_text()
     parsed = _Parsed(html)
     assert full_report == full_report.parent / "report.html"
@@ -84,7 +84,12 @@ def test_every_section_renders(full_report):
     assert "screening aid, not a diagnosis" in html
     assert "TRIPOD+AI" in html
     # QC reasons, system groups, survival.json numbers and the contact sheet made it in
-    assert "no_face" in html and "electrolyte / endocrine" in html and "2.100 [1.400, 3.200]" in html
+    assert "no_face" in html and "electrolyte / endocrine" in html
+    survival = json.loads((full_run / "evaluate/survival.json").read_text())["splits"]
+    for split in ("test", "external"):
+        assert parsed.sections[f"survival-{split}"] is True
+        hr = survival[split]["hazard_ratios"]["per_sd_of_risk"]
+        assert f"{hr['hr']:.3f} [{hr['low']:.3f}, {hr['high']:.3f}]" in html
     assert len(parsed.images) >= 15
 
 
@@ -103,6 +108,8 @@ def test_printed_metrics_equal_metrics_json(full_run, full_report):
     for required in (
         "splits.test.cad.auroc",
         "splits.external.survival.c_index",
+        "splits.test.survival.uno_c_index",
+        "splits.test.survival.ibs",
         "splits.test.biomarkers.haemoglobin.pearson_r",
         "splits.test.biomarkers.by_system_mean_r.hepatic",
         "splits.test.age.age.mae",

@@ -13,7 +13,7 @@ import pandas as pd
 from facehealth.report import plots
 from facehealth.report.blocks import Figure, Metric, Para, Row, Section, Table, fmt, metric_cell
 from facehealth.report.run_folder import RunFolder, metric_at
-from facehealth.report.survival import survival_blocks
+from facehealth.report.survival import survival_section
 
 __all__ = ["performance_section"]
 
@@ -37,7 +37,7 @@ def performance_section(run: RunFolder) -> Section:
     subsections = [
         _biomarker_section(run, split) if "biomarkers" in tasks else _missing("biomarkers", "Biomarkers"),
         _age_section(run, split, splits) if "age" in tasks else _missing("age", "Biological age"),
-        Section("survival", "Survival", tuple(survival_blocks(run, split)))
+        survival_section(run, split)
         if "survival" in tasks or run.exists("evaluate/survival.json")
         else _missing("survival", "Survival"),
         _binary_section(run, split, splits, "cad") if "cad" in tasks else _missing("cad", "Coronary artery disease"),

@@ -119,7 +119,7 @@ def km_curves(curves: Mapping[str, pd.DataFrame], title: str = "Kaplan-Meier by 
     for (label, c), color in zip(curves.items(), colors):
         ax.step(c["time"], c["survival"], where="post", color=color, lw=1.6, label=str(label))
         if {"low", "high"} <= set(c.columns):
-            ax.fill_between(c["time"], c["low"], c["high"], step="post", color=color, alpha=0.12, lw=0)
+            ax.fill_between(c["time"], c["low"], c["high"], step="post", color=color, alpha=0.07, lw=0)
     ax.set(title=title, xlabel="years", ylabel="survival probability", ylim=(0, 1.02))
     fig.legend(frameon=False, fontsize=8, loc="outside right upper")
     _clean(ax)

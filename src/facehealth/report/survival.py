@@ -1,95 +1,168 @@
-"""Survival part of the report: C-index from metrics.json, and KM curves, hazard ratios and
-time-dependent AUC from ``evaluate/survival.json``.
+"""Survival part of the report (FAHR-FaceSurvival).
 
-survival.json is written by the survival-analysis stage; its reader here is tolerant: keys it
-does not find are skipped (with a note), and Kaplan-Meier curves are recomputed from the
-predictions and labels (lifelines, risk quartiles) when the file has none.
+Discrimination and accuracy with CIs (Harrell's and Uno's C, AUC(t), Brier(t), IBS) come from
+``evaluate/metrics.json``; Kaplan-Meier curves by risk quartile, the log-rank test, adjusted Cox
+hazard ratios, the proportional-hazards check and calibration at each horizon come from
+``evaluate/survival.json`` (``facehealth.evaluate.survival_report.survival_analysis``). The
+reader is tolerant: keys it does not find are skipped, and without survival.json the KM curves
+are recomputed from the predictions and labels.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
 
 from facehealth.report import plots
-from facehealth.report.blocks import Figure, Para, Table, fmt, fmt_metric, metric_cell
-from facehealth.report.run_folder import RunFolder
+from facehealth.report.blocks import Figure, Para, Section, Table, fmt, fmt_metric, metric_cell
+from facehealth.report.run_folder import RunFolder, finite, metric_at
 
-__all__ = ["survival_blocks"]
+__all__ = ["survival_section"]
 
-_KM_KEYS = ("km", "kaplan_meier", "km_by_quartile", "kaplan_meier_by_quartile")
-_HR_KEYS = ("adjusted_hr", "hazard_ratios", "hr", "cox", "hazard_ratio")
-_TD_KEYS = ("time_dependent_auc", "td_auc", "cumulative_dynamic_auc")
-_BRIER_KEYS = ("brier", "integrated_brier", "brier_score")
-
-
-def _first(data: dict, keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if key in data and data[key] not in (None, {}, []):
-            return data[key]
-    return None
+_KM_KEYS = ("km_by_quartile", "km", "kaplan_meier")
+_HR_KEYS = ("hazard_ratios", "adjusted_hr", "hr")
+_SPLIT_ORDER = {"train": 0, "val": 1, "test": 2, "external": 3}
 
 
-def _split_view(data: dict, split: str) -> dict:
-    """survival.json may be keyed by split ({"test": {...}}) or flat."""
-    if isinstance(data.get("splits"), dict) and isinstance(data["splits"].get(split), dict):
-        return data["splits"][split]
-    if isinstance(data.get(split), dict):
-        return data[split]
-    return data
+def _metric_label(key: str, node: Any) -> str:
+    if key == "c_index":
+        return "Harrell's C-index"
+    if key == "uno_c_index":
+        tau = node.get("tau") if isinstance(node, dict) else None
+        return "Uno's C-index" + (f" (up to {tau:g} y)" if finite(tau) else "")
+    if m := re.fullmatch(r"td_auc_(.+)", key):
+        return f"AUC(t = {m.group(1)} y)"
+    if m := re.fullmatch(r"brier_(.+)", key):
+        return f"Brier score (t = {m.group(1)} y)"
+    return {"ibs": "integrated Brier score", "mean_td_auc": "mean AUC(t)"}.get(key, key.replace("_", " "))
 
 
-def survival_blocks(run: RunFolder, split: str) -> list:
-    metrics = run.metrics
-    splits = run.splits()
-    blocks: list = [
-        Table.of(
-            ["split", "Harrell's C-index"],
-            [[s, metric_cell(metrics, f"splits.{s}.survival.c_index")] for s in splits],
-            "Discrimination of the risk score (log relative hazard).",
-        )
+def _horizon(key: str) -> float:
+    m = re.search(r"_([0-9.]+)$", key)
+    return float(m.group(1)) if m else 0.0
+
+
+def survival_section(run: RunFolder, split: str) -> Section:
+    metrics, splits = run.metrics, run.splits()
+    keys: list[str] = []
+    for s in splits:
+        for k, v in (metric_at(metrics, f"splits.{s}.survival") or {}).items():
+            if k not in keys and ((isinstance(v, dict) and "value" in v) or k == "mean_td_auc"):
+                keys.append(k)
+    rank = {"c_index": 0, "uno_c_index": 1, "mean_td_auc": 3, "ibs": 5}
+    keys.sort(key=lambda k: (rank.get(k, 2 if k.startswith("td_auc") else 4), _horizon(k)))
+    rows = [
+        [
+            _metric_label(k, metric_at(metrics, f"splits.{split}.survival.{k}")),
+            *(metric_cell(metrics, f"splits.{s}.survival.{k}") for s in splits),
+        ]
+        for k in keys
     ]
-    raw = run.json("evaluate/survival.json")
-    data = _split_view(raw, split) if isinstance(raw, dict) else {}
-    curves = _km_from_file(_first(data, _KM_KEYS)) or _km_from_predictions(run, split)
-    if curves:
-        blocks.append(Figure("Kaplan-Meier by risk quartile", plots.km_curves(curves), "Q1 = lowest predicted risk."))
-    if not data:
-        blocks.append(Para("evaluate/survival.json: not run (no hazard ratios or time-dependent AUC).", "note"))
-        return blocks
-    hr = _first(data, _HR_KEYS)
-    if hr is not None:
-        blocks.append(_hr_table(hr))
-    td = _td_frame(_first(data, _TD_KEYS))
-    if td is not None and len(td):
-        has_ci = {"low", "high"} <= set(td.columns)
-        line = (td["time"], td["auc"], td["low"] if has_ci else None, td["high"] if has_ci else None)
-        fig = plots.line_with_band({"AUC(t)": line}, "Time-dependent AUC", "years", "AUC")
-        blocks.append(Figure("Time-dependent AUC", fig))
-        rows = [[r["time"], fmt_metric(r["auc"], r.get("low"), r.get("high"))] for r in td.to_dict("records")]
-        blocks.append(Table.of(["time (years)", "AUC(t)"], rows, "Cumulative/dynamic AUC (survival.json)."))
-    brier = _first(data, _BRIER_KEYS)
-    if isinstance(brier, int | float):
-        blocks.append(Table.of(["integrated Brier score"], [[brier]]))
-    elif isinstance(brier, dict) and "value" in brier:
+    blocks: list = [Table.of(["metric", *splits], rows, "Survival: discrimination and accuracy; value [95% CI].")]
+    lines = {}
+    for s in ("test", "external"):
+        points = [(_horizon(k), metric_at(metrics, f"splits.{s}.survival.{k}")) for k in keys if k.startswith("td_auc")]
+        points = [(h, n) for h, n in points if isinstance(n, dict) and finite(n.get("value"))]
+        if points:
+            x = [h for h, _ in points]
+            lines[s] = (
+                x,
+                [n["value"] for _, n in points],
+                [n["low"] for _, n in points],
+                [n["high"] for _, n in points],
+            )
+    if lines:
         blocks.append(
-            Table.of(["integrated Brier score"], [[fmt_metric(brier["value"], brier.get("low"), brier.get("high"))]])
+            Figure("Time-dependent AUC", plots.line_with_band(lines, "Time-dependent AUC", "years", "AUC(t)"))
         )
-    return blocks
+    raw = run.json("evaluate/survival.json")
+    subs: list[Section] = []
+    if isinstance(raw, dict) and isinstance(raw.get("splits"), dict):
+        order = sorted(raw["splits"], key=lambda s: (_SPLIT_ORDER.get(s, 4), s))
+        subs = [_analysis(name, raw["splits"][name], raw) for name in order if isinstance(raw["splits"][name], dict)]
+    elif isinstance(raw, dict) and raw:
+        subs = [_analysis(split, raw, raw)]  # a flat file: one split
+    else:
+        curves = _km_from_predictions(run, split)
+        if curves:
+            blocks.append(
+                Figure("Kaplan-Meier by risk quartile", plots.km_curves(curves), f"{split} split; Q1 = lowest risk.")
+            )
+        blocks.append(Para("evaluate/survival.json: not run (no hazard ratios, log-rank test or calibration).", "note"))
+    return Section("survival", "Survival", tuple(blocks), subsections=tuple(subs))
 
 
-def _km_from_file(km: Any) -> dict[str, pd.DataFrame] | None:
-    """{group: {"time": [...], "survival": [...], ...}} or {group: [records]} -> frames."""
-    if not isinstance(km, dict):
-        return None
-    if isinstance(km.get("curves"), dict):
-        km = km["curves"]
+def _analysis(name: str, data: dict, top: dict) -> Section:
+    """KM curves, log-rank, hazard ratios, PH check and calibration of one split of survival.json."""
+    blocks: list = []
+    km = next((data[k] for k in _KM_KEYS if isinstance(data.get(k), dict)), None)
+    curves = _km_from_file(km) if km else None
+    if curves:
+        blocks.append(
+            Figure(f"Kaplan-Meier ({name})", plots.km_curves(curves, f"Kaplan-Meier by risk quartile ({name})"))
+        )
+    facts = []
+    for label, key in (("subjects", "n_subjects"), ("events", "n_events"), ("median follow-up (y)", "median_time")):
+        if key in data:
+            facts.append([label, data[key]])
+    logrank = data.get("logrank")
+    if isinstance(logrank, dict):
+        facts.append(
+            [
+                "log-rank test across quartiles",
+                f"chi2 {fmt(logrank.get('chi2'), 2)}, df {logrank.get('df')}, p {_p(logrank.get('p'))}",
+            ]
+        )
+    ph = data.get("proportional_hazards")
+    if isinstance(ph, dict) and "min_p" in ph:
+        facts.append(["proportional hazards (smallest Schoenfeld p)", fmt(ph["min_p"], 4)])
+    if facts:
+        blocks.append(Table.of(["", "value"], facts, f"survival.json, {name}"))
+    hr = next((data[k] for k in _HR_KEYS if data.get(k)), None)
+    if hr is not None:
+        blocks.append(_hr_table(hr, top.get("covariates")))
+    calibration = data.get("calibration")
+    if isinstance(calibration, dict) and calibration:
+        rows = [
+            [
+                h,
+                fmt_metric(c.get("slope"), c.get("slope_low"), c.get("slope_high")),
+                c.get("observed"),
+                c.get("expected"),
+                c.get("oe_ratio"),
+            ]
+            for h, c in calibration.items()
+            if isinstance(c, dict)
+        ]
+        blocks.append(
+            Table.of(
+                ["horizon (y)", "calibration slope [95% CI]", "observed", "expected", "O/E"],
+                rows,
+                "Calibration at each horizon.",
+            )
+        )
+    if not blocks:
+        return Section.not_run(f"survival-{name}", f"Survival analysis: {name}", "no usable entries in survival.json.")
+    return Section(f"survival-{name}", f"Survival analysis: {name}", tuple(blocks))
+
+
+def _p(p: Any) -> str:
+    return "< 0.0001" if finite(p) and p < 1e-4 else fmt(p, 4)
+
+
+def _km_from_file(km: dict) -> dict[str, pd.DataFrame] | None:
+    """{"1": {"n", "events", "time": [...], "survival": [...], "low", "high"}, ...} -> labelled frames."""
     curves = {}
     for group, curve in km.items():
-        frame = pd.DataFrame(curve) if isinstance(curve, dict | list) else None
-        if frame is not None and {"time", "survival"} <= set(frame.columns):
-            curves[f"Q{group}" if str(group).isdigit() else str(group)] = frame
+        if not isinstance(curve, dict) or not {"time", "survival"} <= set(curve):
+            continue
+        frame = pd.DataFrame({k: curve[k] for k in ("time", "survival", "low", "high") if k in curve})
+        label = f"Q{group}" if str(group).isdigit() else str(group)
+        if "n" in curve:
+            label += f" (n={curve['n']}, events={curve.get('events', '?')})"
+        curves[label] = frame
     return curves or None
 
 
@@ -108,43 +181,25 @@ def _km_from_predictions(run: RunFolder, split: str) -> dict[str, pd.DataFrame] 
     return {f"Q{g}": c for g, c in sorted(curves.items())}
 
 
-def _hr_table(hr: Any) -> Table:
-    entries = (
-        hr
-        if isinstance(hr, list)
-        else [hr]
-        if "hr" in hr
-        else [dict(v, term=k) for k, v in hr.items() if isinstance(v, dict)]
-    )
+def _hr_table(hr: Any, covariates: Any) -> Table:
+    if isinstance(hr, list):
+        entries = hr
+    elif isinstance(hr, dict) and "hr" in hr:
+        entries = [hr]
+    else:
+        entries = [dict(v, term=k) for k, v in hr.items() if isinstance(v, dict)]
     rows = []
     for e in entries:
-        adjusted = e.get("adjusted_for") or []
-        rows.append(
-            [
-                e.get("term", e.get("name", "")),
-                fmt_metric(e.get("hr"), e.get("low"), e.get("high")),
-                fmt(e.get("p"), 4),
-                e.get("n"),
-                e.get("events"),
-                ", ".join(adjusted) if isinstance(adjusted, list) else str(adjusted),
-            ]
-        )
-    return Table.of(
-        ["term", "HR [95% CI]", "p", "n", "events", "adjusted for"], rows, "Cox hazard ratios (survival.json)."
-    )
-
-
-def _td_frame(td: Any) -> pd.DataFrame | None:
-    if isinstance(td, dict):
-        if "times" in td and "auc" in td:
-            td = {"time": td["times"], **{k: v for k, v in td.items() if k != "times"}}
-        try:
-            frame = pd.DataFrame(td)
-        except ValueError:
-            return None
-    elif isinstance(td, list):
-        frame = pd.DataFrame(td)
-    else:
-        return None
-    frame = frame.rename(columns={"times": "time", "value": "auc"})
-    return frame if {"time", "auc"} <= set(frame.columns) else None
+        adjusted = e.get("adjusted_for", covariates) or []
+        adjusted = ", ".join(map(str, adjusted)) if isinstance(adjusted, list | tuple) else str(adjusted)
+        term = str(e.get("term", "")).replace("_", " ")
+        if "error" in e:
+            rows.append([term, f"not estimable: {e['error']}", "", "", "", adjusted])
+            continue
+        if e.get("note") or not (finite(e.get("low")) and finite(e.get("high")) and e.get("low") > 0):
+            # A diverging Cox fit (no events in a group) gives a meaningless HR: say so instead.
+            estimate, p = f"not estimable ({e.get('note') or 'interval undefined'})", ""
+        else:
+            estimate, p = fmt_metric(e.get("hr"), e.get("low"), e.get("high")), _p(e.get("p"))
+        rows.append([term, estimate, p, e.get("n"), e.get("events"), adjusted])
+    return Table.of(["term", "HR [95% CI]", "p", "n", "events", "adjusted for"], rows, "Cox hazard ratios.")
