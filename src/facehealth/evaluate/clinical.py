@@ -4,7 +4,10 @@ Input: the predictions table of a fine-tuned model (``pred_<column>``, ``prob_<t
 ``prob_<class>``, ``risk_<task>`` per subject and split) and the subject labels. Output: a
 JSON-ready dict ``{split: {task: {metric: MetricCI dict}}}``; biomarkers are also summarised by
 physiological system. Binary thresholds (for sensitivity, specificity, PPV, NPV) come from the
-validation split (Youden's J) when it exists, never from the split being scored.
+validation split (Youden's J) when it exists, never from the split being scored. Survival tasks
+get Harrell's and Uno's C, AUC(t) and Brier(t) at 3/5/10 years (clipped to the training
+follow-up) and the integrated Brier score, with the censoring distribution and Breslow baseline
+hazard taken from the train split.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from facehealth.data.biomarkers import BIOMARKERS
 from facehealth.evaluate import metrics as m
 from facehealth.evaluate.bootstrap import bootstrap_ci
 from facehealth.evaluate.calibration import calibration_slope_intercept, reliability_curve
+from facehealth.evaluate.survival_report import survival_metric_cis
 from facehealth.models.multitask import TaskSpec
 
 __all__ = ["evaluate_predictions", "youden_threshold"]
@@ -102,7 +106,16 @@ def evaluate_predictions(
                 ).tolist()
             else:
                 time, event = t.columns
-                task["c_index"] = ci(m.harrell_c_index, [time, f"risk_{t.name}", event], "c_index")
+                risk = f"risk_{t.name}"
+                task["c_index"] = ci(m.harrell_c_index, [time, risk, event], "c_index")
+                # Censoring distribution and baseline hazard from the train split, fixed across resamples.
+                train = data.loc[data["split"] == "train", [time, event, risk]].dropna()
+                ref = train if train[event].sum() > 0 else part[[time, event, risk]].dropna()
+                if len(ref):
+                    task |= survival_metric_cis(
+                        (ref[time], ref[event], ref[risk]), part[time], part[event], part[risk], ids, rng, n_boot
+                    )
+                    task["censoring_from"] = "train" if ref is train else str(split)
             out[t.name] = task
         result["splits"][str(split)] = out
     return result

@@ -212,25 +212,26 @@ def brier_score(train_time, train_event, time, event, surv_prob, times) -> np.nd
     keep = ~(np.isnan(np.asarray(time, float)) | np.isnan(np.asarray(event, float)))
     prob = prob[keep]
     e = e.astype(bool)
-    out = np.full(times.size, np.nan)
     if t.size == 0:
         _warn("brier_score: no subjects")
-        return out
+        return np.full(times.size, np.nan)
     g_obs = censoring_survival(train_time, train_event, t)
     g_times = censoring_survival(train_time, train_event, times)
-    for k, h in enumerate(times):
-        case, control = e & (t <= h), t > h
-        if not control.any():
-            _warn(f"brier_score: t={h:g} is at or beyond the last test time {t.max():g}")
-            continue
-        if np.isnan(g_times[k]) or np.any(np.isnan(g_obs[case])):
-            _warn(f"brier_score: G undefined at t={h:g} (beyond the training follow-up)")
-            continue
-        with np.errstate(divide="ignore"):
-            w_case = np.where(case & (g_obs > 0), 1.0 / np.where(g_obs > 0, g_obs, 1.0), 0.0)
-            w_ctrl = 1.0 / g_times[k] if g_times[k] > 0 else 0.0
-        s = prob[:, k]
-        out[k] = float(np.mean(s**2 * w_case + (1.0 - s) ** 2 * control * w_ctrl))
+    case = e[:, None] & (t[:, None] <= times[None, :])  # (n, n_times)
+    control = t[:, None] > times[None, :]
+    no_control = ~control.any(0)
+    undefined = np.isnan(g_times) | (case & np.isnan(g_obs)[:, None]).any(0)
+    if no_control.any():
+        _warn(f"brier_score: times {times[no_control].tolist()} are at or beyond the last test time {t.max():g}")
+    if (undefined & ~no_control).any():
+        _warn(
+            f"brier_score: G undefined at times {times[undefined & ~no_control].tolist()} (beyond training follow-up)"
+        )
+    w_case = np.divide(1.0, g_obs, out=np.zeros_like(g_obs), where=g_obs > 0)  # G = 0 or NaN: weight 0
+    w_ctrl = np.divide(1.0, g_times, out=np.zeros_like(g_times), where=g_times > 0)
+    terms = prob**2 * case * w_case[:, None] + (1.0 - prob) ** 2 * control * w_ctrl[None, :]
+    out = terms.mean(0)
+    out[no_control | undefined] = np.nan
     return out
 
 
