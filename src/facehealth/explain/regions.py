@@ -213,11 +213,13 @@ def aggregate_regions(
     values, subjects = _per_subject(attributions, subject_ids, measure)
     n = len(subjects)
     alpha = (1.0 - level) / 2.0
-    boot = np.array([np.nanmean(values[rng.integers(0, n, n)], axis=0) for _ in range(n_boot)]) if n else None
     out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: region never visible, or empty maps
+        boot = np.array([np.nanmean(values[rng.integers(0, n, n)], axis=0) for _ in range(n_boot)]) if n else None
     for j, region in enumerate((*REGIONS, "other")):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN column: region never visible
+            warnings.simplefilter("ignore", RuntimeWarning)
             mean = float(np.nanmean(values[:, j])) if n else float("nan")
             low, high = np.nanquantile(boot[:, j], [alpha, 1 - alpha]) if n else (np.nan, np.nan)
         out.append(RegionSummary(region, measure, mean, float(low), float(high), n))
