@@ -149,43 +149,60 @@ def make_run(root: Path, seed: int = 0, n: int = 90) -> Path:
         "config": {"init_from": "pretrain/checkpoint-last.safetensors"},
     }
     (root / "finetune/checkpoint-best.json").write_text(json.dumps(meta))
+    (root / "finetune_affective").mkdir()
+    video = meta | {"input": "video", "pooling": "temporal", "frames": 16, "tasks": meta["tasks"][-1:]}
+    video["history"] = [{"epoch": i + 1, "train_loss": 1.1 - 0.1 * i, "val_loss": 1.2 - 0.05 * i} for i in range(3)]
+    (root / "finetune_affective/checkpoint-best.json").write_text(json.dumps(video))
 
     (root / "studies").mkdir()
-    pd.DataFrame({"model": ["facehealth", "age+sex logistic"], "task": ["cad", "cad"], "auroc": [0.8, 0.7]}).to_csv(
-        root / "studies/baselines.csv", index=False
-    )
+    arms = (("foundation", 0.8), ("vit_scratch", 0.7))
+
+    def study(**kw) -> dict:
+        return {"task": "cad", "metric": "auroc", "n_test": 30} | kw
+
+    rows = [study(arm=a, value=v, low=v - 0.1, high=v + 0.08) for a, v in arms]
+    rows += [study(arm=a, metric="brier", value=0.2, low=0.15, high=0.25) for a, _ in arms]
+    pd.DataFrame(rows).to_csv(root / "studies/baselines.csv", index=False)
+    comparison = {"arm": "vit_scratch", "reference": "foundation", "task": "cad", "metric": "auroc"}
+    comparison |= {"difference": -0.1, "low": -0.2, "high": 0.0, "p": 0.04, "test": "DeLong"}
+    pd.DataFrame([comparison]).to_csv(root / "studies/baselines_comparison.csv", index=False)
     eff = [
-        {"init": init, "label_fraction": f, "metric": "cad_auroc", "value": v, "low": v - 0.05, "high": v + 0.05}
-        for init, base in (("mae", 0.7), ("random", 0.6))
-        for f, v in ((0.1, base), (0.5, base + 0.08), (1.0, base + 0.1))
+        study(arm=a, n=n, seed=s, value=v - 0.1 / n**0.5 + 0.01 * s, low=v - 0.15, high=v + 0.05)
+        for a, v in arms
+        for n in (10, 20, 40)
+        for s in (0, 1)
     ]
-    pd.DataFrame(eff).to_csv(root / "studies/label_efficiency.csv", index=False)
+    table = pd.DataFrame(eff)
+    table.to_csv(root / "studies/label_efficiency.csv", index=False)
+    summary = table.groupby(["arm", "n", "task", "metric"], sort=False).agg(
+        mean=("value", "mean"), sd=("value", "std"), low=("low", "mean"), high=("high", "mean")
+    )
+    summary.reset_index().to_csv(root / "studies/label_efficiency_summary.csv", index=False)
+    ext = [
+        study(arm=a, cohort=c, site=site, value=v - d, low=v - d - 0.1, high=v - d + 0.08)
+        for a, v in arms
+        for c, site, d in (("internal_test", "", 0.0), ("external", "site_c", 0.05))
+    ]
+    pd.DataFrame(ext).to_csv(root / "studies/external.csv", index=False)
+    levels = (("sex", "all", 0.8), ("sex", "F", 0.78), ("sex", "M", 0.82), ("site", "site_a", 0.79))
     sub = [
-        {
-            "task": "cad",
-            "metric": "auroc",
-            "group": "sex",
-            "level": lv,
-            "n_subjects": 30,
-            "value": v,
-            "low": v - 0.1,
-            "high": v + 0.1,
-        }
-        for lv, v in (("all", 0.8), ("F", 0.78), ("M", 0.82))
+        study(arm="foundation", group=g, level=lv, n_subjects=15, value=v, low=v - 0.12, high=v + 0.1)
+        | {"heterogeneity_q": 0.4, "heterogeneity_p": 0.5}
+        for g, lv, v in levels
     ]
     pd.DataFrame(sub).to_csv(root / "studies/subgroups.csv", index=False)
 
     (root / "explain").mkdir()
-    (root / "explain/saliency_gallery.png").write_bytes(_png("saliency"))
-    pd.DataFrame({"region": ["forehead", "cheeks"], "share": [0.3, 0.4]}).to_csv(
-        root / "explain/regions.csv", index=False
-    )
+    (root / "explain/gallery_cad.png").write_bytes(_png("saliency"))
+    regions = {"target": ["cad", "cad"], "region": ["forehead", "cheeks"], "share": [0.3, 0.4]}
+    regions |= {"low": [0.2, 0.3], "high": [0.4, 0.5], "n_subjects": [20, 20]}
+    pd.DataFrame(regions).to_csv(root / "explain/regions.csv", index=False)
     pd.DataFrame({"landmark": [1, 2], "p": [0.01, 0.2]}).to_csv(root / "explain/landmark_significance.csv", index=False)
     (root / "robustness").mkdir()
-    (root / "robustness/blur_curve.png").write_bytes(_png("blur"))
-    pd.DataFrame({"perturbation": ["blur"], "level": [1], "auroc": [0.75]}).to_csv(
-        root / "robustness/robustness.csv", index=False
-    )
+    (root / "robustness/robustness_metrics.png").write_bytes(_png("blur"))
+    robust = {"perturbation": ["blur", "blur"], "severity": [1, 2], "task": ["cad", "cad"], "metric": ["auroc"] * 2}
+    robust |= {"value": [0.78, 0.7], "agreement": [0.95, 0.8], "agreement_metric": ["icc", "icc"], "n": [30, 30]}
+    pd.DataFrame(robust | {"n_rejected": [0, 3]}).to_csv(root / "robustness/robustness.csv", index=False)
     run = {
         "profile": "quick",
         "synthetic": True,

@@ -85,6 +85,7 @@ def test_every_section_renders(full_run, full_report):
     assert "TRIPOD+AI" in html
     # QC reasons, system groups, survival.json numbers and the contact sheet made it in
     assert "no_face" in html and "electrolyte / endocrine" in html
+    assert 'alt="Fine-tuning (video model)"' in html and "temporal" in html  # the affective video model
     survival = json.loads((full_run / "evaluate/survival.json").read_text())["splits"]
     for split in ("test", "external"):
         assert parsed.sections[f"survival-{split}"] is True

@@ -93,7 +93,10 @@ class Table:
     @classmethod
     def from_frame(cls, frame: Any, caption: str = "", max_rows: int = 40) -> Table:
         """A pandas DataFrame as a table (first ``max_rows`` rows; the caption says when cut)."""
-        shown = frame.head(max_rows)
+        shown = frame.head(max_rows).copy()
+        for c in shown.columns:  # an empty text cell reads better than "n/a"
+            if shown[c].dtype == object:
+                shown[c] = shown[c].fillna("")
         if len(frame) > max_rows:
             caption = f"{caption} (first {max_rows} of {len(frame)} rows)".strip()
         rows = [[v.item() if hasattr(v, "item") else v for v in r] for r in shown.itertuples(index=False)]

@@ -182,7 +182,7 @@ def _label_coverage(subjects) -> Table:  # noqa: ANN001
 def _training_section(run: RunFolder) -> Section:
     pre_meta, pre_hist = run.json("pretrain/checkpoint-last.json"), run.jsonl("pretrain/metrics.jsonl")
     ft = run.finetune_meta
-    if pre_meta is None and not pre_hist and ft is None:
+    if pre_meta is None and not pre_hist and ft is None and run.checkpoint_meta("finetune_affective") is None:
         return Section.not_run("training", "Model and training", "No pretraining or fine-tuning output was found.")
     blocks: list = []
     rows = []
@@ -214,12 +214,30 @@ def _training_section(run: RunFolder) -> Section:
         blocks.append(Figure("MAE reconstruction loss", fig, "Masked-patch reconstruction loss per epoch."))
     else:
         blocks.append(Para("MAE pretraining: not run.", "note"))
-    history = (ft or {}).get("history") or []
-    if history:
-        x = [h.get("epoch", i + 1) for i, h in enumerate(history)]
-        series = {k: (x, [h.get(f"{k}_loss") for h in history]) for k in ("train", "val")}
-        fig = plots.loss_curves(series, "Fine-tuning", "multi-task loss")
-        blocks.append(Figure("Fine-tuning loss", fig, "Training and validation loss per epoch."))
-    else:
-        blocks.append(Para("Fine-tuning: not run.", "note"))
+    for stage, title in (
+        ("finetune", "Fine-tuning (image model)"),
+        ("finetune_affective", "Fine-tuning (video model)"),
+    ):
+        history = (run.checkpoint_meta(stage) or {}).get("history") or []
+        if history:
+            x = [h.get("epoch", i + 1) for i, h in enumerate(history)]
+            series = {k: (x, [h.get(f"{k}_loss") for h in history]) for k in ("train", "val")}
+            fig = plots.loss_curves(series, title, "multi-task loss")
+            blocks.append(Figure(title, fig, "Training and validation loss per epoch."))
+        elif stage == "finetune" or run.exists(stage):
+            blocks.append(Para(f"{title}: not run.", "note"))
+    affective = run.checkpoint_meta("finetune_affective")
+    if affective and affective.get("backbone"):
+        tasks = ", ".join(t["name"] for t in affective.get("tasks", []) if isinstance(t, dict))
+        blocks.append(
+            Table.of(
+                ["video model", "value"],
+                [
+                    ["backbone", affective.get("backbone")],
+                    ["input / pooling", f"{affective.get('input')} / {affective.get('pooling')}"],
+                    ["tasks", tasks],
+                    ["frames per clip", affective.get("frames")],
+                ],
+            )
+        )
     return Section("training", "Model and training", tuple(blocks))

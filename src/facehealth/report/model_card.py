@@ -26,7 +26,7 @@ _YES, _NO = "reported", "not available"
 def model_card_section(run: RunFolder) -> Section:
     metrics, subjects, ft, info = run.metrics, run.subjects, run.finetune_meta, run.run
     synthetic = run.synthetic
-    tasks = [t.get("name") for t in (ft or {}).get("tasks", []) if isinstance(t, dict)]
+    tasks = run.task_names()
     if not tasks and metrics:
         tasks = sorted({k for p in metrics.get("splits", {}).values() for k, v in p.items() if isinstance(v, dict)})
     split = run.primary_split()

@@ -141,7 +141,12 @@ def line_with_band(
         if lo is not None and hi is not None:
             ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
     if logx:
+        from matplotlib.ticker import NullFormatter
+
         ax.set_xscale("log")
+        ticks = sorted({float(v) for x, *_ in lines.values() for v in x})
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if len(lines) > 1:
         ax.legend(frameon=False, fontsize=8)

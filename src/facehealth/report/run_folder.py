@@ -97,14 +97,28 @@ class RunFolder:
     def predictions(self) -> pd.DataFrame | None:
         return self.table("evaluate/predictions.parquet")
 
-    @cached_property
-    def finetune_meta(self) -> dict | None:
-        """Checkpoint metadata (backbone, tasks, history) of the image model."""
-        meta = self.json("finetune/checkpoint-best.json")
+    def checkpoint_meta(self, stage: str = "finetune") -> dict | None:
+        """Fine-tuned checkpoint metadata (backbone, tasks, history) of ``stage`` (finetune, finetune_affective);
+        falls back to the history in the stage's metrics.json."""
+        meta = self.json(f"{stage}/checkpoint-best.json")
         if meta is None:
-            ft = self.json("finetune/metrics.json")
+            ft = self.json(f"{stage}/metrics.json")
             meta = {"history": ft.get("history", [])} if isinstance(ft, dict) else None
         return meta
+
+    @cached_property
+    def finetune_meta(self) -> dict | None:
+        """The image model's checkpoint metadata."""
+        return self.checkpoint_meta("finetune")
+
+    def task_names(self) -> list[str]:
+        """Tasks of every fine-tuned model of the run (image and affective video models)."""
+        names: list[str] = []
+        for stage in ("finetune", "finetune_affective"):
+            for t in (self.checkpoint_meta(stage) or {}).get("tasks", []):
+                if isinstance(t, dict) and t.get("name") not in names:
+                    names.append(t.get("name"))
+        return names
 
     @cached_property
     def subjects(self) -> pd.DataFrame | None:

@@ -1,14 +1,18 @@
-"""Studies (baselines, label efficiency, external site, subgroups), explanations and robustness.
+"""Studies (external site, subgroups, baselines, label efficiency), explanations and robustness.
 
-The study files are tables written by other stages; their readers take the columns they find
-(a value with optional low/high interval, an x such as the label fraction, a grouping such as
-the initialisation) and show the rest as plain tables.
+Study tables come from ``facehealth.evaluate.studies`` (``studies/external.csv``,
+``subgroups.csv``, ``baselines.csv``, ``baselines_comparison.csv``,
+``label_efficiency_summary.csv``); each has ``value, low, high`` (or ``mean``) per arm, task and
+metric. The readers take the columns they find, draw forest plots and curves, and print the
+intervals as ``value [low, high]``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from facehealth.report import plots
 from facehealth.report.blocks import Figure, Para, Section, Table, fmt_metric, metric_cell
@@ -20,21 +24,52 @@ __all__ = ["studies_section", "explanations_section", "robustness_section", "HEA
 HEADLINE = (
     ("CAD AUROC", "cad.auroc"),
     ("survival C-index", "survival.c_index"),
+    ("affective accuracy", "affective.accuracy"),
     ("affective AUROC (OvR)", "affective.auroc_ovr"),
     ("age MAE (years)", "age.age.mae"),
 )
-_X_COLUMNS = ("label_fraction", "fraction", "n_labels", "n_train", "labels", "n_subjects", "n")
-_Y_COLUMNS = ("value", "metric_value", "score")
-_GROUP_COLUMNS = ("init", "model", "method", "arm", "pretraining", "baseline")
+_KEYS = ("arm", "task", "metric", "group")  # columns that split a study table into forest plots
+_HALF_IS_CHANCE = ("auroc", "auroc_ovr", "c_index", "uno_c_index")  # a dashed reference line at 0.5
+_TITLE = "Baselines, label efficiency, external validation and subgroups"
 
 
 def studies_section(run: RunFolder) -> Section:
     subs = [_external(run), _subgroups(run), _baselines(run), _label_efficiency(run)]
     if not any(s.ran for s in subs):
-        return Section.not_run(
-            "studies", "Baselines, label efficiency, external validation and subgroups", "No study output: not run."
-        )
-    return Section("studies", "Baselines, label efficiency, external validation and subgroups", subsections=tuple(subs))
+        return Section.not_run("studies", _TITLE, "No study output (studies/): not run.")
+    return Section("studies", _TITLE, subsections=tuple(subs))
+
+
+def ci_table(frame: pd.DataFrame, caption: str, max_rows: int = 40) -> Table:
+    """A study table with ``value/low/high`` (or ``mean/low/high``) folded into one ``value [95% CI]`` column."""
+    value = "value" if "value" in frame.columns else "mean" if "mean" in frame.columns else None
+    if value and {"low", "high"} <= set(frame.columns):
+        frame = frame.copy()
+        ci = [fmt_metric(v, lo, hi) for v, lo, hi in zip(frame[value], frame["low"], frame["high"])]
+        at = list(frame.columns).index(value)
+        frame = frame.drop(columns=[value, "low", "high"])
+        frame.insert(at, f"{value} [95% CI]", ci)
+    return Table.from_frame(frame, caption, max_rows)
+
+
+def _forests(table: pd.DataFrame, label_columns: list[str], title: str) -> list:
+    """One forest plot per (arm, task, metric, group) present in ``table``; rows labelled by ``label_columns``."""
+    keys = [c for c in _KEYS if c in table.columns and c not in label_columns]
+    figures = []
+    for key, part in table.groupby(keys, sort=False) if keys else [((), table)]:
+        part = part[[finite(v) for v in part["value"]]]
+        if part.empty:
+            continue
+        name = " / ".join(map(str, key if isinstance(key, tuple) else (key,)))
+        rows = [(_label(r, label_columns), r["value"], r["low"], r["high"]) for _, r in part.iterrows()]
+        metric = str(part["metric"].iloc[0]) if "metric" in part.columns else ""
+        ref = 0.5 if metric in _HALF_IS_CHANCE else None
+        figures.append(Figure(f"{title}: {name}", plots.forest_plot(rows, f"{title}: {name}", "value", ref)))
+    return figures
+
+
+def _label(row: pd.Series, columns: list[str]) -> str:
+    return " \u2014 ".join(str(row[c]) for c in columns if pd.notna(row[c]) and str(row[c]))
 
 
 def _external(run: RunFolder) -> Section:
@@ -55,33 +90,19 @@ def _external(run: RunFolder) -> Section:
                         forest.append((f"{label} \u2014 {s}", node["value"], node["low"], node["high"]))
         blocks.append(Table.of(["metric", *splits], rows, "Held-out site (external) against the internal test split."))
         if forest:
-            blocks.append(
-                Figure(
-                    "External-site forest plot",
-                    plots.forest_plot(forest, "Internal test vs external site", "value", 0.5),
-                )
-            )
-    extra = run.json("studies/external.json")
-    if isinstance(extra, dict):
-        rows = [[k, fmt_metric(v["value"], v.get("low"), v.get("high"))] for k, v in _flatten(extra)]
-        if rows:
-            blocks.append(Table.of(["quantity (studies/external.json)", "value [95% CI]"], rows))
-    if not blocks:
-        return Section.not_run(
-            "external", "External site", "no external split in metrics.json and no studies/external.json: not run."
+            fig = plots.forest_plot(forest, "Internal test vs external site", "value", 0.5)
+            blocks.append(Figure("External-site forest plot", fig))
+    table = run.table("studies/external.csv")
+    if table is not None and {"value", "low", "high"} <= set(table.columns):
+        labels = [c for c in ("cohort", "site") if c in table.columns]
+        blocks += _forests(table, labels or ["arm"], "External validation")
+        blocks.append(
+            ci_table(table, "studies/external.csv: every arm on the internal test split and each held-out site.")
         )
+    if not blocks:
+        why = "no external split in metrics.json and no studies/external.csv: not run."
+        return Section.not_run("external", "External site", why)
     return Section("external", "External site", tuple(blocks))
-
-
-def _flatten(data: Any, prefix: str = "") -> list[tuple[str, dict]]:
-    """Every {value, low?, high?} entry of a nested dict, with its dotted path."""
-    if isinstance(data, dict) and "value" in data and isinstance(data["value"], int | float):
-        return [(prefix, data)]
-    out = []
-    if isinstance(data, dict):
-        for k, v in data.items():
-            out += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
-    return out
 
 
 def _subgroups(run: RunFolder) -> Section:
@@ -91,14 +112,10 @@ def _subgroups(run: RunFolder) -> Section:
         table = run.table(str(path.relative_to(run.root)))
         if table is None or not {"level", "value", "low", "high"} <= set(table.columns):
             continue
-        keys = [c for c in ("task", "metric", "group") if c in table.columns]
-        for key, part in table.groupby(keys) if keys else [((path.stem,), table)]:
-            name = " / ".join(map(str, key if isinstance(key, tuple) else (key,)))
-            rows = [(str(r["level"]), r["value"], r["low"], r["high"]) for r in part.to_dict("records")]
-            blocks.append(Figure(f"Subgroups: {name}", plots.forest_plot(rows, f"Subgroups: {name}", "value")))
-        blocks.append(Table.from_frame(table, f"{path.name}"))
+        blocks += _forests(table, ["level"], "Subgroups")
+        blocks.append(ci_table(table, f"{path.parent.name}/{path.name}", max_rows=60))
     if not blocks:
-        return Section.not_run("subgroups", "Subgroups", "no subgroup table (studies/*subgroup*.csv): not run.")
+        return Section.not_run("subgroups", "Subgroups", "no subgroup table (studies/subgroups.csv): not run.")
     return Section("subgroups", "Subgroups", tuple(blocks))
 
 
@@ -106,31 +123,40 @@ def _baselines(run: RunFolder) -> Section:
     table = run.table("studies/baselines.csv")
     if table is None:
         return Section.not_run("baselines", "Baselines", "studies/baselines.csv is missing: not run.")
-    return Section("baselines", "Baselines", (Table.from_frame(table, "Baseline models (studies/baselines.csv)."),))
+    blocks: list = [ci_table(table, "Every arm trained and tested on identical splits (studies/baselines.csv).")]
+    comparison = run.table("studies/baselines_comparison.csv")
+    if comparison is not None:
+        blocks.append(
+            Table.from_frame(comparison, "Paired differences to the reference arm (baselines_comparison.csv).")
+        )
+    return Section("baselines", "Baselines", tuple(blocks))
 
 
 def _label_efficiency(run: RunFolder) -> Section:
+    summary = run.table("studies/label_efficiency_summary.csv")
     table = run.table("studies/label_efficiency.csv")
-    if table is None:
-        return Section.not_run(
-            "label-efficiency", "Label efficiency", "studies/label_efficiency.csv is missing: not run."
+    if summary is None and table is not None and {"arm", "n", "value"} <= set(table.columns):
+        keys = [c for c in ("arm", "n", "task", "metric") if c in table.columns]
+        summary = table.groupby(keys, sort=False).agg(
+            mean=("value", "mean"), low=("low", "mean"), high=("high", "mean")
         )
+        summary = summary.reset_index()
+    if summary is None:
+        why = "studies/label_efficiency.csv is missing: not run."
+        return Section.not_run("label-efficiency", "Label efficiency", why)
     blocks: list = []
-    x = next((c for c in _X_COLUMNS if c in table.columns), None)
-    y = next((c for c in _Y_COLUMNS if c in table.columns), None)
-    if x and y:
-        by_metric = table.groupby("metric") if "metric" in table.columns else [("value", table)]
-        group = next((c for c in _GROUP_COLUMNS if c in table.columns), None)
-        for metric, part in by_metric:
-            lines = {}
-            for name, g in part.groupby(group) if group else [("model", part)]:
-                g = g.sort_values(x)
-                has_ci = {"low", "high"} <= set(g.columns)
-                lines[str(name)] = (g[x], g[y], g["low"] if has_ci else None, g["high"] if has_ci else None)
-            logx = x.startswith("n")
-            fig = plots.line_with_band(lines, f"Label efficiency: {metric}", x.replace("_", " "), str(metric), logx)
-            blocks.append(Figure(f"Label efficiency ({metric})", fig))
-    blocks.append(Table.from_frame(table, "studies/label_efficiency.csv"))
+    if {"arm", "n", "mean"} <= set(summary.columns):
+        keys = [c for c in ("task", "metric") if c in summary.columns]
+        for key, part in summary.groupby(keys, sort=False) if keys else [((), summary)]:
+            name = " ".join(map(str, key if isinstance(key, tuple) else (key,)))
+            lines: dict[str, Any] = {}
+            for arm, g in part.groupby("arm", sort=False):
+                g = g.sort_values("n")
+                ci = {"low", "high"} <= set(g.columns)
+                lines[str(arm)] = (g["n"], g["mean"], g["low"] if ci else None, g["high"] if ci else None)
+            fig = plots.line_with_band(lines, f"Label efficiency: {name}", "labelled training subjects", name, True)
+            blocks.append(Figure(f"Label efficiency ({name})", fig, "Mean over seeds; band: mean bootstrap CI."))
+    blocks.append(ci_table(summary, "Label efficiency (mean over seeds)", max_rows=60))
     return Section("label-efficiency", "Label efficiency", tuple(blocks))
 
 
@@ -141,8 +167,8 @@ def _pngs(paths: list[Path]) -> list[Figure]:
 def explanations_section(run: RunFolder) -> Section:
     figures = _pngs(run.pngs("explain"))
     tables = [
-        Table.from_frame(t, f"{name} (explain/{name})", max_rows=25)
-        for name in ("regions.csv", "landmark_significance.csv")
+        ci_table(t, f"explain/{name}", max_rows=30)
+        for name in ("regions.csv", "landmark_significance.csv", "comparisons.csv")
         if (t := run.table(f"explain/{name}")) is not None
     ]
     if not figures and not tables:
@@ -155,8 +181,11 @@ def explanations_section(run: RunFolder) -> Section:
 
 def robustness_section(run: RunFolder) -> Section:
     figures = _pngs(run.pngs("robustness"))
-    table = run.table("robustness/robustness.csv")
-    blocks = [*figures, *([Table.from_frame(table, "robustness/robustness.csv")] if table is not None else [])]
-    if not blocks:
+    tables = [
+        Table.from_frame(t, f"robustness/{name}", max_rows=60)
+        for name in ("robustness.csv", "robustness_rejections.csv")
+        if (t := run.table(f"robustness/{name}")) is not None
+    ]
+    if not figures and not tables:
         return Section.not_run("robustness", "Robustness", "robustness/ is missing or empty: not run.")
-    return Section("robustness", "Robustness", tuple(blocks))
+    return Section("robustness", "Robustness", (*figures, *tables))
