@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from facehealth.report.cohort import build_report
 from facehealth.report.history import HistoryStore, Visit
-from facehealth.report.person import NarrativeAdapter, PersonReport, person_report
+from facehealth.report.intervals import conformal_intervals
+from facehealth.report.person import NarrativeAdapter, PersonReport, person_report, report_visit
 from facehealth.report.render import RenderError, find_chromium, report_pdf, screenshot
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
     "HistoryStore",
     "Visit",
     "person_report",
+    "report_visit",
+    "conformal_intervals",
     "PersonReport",
     "NarrativeAdapter",
 ]

@@ -22,7 +22,7 @@ from facehealth.data.biomarkers import BIOMARKERS
 from facehealth.report.history import HistoryStore, Visit
 from facehealth.report.messages import Translator
 
-__all__ = ["PersonReport", "NarrativeAdapter", "person_report"]
+__all__ = ["PersonReport", "NarrativeAdapter", "person_report", "report_visit"]
 
 # Display bands for a binary probability. They describe where the estimate sits in the model's
 # output range and are NOT clinical decision thresholds (those come from a validation study).
@@ -108,6 +108,48 @@ def person_report(
 def _bullets(lines: list[str]) -> list[str]:
     """A lead line (ending with a colon) stays as it is; the others become list items."""
     return [p if p.endswith(":") else f"- {p}" for p in lines]
+
+
+def report_visit(
+    model: Any,
+    source: Any,
+    history: HistoryStore,
+    subject_id: str,
+    *,
+    model_id: str = "",
+    run_dir: str | None = None,
+    regions: Mapping[str, Sequence[str]] | None = None,
+    record: bool = True,
+    messages: Mapping[str, str] | None = None,
+    time: dt.datetime | str | None = None,
+) -> PersonReport:
+    """Score ``source`` (photo, video or RGB array) with a ``FaceHealthModel``, write the report and,
+    when ``record``, store the visit in ``history`` (after the report, so the trend compares with
+    the visit before this one).
+
+    With ``run_dir`` (the run the model came from), regression values get split-conformal 90%
+    intervals calibrated on that run's validation split (:mod:`facehealth.report.intervals`).
+
+    Raises:
+        NoFaceError: no face passed the quality gate (nothing is recorded).
+    """
+    from facehealth.report.intervals import conformal_intervals
+
+    prediction = model.predict(source)
+    intervals = conformal_intervals(run_dir, prediction.values) if run_dir else None
+    report = person_report(
+        prediction,
+        history,
+        subject_id,
+        model_id=model_id,
+        time=time,
+        intervals=intervals,
+        regions=regions,
+        messages=messages,
+    )
+    if record:
+        history.add_visit(report.visit)
+    return report
 
 
 def _num(x: float, digits: int = 1) -> str:
