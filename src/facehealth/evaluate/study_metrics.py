@@ -1,0 +1,138 @@
+"""The metrics a study reports per target, each with a subject-bootstrap CI.
+
+A *target* is one scored quantity: a binary or survival task, a multi-class task, or one
+column of a regression task (``age``; ``biomarkers.haemoglobin``). Its ``columns`` are the
+metric function's arguments in order (truth first, then the model's output; Cox: time, risk,
+event), named as in :mod:`facehealth.evaluate.clinical`'s input.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from facehealth.evaluate import metrics as m
+from facehealth.evaluate.bootstrap import bootstrap_ci
+from facehealth.evaluate.compare import delong_test
+from facehealth.models.multitask import TaskSpec
+
+__all__ = ["METRICS", "LOWER_IS_BETTER", "Target", "targets_of", "metric_rows", "paired_difference"]
+
+OUTPUT_PREFIXES = ("pred_", "prob_", "risk_")
+
+
+def _accuracy(y, *probs) -> float:  # noqa: ANN001
+    return float(np.mean(np.argmax(np.column_stack(probs), 1) == np.asarray(y, int)))
+
+
+def _auroc_ovr(y, *probs) -> float:  # noqa: ANN001
+    return m.multiclass_auroc_ovr(y, np.column_stack(probs))
+
+
+# Headline metrics per task kind (threshold-free, so no cut-off has to be chosen per arm).
+METRICS: dict[str, dict[str, Callable[..., float]]] = {
+    "regression": {"mae": m.mae, "pearson_r": m.pearson_r, "r2": m.r2},
+    "binary": {"auroc": m.auroc, "auprc": m.auprc, "brier": m.brier},
+    "cox": {"c_index": m.harrell_c_index},
+    "multiclass": {"accuracy": _accuracy, "auroc_ovr": _auroc_ovr},
+}
+LOWER_IS_BETTER = frozenset({"mae", "brier"})
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str  # row label in study tables
+    task: str  # the TaskSpec it belongs to (primary metrics are set per task)
+    kind: str
+    columns: tuple[str, ...]  # metric arguments in order
+
+    @staticmethod
+    def is_output(column: str) -> bool:
+        """A model output column (the rest are labels)."""
+        return column.startswith(OUTPUT_PREFIXES)
+
+
+def targets_of(tasks: Sequence[TaskSpec]) -> list[Target]:
+    """One target per binary/cox/multiclass task and per regression column."""
+    out = []
+    for t in tasks:
+        if t.kind == "regression":
+            for c in t.columns:
+                name = t.name if len(t.columns) == 1 else f"{t.name}.{c}"
+                out.append(Target(name, t.name, t.kind, (c, f"pred_{c}")))
+        elif t.kind == "binary":
+            out.append(Target(t.name, t.name, t.kind, (t.columns[0], f"prob_{t.name}")))
+        elif t.kind == "multiclass":
+            out.append(Target(t.name, t.name, t.kind, (t.columns[0], *(f"prob_{c}" for c in t.classes))))
+        else:
+            time, event = t.columns
+            out.append(Target(t.name, t.name, t.kind, (time, f"risk_{t.name}", event)))
+    return out
+
+
+def metric_rows(
+    frame: pd.DataFrame,
+    targets: Sequence[Target],
+    metrics: Callable[[Target], list[str]],
+    rng: np.random.Generator,
+    n_boot: int,
+) -> list[dict]:
+    """``{task, metric, value, low, high, n_test}`` per target and metric, over the rows of ``frame``.
+
+    Subjects missing the target's label or prediction are left out of that target (n_test says
+    how many remain); a target whose columns are absent (the arm did not predict it) gives NaN.
+    """
+    rows = []
+    for t in targets:
+        present = all(c in frame.columns for c in t.columns)
+        part = frame.dropna(subset=list(t.columns)) if present else frame.iloc[:0]
+        for name in metrics(t):
+            if len(part) < 2:
+                rows.append(
+                    {
+                        "task": t.name,
+                        "metric": name,
+                        "value": np.nan,
+                        "low": np.nan,
+                        "high": np.nan,
+                        "n_test": len(part),
+                    }
+                )
+                continue
+            ci = bootstrap_ci(
+                METRICS[t.kind][name],
+                [part[c].to_numpy(float) for c in t.columns],
+                rng,
+                groups=part["subject_id"].to_numpy(),
+                n_boot=n_boot,
+                name=name,
+            )
+            rows.append(
+                {"task": t.name, "metric": name, "value": ci.value, "low": ci.low, "high": ci.high, "n_test": len(part)}
+            )
+    return rows
+
+
+def paired_difference(target: Target, metric: str, both: pd.DataFrame, rng: np.random.Generator, n_boot: int) -> dict:
+    """arm - reference on the same subjects: DeLong for AUROC, else a paired subject bootstrap."""
+    fn = METRICS[target.kind][metric]
+    arm_cols = [c + "_arm" if target.is_output(c) else c for c in target.columns]
+    ref_cols = [c + "_ref" if target.is_output(c) else c for c in target.columns]
+    both = both.dropna(subset=list(dict.fromkeys(arm_cols + ref_cols)))
+    if metric == "auroc":
+        try:
+            d = delong_test(both[arm_cols[0]], both[arm_cols[1]], both[ref_cols[1]])
+            return {"difference": d.difference, "low": d.low, "high": d.high, "p": d.p, "method": "DeLong"}
+        except ValueError as exc:
+            warnings.warn(f"DeLong test for {target.name}: {exc}", stacklevel=2)
+            return {"difference": np.nan, "low": np.nan, "high": np.nan, "p": np.nan, "method": "DeLong"}
+    k = len(arm_cols)
+    arrays = [both[c].to_numpy(float) for c in arm_cols + ref_cols]
+    ci = bootstrap_ci(
+        lambda *a: fn(*a[:k]) - fn(*a[k:]), arrays, rng, groups=both["subject_id"].to_numpy(), n_boot=n_boot
+    )
+    return {"difference": ci.value, "low": ci.low, "high": ci.high, "p": np.nan, "method": "paired bootstrap"}
