@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "bar_counts",
@@ -67,6 +68,7 @@ def loss_curves(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], t
     for (name, (x, y)), color in zip(series.items(), [_BLUE, _ORANGE, _GREY, "#3a8a3a"]):
         ax.plot(x, y, marker="o", ms=3, lw=1.5, label=name, color=color)
     ax.set(title=title, xlabel="epoch", ylabel=ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if len(series) > 1:
         ax.legend(frameon=False)
     _clean(ax)
