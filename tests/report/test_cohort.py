@@ -146,6 +146,9 @@ def test_partial_run(full_run, tmp_path):
     shutil.copytree(full_run, run, ignore=shutil.ignore_patterns("report.*"))
     for stage in ("evaluate", "explain", "pretrain"):
         shutil.rmtree(run / stage)
+    info = json.loads((run / "run.json").read_text())
+    info["stages"]["evaluate"] = {"seconds": 0.1, "status": "failed", "note": "SchemaError: no predictions"}
+    (run / "run.json").write_text(json.dumps(info))
     (run / "cohort_faces/summary.json").write_text("{broken")
     with pytest.warns(UserWarning, match="unreadable JSON"):
         html = build_report(run).read_text()
@@ -153,6 +156,7 @@ def test_partial_run(full_run, tmp_path):
     assert parsed.sections["cohort"] and parsed.sections["training"] and parsed.sections["robustness"]
     assert not parsed.sections["performance"] and not parsed.sections["explanations"]
     assert "MAE pretraining: not run." in html
+    assert "stage &#39;evaluate&#39; failed: SchemaError: no predictions" in html
     assert "Face preparation (cohort_faces/summary.json): not run." in html
     assert not _Parsed(html).cells  # no metrics.json -> no metric cells
     assert parsed.sections["studies"]  # studies files are still there

@@ -12,6 +12,7 @@ offline and can be mailed as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -58,8 +59,33 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     return out
 
 
+# Report section -> the run.json stages that produce its files (workflow.stages).
+_STAGES = {
+    "cohort": ("faces",),
+    "training": ("pretrain", "finetune", "affective"),
+    "performance": ("evaluate",),
+    "studies": ("studies",),
+    "explanations": ("explain",),
+    "robustness": ("robustness",),
+}
+
+
 def run_sections(run: RunFolder) -> list[Section]:
-    """Every section of the report, in reading order."""
+    """Every section of the report, in reading order; a section that did not run says what run.json
+    recorded for its stage (skipped or failed, and why)."""
+    sections = _sections(run)
+    out = []
+    for s in sections:
+        notes = []
+        for stage in _STAGES.get(s.id, ()) if not s.ran else ():
+            entry = (run.run.get("stages") or {}).get(stage)
+            if isinstance(entry, dict) and entry.get("status") in ("skipped", "failed"):
+                notes.append(f"stage '{stage}' {entry['status']}" + (f": {entry['note']}" if entry.get("note") else ""))
+        out.append(dataclasses.replace(s, note=f"{s.note} ({'; '.join(notes)})") if notes else s)
+    return out
+
+
+def _sections(run: RunFolder) -> list[Section]:
     return [
         _run_section(run),
         _cohort_section(run),
