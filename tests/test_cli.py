@@ -71,8 +71,19 @@ def test_repo_config_file_loads():
     assert load_config(FacesConfig, Path(__file__).parents[1] / "configs" / "faces.yaml") == FacesConfig()
 
 
+TINY_RUN = """
+pretrain: {img_size: 32, epochs: 1, decoder_dim: 32, decoder_depth: 1, decoder_heads: 2}
+finetune: {img_size: 32, epochs: 1, biomarkers: [haemoglobin, sodium]}
+affective: {img_size: 32, epochs: 1, frames: 8}
+n_boot: 20
+"""
+
+
 def test_demo_runs_end_to_end(tmp_path):
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--subjects", "24", "--workers", "2"])
+    """The README's main job, with seconds-sized training (--config) on 24 synthetic subjects."""
+    (tmp_path / "tiny.yaml").write_text(TINY_RUN)
+    args = ["demo", "--out", str(tmp_path / "demo"), "--subjects", "24", "--config", str(tmp_path / "tiny.yaml")]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "demo" / "faces" / "summary.json").read_text())
     assert summary["crops"] >= 20 and summary["unreadable"] == 1
@@ -80,9 +91,21 @@ def test_demo_runs_end_to_end(tmp_path):
         summary["rejections"]
     )
     cohort_faces = json.loads((tmp_path / "demo" / "cohort_faces" / "summary.json").read_text())
-    assert cohort_faces["items"] == 72 and cohort_faces["crops"] >= 0.9 * 72
+    assert cohort_faces["items"] == 24 * 3 and cohort_faces["crops"] >= 0.9 * (24 * 2 + 24 * 25)
     assert (tmp_path / "demo" / "cohort" / "splits.csv").is_file()
-    assert "splits by subject" in result.output
+    run = json.loads((tmp_path / "demo" / "run.json").read_text())
+    assert run["synthetic"] and run["profile"] == "quick" and run["finished"]
+    for stage in ("cohort", "qc_showcase", "faces", "pretrain", "finetune", "affective", "evaluate"):
+        assert run["stages"][stage]["status"] == "done", (stage, run["stages"][stage])
+    metrics = json.loads((tmp_path / "demo" / "evaluate" / "metrics.json").read_text())
+    assert {"biomarkers", "age", "survival", "cad", "affective"} <= set(metrics["splits"]["test"])
+    assert "splits by subject" in result.output and "Headline numbers" in result.output
+    assert "test.cad.auroc" in result.output
+
+
+def test_demo_rejects_an_unknown_profile(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "d"), "--profile", "huge"])
+    assert result.exit_code == 2 and "unknown demo profile 'huge'" in result.output
 
 
 def test_cohort_synth_validate_split_commands(tmp_path):

@@ -455,16 +455,22 @@ def evaluate_cmd(
     out.print(f"metrics: {out_dir / 'metrics.json'}")
 
 
-@app.command("demo")
-def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/demo"),
-    subjects: Annotated[int, typer.Option(help="Synthetic subjects.")] = 80,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
-) -> None:
-    """Run the main job on synthetic data: cohort -> split -> face preparation -> QC summary."""
-    from facehealth.demo import run_demo
+def _read_yaml_mapping(path: Path) -> dict[str, Any]:
+    import yaml
 
+    from facehealth.errors import ConfigError
+
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    return data
+
+
+@contextmanager
+def _stage_bars() -> Iterator[Callable[[str], Callable[[int, int], None]]]:
+    """One Rich progress bar per stage of a run."""
     with Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
     ) as progress:
@@ -473,22 +479,76 @@ def demo(
             task = progress.add_task(name, total=None)
             return lambda done, total: progress.update(task, completed=done, total=total)
 
-        try:
-            result = run_demo(out_dir, subjects=subjects, seed=seed, workers=workers, progress=stage)
-        except FaceHealthError as exc:
-            _fail(exc)
+        yield stage
+
+
+def _print_run(record: Any) -> None:
+    for name, stage in record.stages.items():
+        colour = {"done": "green", "skipped": "yellow", "failed": "red"}.get(stage["status"], "white")
+        note = f" - {stage['note']}" if stage.get("note") else ""
+        out.print(f"[{colour}]{stage['status']:>7}[/] {name} ({stage['seconds']:.0f} s){note}")
+    if record.headline:
+        out.print("[bold]Headline numbers[/] (95% CI, subject bootstrap):")
+        for name, v in record.headline.items():
+            out.print(f"  {name}: {v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}] (n={v['n_subjects']})")
+    report = record.out_dir / "report.html"
+    out.print(f"report: {report}" if report.is_file() else f"run folder: {record.out_dir}")
+
+
+@app.command("demo")
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/demo"),
+    profile: Annotated[str, typer.Option(help="quick (minutes on 2 cores) or full (under 30 min).")] = "quick",
+    subjects: Annotated[int | None, typer.Option(help="Synthetic subjects (default: 100 quick, 300 full).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    workers: Annotated[int, typer.Option(help="Face-preparation processes.")] = 2,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML of run settings merged over the profile (keys of configs/run.yaml).")
+    ] = None,
+) -> None:
+    """The main job on synthetic data: cohort -> faces -> pretrain -> fine-tune -> evaluate -> report."""
+    from facehealth.demo import run_demo
+
+    try:
+        overrides = _read_yaml_mapping(config) if config else None
+        with _stage_bars() as stage:
+            result = run_demo(
+                out_dir,
+                profile=profile,
+                subjects=subjects,
+                seed=seed,
+                workers=workers,
+                progress=stage,
+                overrides=overrides,
+            )
+    except FaceHealthError as exc:
+        _fail(exc)
     out.print(
-        f"[bold]Synthetic cohort[/] {result.cohort_dir}: {subjects} subjects; splits by subject: "
+        f"[bold]Synthetic cohort[/] {result.cohort_dir}; splits by subject: "
         + ", ".join(f"{k} {v}" for k, v in sorted(result.splits.items()))
     )
-    _print_prepare_summary(result.cohort_faces)
-    _print_prepare_summary(result.prepare)
-    out.print(
-        f"contact sheet: {result.cohort_dir / 'contact_sheet.png'}\n"
-        f"ground truth: {result.cohort_dir / 'ground_truth.json'}\n"
-        f"face manifests: {result.cohort_faces.out_dir / 'manifest.parquet'}, "
-        f"{result.prepare.out_dir / 'manifest.parquet'}"
-    )
+    _print_prepare_summary(result.showcase)
+    _print_run(result.record)
+
+
+@app.command("run")
+def run_cmd(
+    cohort: Annotated[Path, typer.Option(help="Cohort folder (docs/cohort_format.md).")],
+    config: Annotated[Path | None, typer.Option(help="Run YAML (configs/run.yaml).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder; overrides the config.")] = None,
+) -> None:
+    """The whole study on your cohort: faces -> pretrain -> fine-tune -> evaluate -> explain -> report."""
+    from facehealth.config import load_config
+    from facehealth.workflow import RunConfig, run_study
+
+    overrides = {"out_dir": str(out_dir)} if out_dir else {}
+    try:
+        cfg = load_config(RunConfig, config, overrides)
+        with _stage_bars() as stage:
+            record = run_study(cfg, cohort, progress=stage)
+    except FaceHealthError as exc:
+        _fail(exc)
+    _print_run(record)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,7 @@ import yaml
 
 from facehealth.errors import ConfigError
 
-__all__ = ["load_config", "from_mapping", "to_mapping", "save_resolved"]
+__all__ = ["load_config", "from_mapping", "to_mapping", "save_resolved", "merge_config"]
 
 T = TypeVar("T")
 
@@ -81,6 +81,11 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], where: str = "config") -
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+
+
+def merge_config(config: T, overrides: Mapping[str, Any], where: str = "overrides") -> T:
+    """A copy of ``config`` with a nested mapping of ``overrides`` applied (checked like a YAML file)."""
+    return from_mapping(type(config), _deep_merge(to_mapping(config), overrides), where)
 
 
 def to_mapping(config: Any) -> dict[str, Any]:

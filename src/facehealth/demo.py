@@ -1,42 +1,53 @@
 """``facehealth demo``: the main job, on data that ships with the installed packages.
 
-The demo runs the stages that exist, in order:
+1. a synthetic cohort with planted effects (``cohort synth``): photos, and stimulus videos for
+   the affective task, split by subject with one site held out as the external cohort;
+2. a quality-gate showcase: public-domain photos that ship inside scikit-image and matplotlib
+   (NASA's astronaut portrait, the US Navy portrait of Grace Hopper, the "cameraman") plus the
+   inputs the gate must catch (a group photo, blurred, dark, tiny and cut-off copies, a corrupt
+   file) and a short video;
+3. the study itself (:func:`facehealth.workflow.run_study`): faces -> MAE pretraining ->
+   multi-task fine-tuning -> affective video model -> evaluation with CIs -> explanations ->
+   robustness -> HTML report.
 
-1. a synthetic cohort with planted effects (``cohort synth``), validated and
-   split by subject with one site held out as the external cohort;
-2. face preparation of every photo and video (``faces prepare``);
-3. a quality-gate showcase: public-domain photos that ship inside
-   scikit-image and matplotlib (NASA's astronaut portrait, the US Navy
-   portrait of Grace Hopper, the "cameraman") plus the inputs the gate must
-   catch (a group photo, blurred, dark, tiny and cut-off copies, a corrupt
-   file) and a short video.
-
-Pretraining, fine-tuning, evaluation and the HTML report extend it as they land.
+Two profiles: ``quick`` (a few minutes on a 2-core CPU: ViT-Ti/16 at 112 px, few epochs) and
+``full`` (more subjects and epochs, studies included; under half an hour on 2 cores).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import dataclasses
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from facehealth.faces.config import FacesConfig
+from facehealth.config import merge_config
+from facehealth.errors import ConfigError
+from facehealth.faces.config import FacesConfig, VideoConfig
 from facehealth.faces.io import read_image, write_video
 from facehealth.faces.prepare import PrepareSummary, prepare_faces
+from facehealth.train.config import OptimConfig, PretrainConfig
+from facehealth.train.finetune import FinetuneConfig
+from facehealth.workflow import RunConfig, RunRecord, run_study
+from facehealth.workflow.run import Progress
 
-__all__ = ["DemoResult", "example_photos", "write_examples", "run_demo"]
+__all__ = ["DemoResult", "example_photos", "write_examples", "run_demo", "demo_profile", "PROFILES"]
+
+PROFILES = ("quick", "full")
 
 
 @dataclass(frozen=True)
 class DemoResult:
+    out_dir: Path
     cohort_dir: Path
     splits: dict[str, int]  # subjects per split
-    cohort_faces: PrepareSummary
-    examples_dir: Path
-    prepare: PrepareSummary
+    showcase: PrepareSummary  # the quality-gate showcase
+    record: RunRecord
 
 
 def example_photos() -> dict[str, np.ndarray]:
@@ -93,34 +104,120 @@ def _panning(image: np.ndarray, n: int) -> Iterator[np.ndarray]:
         yield cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REFLECT)
 
 
+def demo_profile(profile: str, out: Path, seed: int = 0, workers: int = 2) -> tuple[int, RunConfig]:
+    """(default subjects, run config) of a demo profile; see the module docstring for the sizes."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown demo profile '{profile}'; choose one of {', '.join(PROFILES)}")
+    quick = profile == "quick"
+    # ViT-Ti/16 at 112 px: 49 patches, ~70 img/s for training on 2 cores (README benchmark).
+    backbone, size = "vit_tiny_patch16", 112
+    pretrain = PretrainConfig(
+        backbone=backbone,
+        img_size=size,
+        decoder_dim=128,
+        decoder_depth=2,
+        decoder_heads=4,
+        epochs=8 if quick else 30,
+        batch_size=64,
+        optim=OptimConfig(base_lr=1.5e-3, warmup_epochs=1.0),
+    )
+    finetune = FinetuneConfig(
+        tasks=("biomarkers", "age", "survival", "cad"),
+        # The four markers with a painted sign, two that follow them, and two negative controls.
+        biomarkers=(
+            ()
+            if not quick
+            else (
+                "haemoglobin",
+                "total_bilirubin",
+                "ldl_cholesterol",
+                "creatinine",
+                "haematocrit",
+                "egfr",
+                "sodium",
+                "alt",
+            )
+        ),
+        backbone=backbone,
+        img_size=size,
+        epochs=12 if quick else 30,
+        batch_size=32,
+        patience=4 if quick else 6,
+        age_balanced_epochs=2,
+    )
+    # Videos: 64 px frames and a frozen backbone keep the sequence model cheap; expression
+    # dynamics (mouth and brow movement over seconds) survive the small size.
+    affective = FinetuneConfig(
+        tasks=("affective",),
+        backbone=backbone,
+        img_size=64,
+        input="video",
+        pooling="temporal",
+        frames=20,
+        mode="linear_probe",
+        epochs=10 if quick else 25,
+        batch_size=8,
+        patience=4,
+        optim=OptimConfig(base_lr=2e-2, warmup_epochs=1.0),
+    )
+    cfg = RunConfig(
+        out_dir=str(out),
+        workers=workers,
+        seed=seed,
+        pretrain=pretrain,
+        finetune=finetune,
+        affective=affective,
+        n_boot=500 if quick else 1000,
+        studies=() if quick else ("label_efficiency", "external", "baselines", "subgroups"),
+        synthetic=True,
+    )
+    return (100 if quick else 300), cfg
+
+
 def run_demo(
     out: Path,
-    subjects: int = 80,
+    profile: str = "quick",
+    subjects: int | None = None,
     seed: int = 0,
     workers: int = 2,
-    progress: Callable[[str], Callable[[int, int], None]] | None = None,
+    progress: Progress | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> DemoResult:
-    """Run every stage that exists into ``out``; ``progress(stage)`` returns a ``(done, total)`` callback."""
+    """Synthesize a cohort into ``out/cohort``, run the quality-gate showcase and the whole study.
+
+    ``overrides`` is a nested mapping (e.g. from a YAML file) merged over the profile's
+    :class:`~facehealth.workflow.RunConfig`, so any stage's settings can be changed.
+    """
     from facehealth.data.cohort import load_cohort
-    from facehealth.data.splits import assert_no_leakage, make_splits, save_splits
+    from facehealth.data.splits import make_splits, save_splits
     from facehealth.data.synth import SynthConfig, synthesize_cohort
     from facehealth.data.synth.generate import EXTERNAL_SITES
+    from facehealth.workflow.run import RunRecord
+
+    default_subjects, cfg = demo_profile(profile, out, seed, workers)
+    cfg = dataclasses.replace(cfg, faces=FacesConfig(video=VideoConfig(fps=2.5)))
+    if overrides:
+        cfg = merge_config(cfg, overrides, "demo config")
+    n = subjects or default_subjects
+    record = RunRecord(out, profile=profile, synthetic=True)
+    out.mkdir(parents=True, exist_ok=True)
 
     def bar(stage: str) -> Callable[[int, int], None] | None:
         return progress(stage) if progress else None
 
+    start = time.perf_counter()
     cohort_dir = synthesize_cohort(
         out / "cohort",
-        SynthConfig(subjects=subjects, images_per_subject=3, seed=seed),
+        # One 10 s stimulus video per subject at 5 fps; face preparation keeps 2.5 fps (25 frames).
+        SynthConfig(subjects=n, images_per_subject=3 if profile == "full" else 2, videos_per_subject=1, seed=seed),
         on_progress=bar("synthetic cohort"),
     )
-    cohort = load_cohort(cohort_dir)
-    splits = make_splits(cohort.subject_labels(), seed, stratify="cad", external_sites=EXTERNAL_SITES)
-    assert_no_leakage(cohort.media, splits)
+    splits = make_splits(load_cohort(cohort_dir).subject_labels(), seed, stratify="cad", external_sites=EXTERNAL_SITES)
     save_splits(splits, cohort_dir)
-    cohort_faces = prepare_faces(
-        cohort_dir, out / "cohort_faces", FacesConfig(), workers=workers, on_progress=bar("cohort faces")
-    )
+    record.stage("cohort", "done", time.perf_counter() - start, note=f"{n} synthetic subjects")
+    start = time.perf_counter()
     examples = write_examples(out / "examples")
-    summary = prepare_faces(examples, out / "faces", FacesConfig(), workers=workers, on_progress=bar("QC showcase"))
-    return DemoResult(cohort_dir, splits["split"].value_counts().to_dict(), cohort_faces, examples, summary)
+    showcase = prepare_faces(examples, out / "faces", FacesConfig(), workers=workers, on_progress=bar("QC showcase"))
+    record.stage("qc_showcase", "done", time.perf_counter() - start, note=f"{showcase.crops} crops")
+    record = run_study(cfg, cohort_dir, progress=progress, profile=profile, record=record)
+    return DemoResult(out, cohort_dir, splits["split"].value_counts().to_dict(), showcase, record)

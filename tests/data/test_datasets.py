@@ -87,3 +87,6 @@ def test_frame_sequences(tmp_path):
     times = item["time"][:n].numpy()
     assert np.all(np.diff(times) > 0) and times[-1] <= 10.0
     assert item["image"].shape == (32, 3, 64, 64)
+    # The same folder as an image dataset holds the two photos only, not the ~45 video frames.
+    crops = CropDataset(prepared, labels, targets=["affective_code"], size=64)
+    assert len(crops) == 2 and set(crops.manifest["kind"]) == {"image"}

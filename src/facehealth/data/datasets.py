@@ -98,6 +98,18 @@ class _Base(Dataset):
         return np.random.default_rng([self.seed, self.epoch, index])
 
 
+def _still_photos(manifest: pd.DataFrame) -> pd.DataFrame:
+    """Photo crops only, when the folder also holds video frames.
+
+    Frames of a stimulus video show evoked expressions and come by the dozen per person; mixed into
+    an image model's training they would outweigh the photos and shift what "a face" looks like.
+    A folder of video frames alone (no photos) is used as is.
+    """
+    if "kind" not in manifest or not (manifest["kind"] == "image").any():
+        return manifest
+    return manifest[manifest["kind"] == "image"].reset_index(drop=True)
+
+
 class CropDataset(_Base):
     """One item per crop: ``{"image": (3,H,W), "target": (T,), "subject_id": str}``."""
 
@@ -113,6 +125,7 @@ class CropDataset(_Base):
         manifest: pd.DataFrame | None = None,
     ) -> None:
         super().__init__(prepared_dir, manifest, labels, targets, subjects, size, augment, seed)
+        self.manifest = _still_photos(self.manifest)
 
     def __len__(self) -> int:
         return len(self.manifest)

@@ -68,7 +68,10 @@ def evaluate_predictions(
                     if c in BIOMARKERS:
                         systems.setdefault(BIOMARKERS[c].system, []).append(task[c]["pearson_r"]["value"])
                 if systems:
-                    task["by_system_mean_r"] = {k: float(np.nanmean(v)) for k, v in systems.items()}
+                    # A system whose markers all have undefined r (e.g. constant predictions) stays NaN.
+                    task["by_system_mean_r"] = {
+                        k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in systems.items()
+                    }
             elif t.kind == "binary":
                 y, p = t.columns[0], f"prob_{t.name}"
                 cut = thresholds[t.name]

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from facehealth.models.losses import cox_partial_likelihood, masked_bce, masked_cross_entropy, masked_mse
-from facehealth.models.registry import create_model
+from facehealth.models.registry import create_model, get_spec
 
 __all__ = ["TaskSpec", "MultiTaskModel", "Pooling"]
 
@@ -38,6 +38,13 @@ class TaskSpec:
     columns: tuple[str, ...]  # label columns; cox: (time, event)
     classes: tuple[str, ...] = ()  # multiclass labels in index order
     weight: float = 1.0  # contribution to the total loss
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TaskSpec:
+        """Inverse of ``task.__dict__`` as stored in checkpoint metadata (lists back to tuples)."""
+        return cls(
+            data["name"], data["kind"], tuple(data["columns"]), tuple(data.get("classes", ())), data.get("weight", 1.0)
+        )
 
     @property
     def outputs(self) -> int:
@@ -75,7 +82,11 @@ class MultiTaskModel(nn.Module):
     ) -> None:
         super().__init__()
         self.backbone_name = backbone
-        self.backbone = create_model(backbone, img_size=img_size)
+        # ViTs pool the mean of their patch tokens (with timm's fc_norm), not the class token: MAE
+        # never trains the class token (no loss reaches it), so a pretrained encoder's class token
+        # is nearly random; the MAE paper fine-tunes with global average pooling for this reason.
+        extra = {"global_pool": "avg"} if get_spec(backbone).family == "vit" else {}
+        self.backbone = create_model(backbone, img_size=img_size, **extra)
         self.tasks = list(tasks)
         self.pooling = pooling
         width = self.backbone.num_features

@@ -147,10 +147,7 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
             f"{path}: not a fine-tuned checkpoint (stage: {meta.get('stage')}); "
             "pass the checkpoint-best.safetensors written by `facehealth finetune`"
         )
-    tasks = [
-        TaskSpec(t["name"], t["kind"], tuple(t["columns"]), tuple(t.get("classes", ())), t.get("weight", 1.0))
-        for t in meta["tasks"]
-    ]
+    tasks = [TaskSpec.from_dict(t) for t in meta["tasks"]]
     model = MultiTaskModel(
         meta["backbone"],
         tasks,

@@ -1,0 +1,246 @@
+"""The stages of a study run. Each has a skip rule (why it cannot or need not run) and a body.
+
+A body reads the outputs of earlier stages from fixed places in the run folder and writes its
+own; it returns a one-line note for ``run.json``. Heavy imports happen inside the bodies so that
+importing the workflow stays cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from facehealth.errors import SchemaError
+from facehealth.train.finetune import FinetuneConfig
+from facehealth.workflow.run import Progress, RunConfig, RunRecord
+
+__all__ = ["StageContext", "Stage", "STAGE_FUNCTIONS"]
+
+
+@dataclass
+class StageContext:
+    cfg: RunConfig
+    cohort: Path
+    out: Path
+    progress: Progress | None
+    record: RunRecord
+
+    def bar(self, stage: str) -> Callable[[int, int], None] | None:
+        return self.progress(stage) if self.progress else None
+
+    def loss_bar(self, stage: str) -> Callable[[int, int, float], None] | None:
+        """Training engines report (step, total, loss); the bar shows steps."""
+        bar = self.bar(stage)
+        return (lambda done, total, loss: bar(done, total)) if bar else None
+
+    # Where each stage writes (docs/run_folder.md).
+    @property
+    def faces_dir(self) -> Path:
+        return self.out / "cohort_faces"
+
+    @property
+    def pretrain_dir(self) -> Path:
+        return self.out / "pretrain"
+
+    @property
+    def finetune_dir(self) -> Path:
+        return self.out / "finetune"
+
+    @property
+    def affective_dir(self) -> Path:
+        return self.out / "finetune_affective"
+
+    @property
+    def evaluate_dir(self) -> Path:
+        return self.out / "evaluate"
+
+
+@dataclass(frozen=True)
+class Stage:
+    run: Callable[[StageContext], str | None]
+    skip_reason: Callable[[StageContext], str | None] = lambda ctx: None
+
+
+def _faces(ctx: StageContext) -> str:
+    from facehealth.data.cohort import load_cohort
+    from facehealth.data.splits import assert_no_leakage, load_splits, make_splits, save_splits
+    from facehealth.data.validate import validate_cohort
+    from facehealth.faces.prepare import prepare_faces
+
+    report = validate_cohort(ctx.cohort)
+    if not report.ok:
+        first = "; ".join(f"{i.table} row {i.row} {i.column}: {i.message}" for i in report.errors[:3])
+        raise SchemaError(
+            f"{ctx.cohort}: {len(report.errors)} error(s) in the cohort tables, e.g. {first}. "
+            f"Run `facehealth cohort validate {ctx.cohort}` for the full list."
+        )
+    cohort = load_cohort(ctx.cohort)
+    try:
+        splits = load_splits(ctx.cohort)
+    except Exception:  # noqa: BLE001 - no saved splits: make them by subject, as documented
+        splits = make_splits(
+            cohort.subject_labels(), ctx.cfg.seed, stratify=_stratify(cohort), external_sites=ctx.cfg.external_sites
+        )
+        save_splits(splits, ctx.cohort)
+    assert_no_leakage(cohort.media, splits)
+    summary = prepare_faces(
+        ctx.cohort, ctx.faces_dir, ctx.cfg.faces, workers=ctx.cfg.workers, on_progress=ctx.bar("faces")
+    )
+    rejected = sum(summary.rejections.values())
+    return f"{summary.crops} crops from {summary.items} photos/videos; {rejected} rejected by the quality gate"
+
+
+def _stratify(cohort) -> str | None:  # noqa: ANN001
+    labels = cohort.subject_labels()
+    return "cad" if "cad" in labels.columns and labels["cad"].notna().any() else None
+
+
+def _pretrain(ctx: StageContext) -> str:
+    from facehealth.train.engine import pretrain_mae
+
+    cfg = dataclasses.replace(
+        ctx.cfg.pretrain, data=(str(ctx.faces_dir),), out_dir=str(ctx.pretrain_dir), seed=ctx.cfg.seed
+    )
+    result = pretrain_mae(cfg, on_progress=ctx.loss_bar("pretrain (MAE)"))
+    losses = result.epoch_losses
+    speed = result.images_per_second
+    return f"MAE loss {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} epochs; {speed:.0f} img/s"
+
+
+def _pretrained_checkpoint(ctx: StageContext, cfg: FinetuneConfig) -> str | None:
+    if ctx.cfg.pretrain is not None:
+        return str(ctx.pretrain_dir / "checkpoint-last.safetensors")
+    return cfg.init_from
+
+
+def _finetune(ctx: StageContext) -> str:
+    from facehealth.train.finetune import finetune
+
+    cfg = dataclasses.replace(
+        ctx.cfg.finetune,
+        cohort=str(ctx.cohort),
+        prepared=str(ctx.faces_dir),
+        out_dir=str(ctx.finetune_dir),
+        init_from=_pretrained_checkpoint(ctx, ctx.cfg.finetune),
+        seed=ctx.cfg.seed,
+    )
+    result = finetune(cfg, on_progress=ctx.loss_bar("fine-tune (" + ", ".join(cfg.tasks) + ")"))
+    return f"best epoch {result.best_epoch} of {len(result.history)}; tasks {', '.join(cfg.tasks)}"
+
+
+def _affective_skip(ctx: StageContext) -> str | None:
+    if ctx.cfg.affective is None:
+        return "off in the config (affective: null)"
+    labels_path = next((p for p in (ctx.cohort / "labels.csv", ctx.cohort / "labels.parquet") if p.is_file()), None)
+    if labels_path is None:
+        return "the cohort has no labels table"
+    labels = pd.read_csv(labels_path) if labels_path.suffix == ".csv" else pd.read_parquet(labels_path)
+    if "affective" not in labels.columns or labels["affective"].isna().all():
+        return "the cohort has no affective labels"
+    return None
+
+
+def _affective(ctx: StageContext) -> str:
+    from facehealth.train.finetune import finetune
+
+    manifest = pd.read_parquet(ctx.faces_dir / "manifest.parquet", columns=["kind"])
+    if not (manifest["kind"] == "video").any():
+        raise SchemaError("the affective model needs stimulus videos, but no video frame passed face preparation")
+    cfg = dataclasses.replace(
+        ctx.cfg.affective,
+        cohort=str(ctx.cohort),
+        prepared=str(ctx.faces_dir),
+        out_dir=str(ctx.affective_dir),
+        init_from=_pretrained_checkpoint(ctx, ctx.cfg.affective),
+        tasks=("affective",),
+        input="video",
+        seed=ctx.cfg.seed,
+    )
+    result = finetune(cfg, on_progress=ctx.loss_bar("fine-tune (affective, videos)"))
+    return f"best epoch {result.best_epoch} of {len(result.history)}"
+
+
+def _evaluate(ctx: StageContext) -> str:
+    from facehealth.data.cohort import load_cohort
+    from facehealth.evaluate.clinical import evaluate_predictions
+    from facehealth.models.checkpoint import load_checkpoint
+    from facehealth.models.multitask import TaskSpec
+
+    labels = load_cohort(ctx.cohort, check_files=False).subject_labels()
+    if "affective" in labels.columns:
+        from facehealth.data.schema import AFFECTIVE_CLASSES
+
+        labels["affective_code"] = labels["affective"].map({c: i for i, c in enumerate(AFFECTIVE_CLASSES)})
+    predictions, tasks = None, []
+    for folder in (ctx.finetune_dir, ctx.affective_dir):
+        if not (folder / "predictions.parquet").is_file():
+            continue
+        part = pd.read_parquet(folder / "predictions.parquet").drop(columns=["n_images"], errors="ignore")
+        _, meta = load_checkpoint(folder / "checkpoint-best.safetensors")
+        tasks += [TaskSpec.from_dict(t) for t in meta["tasks"]]
+        predictions = part if predictions is None else predictions.merge(part, on=["subject_id", "split"], how="outer")
+    if predictions is None:
+        raise SchemaError(f"no predictions to evaluate in {ctx.finetune_dir}")
+    rng = np.random.default_rng(ctx.cfg.seed)
+    # Undefined metrics (one class in a small split, no events before a horizon) warn and give NaN;
+    # the run keeps each distinct message in metrics.json instead of printing hundreds of them.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = evaluate_predictions(predictions, labels, tasks, rng, ctx.cfg.n_boot)
+    report["warnings"] = sorted({str(w.message) for w in caught})
+    ctx.evaluate_dir.mkdir(parents=True, exist_ok=True)
+    predictions.to_parquet(ctx.evaluate_dir / "predictions.parquet", index=False)
+    (ctx.evaluate_dir / "metrics.json").write_text(json.dumps(report | {"seed": ctx.cfg.seed}, indent=2))
+    ctx.record.headline = headline_numbers(report)
+    notes = f"; {len(report['warnings'])} undefined-metric warning(s) in metrics.json" if report["warnings"] else ""
+    return f"{len(tasks)} task(s) on splits {', '.join(report['splits'])}; n_boot {ctx.cfg.n_boot}{notes}"
+
+
+def headline_numbers(report: dict) -> dict:
+    """One number per task on the test split (and the external site), each with its CI."""
+    picks = {
+        "age": ("age", "mae"),
+        "cad": ("auroc",),
+        "survival": ("c_index",),
+        "affective": ("accuracy",),
+        "biomarkers": ("haemoglobin", "pearson_r"),
+    }
+    out: dict = {}
+    for split in ("test", "external"):
+        tasks = report["splits"].get(split, {})
+        for task, path in picks.items():
+            node = tasks.get(task)
+            for key in path:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict) and "value" in node:
+                name = f"{split}.{task}." + ".".join(path)
+                out[name] = {k: node[k] for k in ("value", "low", "high", "n_subjects")}
+    return out
+
+
+def _off(flag: str) -> Callable[[StageContext], str | None]:
+    return lambda ctx: None if getattr(ctx.cfg, flag) else f"off in the config ({flag}: false)"
+
+
+def _not_yet(ctx: StageContext) -> str | None:
+    return "not available in this version"
+
+
+STAGE_FUNCTIONS: dict[str, Stage] = {
+    "faces": Stage(_faces),
+    "pretrain": Stage(_pretrain, lambda ctx: None if ctx.cfg.pretrain else "off in the config (pretrain: null)"),
+    "finetune": Stage(_finetune),
+    "affective": Stage(_affective, _affective_skip),
+    "evaluate": Stage(_evaluate),
+    "studies": Stage(lambda ctx: None, _not_yet),
+    "explain": Stage(lambda ctx: None, _not_yet),
+    "robustness": Stage(lambda ctx: None, _not_yet),
+    "report": Stage(lambda ctx: None, _not_yet),
+}

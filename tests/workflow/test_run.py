@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from facehealth.errors import SchemaError
+from facehealth.train.config import OptimConfig, PretrainConfig
+from facehealth.train.finetune import FinetuneConfig
+from facehealth.workflow import RunConfig, run_study
+
+
+def _tiny(out) -> RunConfig:  # noqa: ANN001
+    """Seconds-sized stages: ViT-Ti/16 at 32 px, one epoch each, a small bootstrap."""
+    return RunConfig(
+        out_dir=str(out),
+        pretrain=PretrainConfig(
+            backbone="vit_tiny_patch16", img_size=32, decoder_dim=32, decoder_depth=1, decoder_heads=2, epochs=1
+        ),
+        finetune=FinetuneConfig(
+            backbone="vit_tiny_patch16",
+            img_size=32,
+            epochs=1,
+            tasks=("age", "cad", "survival"),
+            optim=OptimConfig(base_lr=2e-3, warmup_epochs=0.5),
+        ),
+        n_boot=20,
+        external_sites=("site_c",),
+        explain=False,
+        robustness=False,
+        report=False,
+    )
+
+
+def test_run_study_records_every_stage_and_headline_numbers(cohort_copy, tmp_path):
+    record = run_study(_tiny(tmp_path / "run"), cohort_copy)
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())
+    status = {k: v["status"] for k, v in saved["stages"].items()}
+    assert status["faces"] == status["pretrain"] == status["finetune"] == status["evaluate"] == "done"
+    assert status["affective"] == "skipped" and "off in the config" in saved["stages"]["affective"]["note"]
+    assert saved["finished"] is not None and saved["headline"] == record.headline
+    # Fine-tuning started from this run's MAE encoder, and the splits were made by subject with the
+    # external site held out (the cohort had no splits.csv).
+    meta = json.loads((tmp_path / "run" / "finetune" / "checkpoint-best.json").read_text())
+    assert meta["config"]["init_from"].endswith("pretrain/checkpoint-last.safetensors") and meta["init"]["loaded"] > 10
+    metrics = json.loads((tmp_path / "run" / "evaluate" / "metrics.json").read_text())
+    assert set(metrics["splits"]) == {"train", "val", "test", "external"}
+    headline = record.headline["test.cad.auroc"]
+    assert headline["value"] == metrics["splits"]["test"]["cad"]["auroc"]["value"]
+    assert headline["low"] <= headline["value"] <= headline["high"]
+    assert (tmp_path / "run" / "config.resolved.yaml").is_file()
+
+
+def test_a_failing_stage_is_recorded_and_raises(cohort_copy, tmp_path):
+    text = (cohort_copy / "subjects.csv").read_text().splitlines()
+    text[1] = text[1].replace(",F,", ",woman,").replace(",M,", ",man,")
+    (cohort_copy / "subjects.csv").write_text("\n".join(text) + "\n")
+    with pytest.raises(SchemaError, match="cohort validate"):
+        run_study(_tiny(tmp_path / "run"), cohort_copy)
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert saved["stages"]["faces"]["status"] == "failed" and "sex" in saved["stages"]["faces"]["note"]
+    assert "finetune" not in saved["stages"] and saved["finished"] is None
