@@ -226,6 +226,26 @@ def test_baseline_table_compares_every_arm_with_the_reference(study_cohort, tmp_
     assert mae["difference"] == pytest.approx(value["noisy", "age", "mae"] - value["good", "age", "mae"])
 
 
+def test_full_training_runs_are_reused_across_studies_only_when_nothing_changed(study_cohort, tmp_path):
+    from facehealth.evaluate.study_arms import Arm
+
+    cfg = _tiny(study_cohort, "unused", tmp_path, tasks=("age",), reference_arm="counted")
+    oracle = _oracle_arms(cfg, {"o": 0.1})["o"]
+    calls = []
+
+    def counted(train_ids, work, seed):
+        calls.append(len(train_ids))
+        return oracle(train_ids, work, seed)
+
+    arms = {"counted": Arm("counted", counted, fingerprint="v1")}
+    baseline_table(cfg, arms=arms)
+    subgroup_study(cfg, arms=arms)
+    assert len(calls) == 1  # the second study reused the first one's predictions
+    baseline_table(cfg, arms={"counted": Arm("counted", counted, fingerprint="v2")})
+    baseline_table(cfg, arms={"counted": counted})  # a plain function has no fingerprint: always runs
+    assert len(calls) == 3
+
+
 def test_subgroup_study_writes_forest_rows_for_age_sex_and_site(study_cohort, tmp_path):
     cfg = _tiny(study_cohort, "unused", tmp_path, reference_arm="good", min_subgroup=3)
     table = subgroup_study(cfg, arms=_oracle_arms(cfg, {"good": 0.1}))

@@ -117,10 +117,11 @@ def nested_order(train: pd.DataFrame, stratify: str | None, seed: int) -> list[s
     return train["subject_id"].to_numpy()[np.argsort(key, kind="stable")].tolist()
 
 
-def _run_arm(name: str, arm: ArmFn, train_ids: Sequence[str], work: Path, seed: int) -> pd.DataFrame:
-    """Run one arm, reusing an earlier run in ``work`` when recipe, seed and training subjects match."""
+def _run_arm(name: str, arm: ArmFn, train_ids: Sequence[str], work: Path, seed: int, data: StudyData) -> pd.DataFrame:
+    """Run one arm, reusing an earlier run in ``work`` when recipe, seed, subjects, splits and labels match."""
     fingerprint = getattr(arm, "fingerprint", None)
-    key = hashlib.sha256(json.dumps([fingerprint, seed, sorted(train_ids)]).encode()).hexdigest()
+    tables = [int(pd.util.hash_pandas_object(t, index=False).sum()) for t in (data.splits, data.labels)]
+    key = hashlib.sha256(json.dumps([fingerprint, seed, sorted(train_ids), tables]).encode()).hexdigest()
     done, key_file = work / "arm_predictions.parquet", work / "arm_key.txt"
     if fingerprint and done.is_file() and key_file.is_file() and key_file.read_text() == key:
         return pd.read_parquet(done)
@@ -179,7 +180,7 @@ def label_efficiency(
             ids = order[:n]
             subsets.append(pd.DataFrame({"seed": seed, "n": n, "subject_id": ids}))
             for name, arm in arms.items():
-                pred = _run_arm(name, arm, ids, out / "runs" / name / f"n{n}_seed{seed}", seed)
+                pred = _run_arm(name, arm, ids, out / "runs" / name / f"n{n}_seed{seed}", seed, data)
                 scored = _on(pred, data, test_ids)
                 rng = np.random.default_rng([seed, n])  # the same resamples for every arm
                 for row in metric_rows(scored, targets, lambda t: [cfg.primary(t.task)], rng, cfg.n_boot):
@@ -226,7 +227,7 @@ def _full_training(cfg: StudyConfig, data: StudyData, arms: Mapping[str, ArmFn])
     """Each arm trained once on every training subject (shared by the external, baseline and subgroup studies)."""
     seed, ids = cfg.seeds[0], data.ids("train")
     return {
-        name: _run_arm(name, arm, ids, Path(cfg.out_dir) / "runs" / name / f"full_seed{seed}", seed)
+        name: _run_arm(name, arm, ids, Path(cfg.out_dir) / "runs" / name / f"full_seed{seed}", seed, data)
         for name, arm in arms.items()
     }
 
