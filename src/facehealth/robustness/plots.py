@@ -54,7 +54,8 @@ def plot_curves(table: pd.DataFrame, n_subjects: int, out: Path) -> list[Path]:
                 part = part.drop_duplicates(["perturbation", "severity"])
                 _lines(ax, part, "agreement")
                 ax.set_title(f"{key}: {part['agreement_metric'].iloc[0]} clean vs perturbed", fontsize=10)
-                ax.set_ylim(-0.1, 1.05)
+                low = np.nanmin([-0.1, part["agreement"].min() - 0.05])  # ICC can go below 0
+                ax.set_ylim(low, 1.05)
         axes[0].legend(fontsize=6, ncol=2)
         fig.tight_layout()
         path = out / f"robustness_{kind}.png"
