@@ -236,30 +236,30 @@ def _heatmap(table: pd.DataFrame, path: Path, method: str) -> Path:
 
     matplotlib.use("Agg")  # files only; no display on servers
     import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
 
     targets = list(dict.fromkeys(table["target"]))
     order = [*REGIONS, "other"]
     fig, axes = plt.subplots(1, 2, figsize=(4 + 1.6 * len(targets), 6), constrained_layout=True)
-    for ax, measure, cmap in ((axes[0], "share", "viridis"), (axes[1], "density", "magma")):
-        grid_values = table.pivot(index="region", columns="target", values=measure).reindex(
-            index=order, columns=targets
-        )
-        values = grid_values.to_numpy(float)
-        image = ax.imshow(values, cmap=cmap, aspect="auto")
+    for ax, measure in zip(axes, ("share", "density")):
+        values = (
+            table.pivot(index="region", columns="target", values=measure).reindex(index=order, columns=targets)
+        ).to_numpy(float)
+        if measure == "share":
+            image = ax.imshow(values, cmap="viridis", aspect="auto", vmin=0)
+            ax.set_title(f"{method}: share of saliency")
+        else:
+            # Density is a ratio around 1 (area-proportional): a diverging scale centred there.
+            spread = max(float(np.nanmax(np.abs(values - 1.0), initial=0.0)), 0.05)
+            norm = TwoSlopeNorm(1.0, max(1.0 - spread, 0.0), 1.0 + spread)
+            image = ax.imshow(values, cmap="coolwarm", aspect="auto", norm=norm)
+            ax.set_title(f"{method}: density (1 = by area)")
         ax.set_xticks(range(len(targets)), targets, rotation=45, ha="right")
         ax.set_yticks(range(len(order)), order)
         for (i, j), v in np.ndenumerate(values):
             if np.isfinite(v):
-                ax.text(
-                    j,
-                    i,
-                    f"{v:.2f}",
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="white" if v < np.nanmax(values) / 2 else "black",
-                )
-        ax.set_title(f"{method}: mean {measure}" + (" (1 = area-proportional)" if measure == "density" else ""))
+                dark = measure == "share" and v < 0.5 * np.nanmax(values)  # viridis is dark at the bottom
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if dark else "black")
         fig.colorbar(image, ax=ax, shrink=0.7)
     fig.savefig(path, dpi=110)
     plt.close(fig)
