@@ -123,12 +123,17 @@ def explain_cohort(
     attributions: dict[str, list[RegionAttribution]] = {}
     galleries: dict[str, Path] = {}
     empty: dict[str, int] = {}
+    cached: np.ndarray | None = None  # rollout ignores the target: one set of maps serves all
     for task, index, label in targets:
-        maps = []
-        for start in range(0, len(crops), 16):
-            x = to_model_input(crops[start : start + 16], size).to(device)
-            maps.append(saliency(model, x, task, index, method, baseline=baseline, steps=steps))
-        maps = np.concatenate(maps)
+        if cached is None:
+            maps = []
+            for start in range(0, len(crops), 16):
+                x = to_model_input(crops[start : start + 16], size).to(device)
+                maps.append(saliency(model, x, task, index, method, baseline=baseline, steps=steps))
+            maps = np.concatenate(maps)
+            cached = maps if method == "rollout" else None
+        else:
+            maps = cached
         # An all-zero map (Grad-CAM whose weighted sum is negative everywhere) has no shares: NaN, counted.
         empty[label] = int((maps.reshape(len(maps), -1).max(1) <= 0).sum())
         attributions[label] = [
