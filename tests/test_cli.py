@@ -101,6 +101,21 @@ def test_demo_runs_end_to_end(tmp_path):
     assert {"biomarkers", "age", "survival", "cad", "affective"} <= set(metrics["splits"]["test"])
     assert "splits by subject" in result.output and "Headline numbers" in result.output
     assert "test.cad.auroc" in result.output
+    assert (tmp_path / "demo" / "evaluate" / "survival.json").is_file()
+    page = (tmp_path / "demo" / "report.html").read_text()
+    assert "SYNTHETIC DATA" in page and 'data-metric="splits.test.cad.auroc"' in page
+    assert f"report: {tmp_path / 'demo' / 'report.html'}" in result.output
+
+    # The per-person report of a synthetic subject, twice: the second visit has a trend.
+    photo = next((tmp_path / "demo" / "cohort" / "media").glob("S*/img0.jpg"))
+    args = ["report", "person", "--model", str(tmp_path / "demo" / "finetune" / "checkpoint-best.safetensors")]
+    args += ["--history", str(tmp_path / "h.db"), "--subject", "S1", "--input", str(photo)]
+    args += ["--run", str(tmp_path / "demo")]
+    first, second = runner.invoke(app, args), runner.invoke(app, args)
+    assert first.exit_code == second.exit_code == 0, first.output
+    assert "not a diagnosis" in first.output and "last visit" in second.output
+    result = runner.invoke(app, ["report", str(tmp_path), "--no-pdf"])
+    assert result.exit_code == 2 and "not a run folder" in result.output
 
 
 def test_demo_rejects_an_unknown_profile(tmp_path):

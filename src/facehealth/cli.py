@@ -430,20 +430,21 @@ def evaluate_cmd(
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples (of subjects).")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
 ) -> None:
-    """Score every split of a cohort; write metrics.json with a subject-bootstrap CI for every number."""
-    import numpy as np
-
-    from facehealth.evaluate.clinical import evaluate_predictions
+    """Score every split of a cohort; write metrics.json (and survival.json) with a CI for every number."""
+    from facehealth.data.cohort import load_cohort
+    from facehealth.evaluate.outputs import write_evaluation
+    from facehealth.models.checkpoint import load_checkpoint
     from facehealth.train.finetune import predict_cohort
 
     try:
         predictions, labels, tasks = predict_cohort(model, cohort, prepared)
+        subjects = load_cohort(cohort or load_checkpoint(model)[1]["config"]["cohort"], check_files=False).subjects
     except FaceHealthError as exc:
         _fail(exc)
-    report = evaluate_predictions(predictions, labels, tasks, np.random.default_rng(seed), n_boot)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    predictions.to_parquet(out_dir / "predictions.parquet", index=False)
-    (out_dir / "metrics.json").write_text(json.dumps(report | {"model": str(model), "seed": seed}, indent=2))
+    result = write_evaluation(
+        predictions, labels, subjects, tasks, out_dir, seed=seed, n_boot=n_boot, extra={"model": str(model)}
+    )
+    report = result.metrics
     for split, tasks_out in report["splits"].items():
         shown = []
         for task, values in tasks_out.items():
@@ -452,7 +453,98 @@ def evaluate_cmd(
                     if isinstance(v, dict) and "value" in v:
                         shown.append(f"{task}.{name} {v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}]")
         out.print(f"{split} (n={tasks_out['n_subjects']}): " + "; ".join(shown[:6]))
-    out.print(f"metrics: {out_dir / 'metrics.json'}")
+    if report["warnings"]:
+        err.print(f"[yellow]{len(report['warnings'])} metric(s) undefined on some split (listed in metrics.json)[/]")
+    survival = f", {out_dir / 'survival.json'}" if result.survival else ""
+    out.print(f"metrics: {out_dir / 'metrics.json'}{survival}")
+
+
+@app.command("robustness")
+def robustness_cmd(
+    model: Annotated[Path, typer.Option(help="Fine-tuned checkpoint (checkpoint-best.safetensors).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for robustness.csv and the plots.")],
+    cohort: Annotated[Path | None, typer.Option(help="Cohort folder (default: the one trained on).")] = None,
+    prepared: Annotated[Path | None, typer.Option(help="Its `faces prepare` folder.")] = None,
+    split: Annotated[str, typer.Option(help="Which split's subjects to perturb.")] = "test",
+    subjects: Annotated[int, typer.Option(help="At most this many subjects (one photo each).")] = 20,
+    perturbation: Annotated[
+        list[str] | None, typer.Option(help="Perturbations to run (repeatable; default: the standard set).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (noise, crop jitter).")] = 0,
+) -> None:
+    """Re-score perturbed photos (light, pose, blur, occlusion, makeup...) through the whole face path."""
+    import numpy as np
+
+    from facehealth.robustness.suite import run_robustness
+
+    try:
+        with err.status("perturbing and re-scoring photos"):
+            result = run_robustness(
+                model,
+                out_dir=out_dir,
+                cohort_dir=cohort,
+                prepared_dir=prepared,
+                split=split,
+                perturbations=tuple(perturbation) if perturbation else None,
+                n_subjects=subjects,
+                rng=np.random.default_rng(seed),
+            )
+    except FaceHealthError as exc:
+        _fail(exc)
+    out.print(
+        f"{result.n_subjects} subjects, {result.forward_passes} forward passes in {result.seconds:.0f} s; "
+        f"table: {out_dir / 'robustness.csv'}"
+    )
+
+
+@app.command("report")
+def report_cmd(
+    target: Annotated[str, typer.Argument(help="A run folder, or the word `person` for a per-person report.")],
+    pdf: Annotated[bool, typer.Option(help="Also print the report to PDF (headless Chromium).")] = True,
+    model: Annotated[Path | None, typer.Option(help="person: fine-tuned checkpoint.")] = None,
+    history: Annotated[Path | None, typer.Option(help="person: SQLite visit history (created if missing).")] = None,
+    subject: Annotated[str | None, typer.Option(help="person: the person's id.")] = None,
+    photo: Annotated[Path | None, typer.Option("--input", help="person: today's photo or video.")] = None,
+    run: Annotated[Path | None, typer.Option(help="person: the model's run folder (90% intervals).")] = None,
+    html: Annotated[Path | None, typer.Option(help="person: also write the report as HTML here.")] = None,
+    record: Annotated[bool, typer.Option(help="person: store this visit in the history.")] = True,
+) -> None:
+    """`report RUN_DIR`: the cohort report (report.html + PDF). `report person ...`: a person's risk report."""
+    from facehealth import report as reports
+
+    if target == "person":
+        missing = [n for n, v in (("--model", model), ("--history", history), ("--subject", subject)) if v is None]
+        if missing or photo is None:
+            _fail(ValueError(f"report person needs {', '.join(missing + (['--input'] if photo is None else []))}"))
+        from facehealth.models.predictor import load
+
+        try:
+            person = reports.report_visit(
+                load(model),
+                photo,
+                reports.HistoryStore(history),
+                subject,
+                model_id=model.name,
+                run_dir=str(run) if run else None,
+                record=record,
+            )
+        except FaceHealthError as exc:
+            _fail(exc)
+        out.print(person.text)
+        if html:
+            html.write_text(person.html, encoding="utf-8")
+            out.print(f"HTML: {html}")
+        return
+    run_dir = Path(target)
+    if not (run_dir / "run.json").is_file():
+        _fail(ValueError(f"{run_dir} is not a run folder (no run.json); give a folder written by `facehealth demo`"))
+    try:
+        page = reports.build_report(run_dir)
+        out.print(f"report: {page}")
+        if pdf:
+            out.print(f"PDF: {reports.report_pdf(page)}")
+    except FaceHealthError as exc:
+        _fail(exc)
 
 
 def _read_yaml_mapping(path: Path) -> dict[str, Any]:

@@ -38,6 +38,9 @@ def trained(synth_cohort, prepared_synth, tmp_path_factory):
     return finetune(cfg)
 
 
+# A one-epoch model on ~20 test subjects: some metrics are undefined (no negatives predicted, no case
+# before a horizon) and say so; that is the behaviour under test elsewhere, not here.
+@pytest.mark.filterwarnings("ignore::facehealth.evaluate.metrics.DegenerateMetricWarning")
 def test_every_number_has_a_ci_and_matches_the_metric_functions(trained):
     predictions, labels, tasks = predict_cohort(trained.checkpoint)
     assert set(predictions["split"]) == {"train", "val", "test", "external"}

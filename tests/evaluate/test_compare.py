@@ -72,3 +72,12 @@ def test_conformal_intervals_and_sets_reach_their_coverage():
     sets = clf.sets(probs[2000:])
     covered = sets[np.arange(2000), labels[2000:]].mean()
     assert 0.88 < covered < 0.93 and sets.sum(1).mean() < 3
+
+
+def test_conformal_quantile_is_the_kth_smallest_residual():
+    """n = 20, alpha = 0.1: k = ceil(21 * 0.9) = 19, so q is the 19th smallest |residual| (not the 20th)."""
+    residuals = np.arange(1.0, 21.0)  # |y - pred| = 1..20
+    reg = ConformalRegressor.fit(residuals, np.zeros(20), alpha=0.1)
+    assert reg.q == 19.0
+    # Too few calibration subjects for the level (k = 10 > n = 5): the largest residual.
+    assert ConformalRegressor.fit(np.arange(1.0, 6.0), np.zeros(5), alpha=0.1).q == 5.0

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler
 
 from facehealth.config import save_resolved, to_mapping
 from facehealth.data.biomarkers import BIOMARKERS
+from facehealth.data.cohort import Cohort
 from facehealth.data.schema import AFFECTIVE_CLASSES
 from facehealth.errors import ConfigError
 from facehealth.models.checkpoint import save_checkpoint
@@ -35,7 +36,15 @@ from facehealth.models.multitask import MultiTaskModel, TaskSpec
 from facehealth.train.config import OptimConfig
 from facehealth.train.engine import TrainingError, cosine_lr, resolve_device
 
-__all__ = ["FinetuneConfig", "FinetuneResult", "build_tasks", "finetune", "predict_cohort", "TASK_NAMES"]
+__all__ = [
+    "FinetuneConfig",
+    "FinetuneResult",
+    "build_tasks",
+    "finetune",
+    "predict_cohort",
+    "subject_labels_with_codes",
+    "TASK_NAMES",
+]
 
 TASK_NAMES = ("biomarkers", "age", "survival", "cad", "affective")
 
@@ -106,14 +115,19 @@ def build_tasks(names: tuple[str, ...], labels: pd.DataFrame, biomarkers: tuple[
     return tasks
 
 
+def subject_labels_with_codes(cohort: Cohort) -> pd.DataFrame:
+    """One row of labels per subject, with the affective class as its head's integer code."""
+    labels = cohort.subject_labels()
+    if "affective" in labels.columns:
+        labels["affective_code"] = labels["affective"].map({c: i for i, c in enumerate(AFFECTIVE_CLASSES)})
+    return labels
+
+
 def _labels_and_splits(cfg: FinetuneConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     from facehealth.data.cohort import load_cohort
     from facehealth.data.splits import load_splits, make_splits
 
-    cohort = load_cohort(cfg.cohort, check_files=False)
-    labels = cohort.subject_labels()
-    if "affective" in labels.columns:
-        labels["affective_code"] = labels["affective"].map({c: i for i, c in enumerate(AFFECTIVE_CLASSES)})
+    labels = subject_labels_with_codes(load_cohort(cfg.cohort, check_files=False))
     try:
         splits = load_splits(Path(cfg.cohort))
     except Exception:  # noqa: BLE001 - no saved splits: make the default ones, by subject

@@ -8,8 +8,6 @@ importing the workflow stays cheap.
 from __future__ import annotations
 
 import dataclasses
-import json
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from facehealth.errors import SchemaError
+from facehealth.evaluate.metrics import DegenerateMetricWarning
 from facehealth.train.finetune import FinetuneConfig
 from facehealth.workflow.run import Progress, RunConfig, RunRecord
 
@@ -169,15 +168,13 @@ def _affective(ctx: StageContext) -> str:
 
 def _evaluate(ctx: StageContext) -> str:
     from facehealth.data.cohort import load_cohort
-    from facehealth.evaluate.clinical import evaluate_predictions
+    from facehealth.evaluate.outputs import write_evaluation
     from facehealth.models.checkpoint import load_checkpoint
     from facehealth.models.multitask import TaskSpec
+    from facehealth.train.finetune import subject_labels_with_codes
 
-    labels = load_cohort(ctx.cohort, check_files=False).subject_labels()
-    if "affective" in labels.columns:
-        from facehealth.data.schema import AFFECTIVE_CLASSES
-
-        labels["affective_code"] = labels["affective"].map({c: i for i, c in enumerate(AFFECTIVE_CLASSES)})
+    cohort = load_cohort(ctx.cohort, check_files=False)
+    labels = subject_labels_with_codes(cohort)
     predictions, tasks = None, []
     for folder in (ctx.finetune_dir, ctx.affective_dir):
         if not (folder / "predictions.parquet").is_file():
@@ -188,19 +185,13 @@ def _evaluate(ctx: StageContext) -> str:
         predictions = part if predictions is None else predictions.merge(part, on=["subject_id", "split"], how="outer")
     if predictions is None:
         raise SchemaError(f"no predictions to evaluate in {ctx.finetune_dir}")
-    rng = np.random.default_rng(ctx.cfg.seed)
-    # Undefined metrics (one class in a small split, no events before a horizon) warn and give NaN;
-    # the run keeps each distinct message in metrics.json instead of printing hundreds of them.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        report = evaluate_predictions(predictions, labels, tasks, rng, ctx.cfg.n_boot)
-    report["warnings"] = sorted({str(w.message) for w in caught})
-    ctx.evaluate_dir.mkdir(parents=True, exist_ok=True)
-    predictions.to_parquet(ctx.evaluate_dir / "predictions.parquet", index=False)
-    (ctx.evaluate_dir / "metrics.json").write_text(json.dumps(report | {"seed": ctx.cfg.seed}, indent=2))
-    ctx.record.headline = headline_numbers(report)
-    notes = f"; {len(report['warnings'])} undefined-metric warning(s) in metrics.json" if report["warnings"] else ""
-    return f"{len(tasks)} task(s) on splits {', '.join(report['splits'])}; n_boot {ctx.cfg.n_boot}{notes}"
+    result = write_evaluation(
+        predictions, labels, cohort.subjects, tasks, ctx.evaluate_dir, seed=ctx.cfg.seed, n_boot=ctx.cfg.n_boot
+    )
+    ctx.record.headline = headline_numbers(result.metrics)
+    warned = result.metrics["warnings"]
+    notes = f"; {len(warned)} undefined-metric warning(s) kept in metrics.json" if warned else ""
+    return f"{len(tasks)} task(s) on splits {', '.join(result.metrics['splits'])}; n_boot {ctx.cfg.n_boot}{notes}"
 
 
 def headline_numbers(report: dict) -> dict:
@@ -225,6 +216,38 @@ def headline_numbers(report: dict) -> dict:
     return out
 
 
+def _robustness(ctx: StageContext) -> str:
+    import warnings
+
+    from facehealth.robustness.suite import run_robustness
+
+    # Severe perturbations can leave a slice with every face rejected; its metrics are NaN by design
+    # and the table says how many were rejected, so the per-slice warnings are not repeated here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateMetricWarning)
+        result = run_robustness(
+            ctx.finetune_dir / "checkpoint-best.safetensors",
+            out_dir=ctx.out / "robustness",
+            cohort_dir=ctx.cohort,
+            prepared_dir=ctx.faces_dir,
+            rng=np.random.default_rng(ctx.cfg.seed),
+        )
+    return f"{result.n_subjects} test subjects, {result.forward_passes} forward passes"
+
+
+def _report(ctx: StageContext) -> str:
+    from facehealth.report import RenderError, build_report, find_chromium, report_pdf
+
+    html = build_report(ctx.out)
+    if find_chromium() is None:
+        return f"{html.name}; no PDF (headless Chromium is not installed)"
+    try:
+        pdf = report_pdf(html)
+    except RenderError as exc:  # the HTML report stands on its own; say why the PDF is missing
+        return f"{html.name}; no PDF ({exc})"
+    return f"{html.name}, {pdf.name}"
+
+
 def _off(flag: str) -> Callable[[StageContext], str | None]:
     return lambda ctx: None if getattr(ctx.cfg, flag) else f"off in the config ({flag}: false)"
 
@@ -241,6 +264,6 @@ STAGE_FUNCTIONS: dict[str, Stage] = {
     "evaluate": Stage(_evaluate),
     "studies": Stage(lambda ctx: None, _not_yet),
     "explain": Stage(lambda ctx: None, _not_yet),
-    "robustness": Stage(lambda ctx: None, _not_yet),
-    "report": Stage(lambda ctx: None, _not_yet),
+    "robustness": Stage(_robustness, _off("robustness")),
+    "report": Stage(_report, _off("report")),
 }

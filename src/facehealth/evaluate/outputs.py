@@ -1,0 +1,85 @@
+"""Write an evaluation folder: metrics.json, survival.json and the predictions it scored.
+
+Used by ``facehealth evaluate`` and by the evaluation stage of a study run, so both write the
+same files (docs/run_folder.md).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from facehealth.evaluate.clinical import evaluate_predictions
+from facehealth.models.multitask import TaskSpec
+
+__all__ = ["EvaluationOutput", "write_evaluation"]
+
+
+@dataclass(frozen=True)
+class EvaluationOutput:
+    out_dir: Path
+    metrics: dict  # evaluate_predictions' report, plus "warnings"
+    survival: dict | None  # survival_analysis (+ "combined") for the first Cox task, if any
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.out_dir / "metrics.json"
+
+
+def write_evaluation(
+    predictions: pd.DataFrame,
+    labels: pd.DataFrame,
+    subjects: pd.DataFrame,
+    tasks: list[TaskSpec],
+    out_dir: str | Path,
+    seed: int = 0,
+    n_boot: int = 1000,
+    extra: dict | None = None,
+) -> EvaluationOutput:
+    """Score every split and task with subject-bootstrap CIs and write the evaluation folder.
+
+    Undefined metrics (one class in a small split, no events before a horizon) warn and give
+    NaN; each distinct message is kept in ``metrics.json["warnings"]`` rather than printed
+    hundreds of times.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics = evaluate_predictions(predictions, labels, tasks, rng, n_boot)
+        survival = _survival(predictions, labels, subjects, tasks, rng, n_boot)
+    metrics = metrics | (extra or {}) | {"seed": seed, "warnings": sorted({str(w.message) for w in caught})}
+    predictions.to_parquet(out / "predictions.parquet", index=False)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if survival is not None:
+        (out / "survival.json").write_text(json.dumps(survival, indent=2))
+    return EvaluationOutput(out, metrics, survival)
+
+
+def _survival(
+    predictions: pd.DataFrame,
+    labels: pd.DataFrame,
+    subjects: pd.DataFrame,
+    tasks: list[TaskSpec],
+    rng: np.random.Generator,
+    n_boot: int,
+) -> dict | None:
+    """FAHR-FaceSurvival's analysis of the first Cox task; with a face-age head, the combination too."""
+    from facehealth.evaluate.survival_report import combined_scores, survival_analysis
+
+    cox = next((t for t in tasks if t.kind == "cox"), None)
+    if cox is None or "train" not in set(predictions["split"]):
+        return None
+    time_col, event_col = cox.columns
+    covariates = tuple(c for c in ("age", "sex") if c in subjects.columns)
+    common = dict(task=cox.name, covariates=covariates, rng=rng, n_boot=n_boot, time_col=time_col, event_col=event_col)
+    result = survival_analysis(predictions, labels, subjects, **common)
+    if "pred_age" in predictions.columns:
+        result["combined"] = combined_scores(predictions, labels, subjects, **common)
+    return result
