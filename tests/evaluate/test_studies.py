@@ -133,6 +133,8 @@ def test_label_subsets_are_nested_training_subjects_and_test_is_shared(efficienc
     arm_splits = pd.read_csv(out / "runs" / "vit_scratch" / "n20_seed0" / "cohort" / "splits.csv", dtype=str)
     assert set(arm_splits.loc[arm_splits["split"] == "train", "subject_id"]) == small
     assert set(arm_splits.loc[arm_splits["split"] == "test", "subject_id"]) == test
+    run = out / "runs" / "vit_scratch" / "n20_seed0"
+    assert (run / "checkpoint-best.json").is_file() and not (run / "checkpoint-best.safetensors").exists()
 
 
 def test_nested_order_keeps_strata_shares_in_every_prefix():

@@ -94,7 +94,9 @@ def build_arms(cfg: StudyConfig, data: StudyData) -> dict[str, Arm]:
         else:
             fixed = {"prepared": cfg.prepared, "tasks": list(cfg.tasks), "biomarkers": list(cfg.biomarkers)}
             overrides = merge_overrides(merge_overrides(cfg.finetune, spec), fixed)
-            arms[name] = finetune_arm(name, cfg.finetune_config, overrides, cfg.cohort, data.splits)
+            arms[name] = finetune_arm(
+                name, cfg.finetune_config, overrides, cfg.cohort, data.splits, cfg.keep_checkpoints
+            )
     return arms
 
 
@@ -299,6 +301,8 @@ def baseline_table(cfg: StudyConfig, arms: Mapping[str, ArmFn] | None = None) ->
                 continue
             for t in targets:
                 outputs = [c for c in t.columns if t.is_output(c)]
+                if not set(t.columns) <= set(frame.columns) or not set(outputs) <= set(ref.columns):
+                    continue  # one of the two arms does not predict this target
                 both = frame[["subject_id", *t.columns]].merge(
                     ref[["subject_id", *outputs]], on="subject_id", suffixes=("_arm", "_ref")
                 )

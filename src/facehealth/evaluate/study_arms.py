@@ -91,11 +91,13 @@ def finetune_arm(
     overrides: Mapping[str, Any],
     cohort: str | Path,
     splits: pd.DataFrame,
+    keep_checkpoints: bool = False,
 ) -> Arm:
     """An arm that fine-tunes a :class:`FinetuneConfig` (YAML file + ``overrides``) on each subset.
 
     ``overrides`` may set any FinetuneConfig key except ``cohort``, ``out_dir`` and ``seed``,
     which the study owns. Raises :class:`ConfigError` for unknown keys or a missing ``init_from``.
+    Weights are deleted after predicting unless ``keep_checkpoints`` (a study makes dozens of runs).
     """
     from facehealth.train.finetune import finetune
 
@@ -116,6 +118,8 @@ def finetune_arm(
         mapping = merge_overrides(to_mapping(base), {"cohort": str(study_cohort), "out_dir": str(work_dir)})
         cfg = load_config(FinetuneConfig, None, overrides={**mapping, "seed": seed})
         result = finetune(cfg)
+        if not keep_checkpoints:  # tens of MB per run; the .json beside it keeps history and config
+            result.checkpoint.unlink(missing_ok=True)
         return pd.read_parquet(result.out_dir / "predictions.parquet")
 
     return Arm(name, fit_predict, fingerprint)

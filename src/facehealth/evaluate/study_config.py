@@ -61,6 +61,7 @@ class StudyConfig:
     age_bands: tuple[float, ...] = (0, 40, 60, 120)
     subgroup_splits: tuple[str, ...] = ("test", "external")
     min_subgroup: int = 10
+    keep_checkpoints: bool = False  # fine-tune weights of every run (tens of MB each); metadata is always kept
     descriptor_cache: str | None = None  # dlib descriptors per subject; None = out_dir/cache/
 
     def __post_init__(self) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from facehealth.evaluate.study_metrics import LOWER_IS_BETTER
+
 __all__ = ["plot_label_efficiency", "plot_forest"]
 
 
@@ -36,9 +38,10 @@ def plot_label_efficiency(summary: pd.DataFrame, path: str | Path) -> Path:
             (line,) = ax.plot(rows["n"], rows["mean"], marker="o", label=arm)
             ax.fill_between(rows["n"], rows["low"], rows["high"], color=line.get_color(), alpha=0.15)
         ax.set_xscale("log")
+        ax.minorticks_off()  # label only the counts that were run
         ax.set_xticks(sorted(part["n"].unique()), labels=[str(n) for n in sorted(part["n"].unique())])
         ax.set_xlabel("labelled training subjects")
-        ax.set_ylabel(metric)
+        ax.set_ylabel(f"{metric} (lower is better)" if metric in LOWER_IS_BETTER else metric)
         ax.set_title(panel)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
@@ -58,7 +61,8 @@ def plot_forest(table: pd.DataFrame, path: str | Path) -> Path:
     )
     for ax, ((task, metric), part) in zip(axes[0], panels):
         levels = part.drop_duplicates(["group", "level"])
-        levels = levels[~((levels["level"] == "all") & levels["group"].duplicated())]  # "all" once
+        is_all = levels["level"] == "all"
+        levels = levels[~is_all | (is_all.cumsum() == 1)]  # every group repeats "all": draw it once
         labels = [f"{g}: {lv}" if lv != "all" else "all" for g, lv in zip(levels["group"], levels["level"])]
         y_of = {(g, lv): i for i, (g, lv) in enumerate(zip(levels["group"], levels["level"]))}
         arms = list(part["arm"].unique())
