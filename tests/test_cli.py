@@ -111,7 +111,8 @@ def test_demo_runs_end_to_end(tmp_path):
     args = ["report", "person", "--model", str(tmp_path / "demo" / "finetune" / "checkpoint-best.safetensors")]
     args += ["--history", str(tmp_path / "h.db"), "--subject", "S1", "--input", str(photo)]
     args += ["--run", str(tmp_path / "demo")]
-    first, second = runner.invoke(app, args), runner.invoke(app, args)
+    first = runner.invoke(app, [*args, "--time", "2026-01-10"])
+    second = runner.invoke(app, [*args, "--time", "2026-07-02"])
     assert first.exit_code == second.exit_code == 0, first.output
     assert "not a diagnosis" in first.output and "last visit" in second.output
     result = runner.invoke(app, ["report", str(tmp_path), "--no-pdf"])

@@ -508,6 +508,9 @@ def report_cmd(
     run: Annotated[Path | None, typer.Option(help="person: the model's run folder (90% intervals).")] = None,
     html: Annotated[Path | None, typer.Option(help="person: also write the report as HTML here.")] = None,
     record: Annotated[bool, typer.Option(help="person: store this visit in the history.")] = True,
+    when: Annotated[
+        str | None, typer.Option("--time", help="person: when the photo was taken (ISO date/time; default now).")
+    ] = None,
 ) -> None:
     """`report RUN_DIR`: the cohort report (report.html + PDF). `report person ...`: a person's risk report."""
     from facehealth import report as reports
@@ -527,6 +530,7 @@ def report_cmd(
                 model_id=model.name,
                 run_dir=str(run) if run else None,
                 record=record,
+                time=when,
             )
         except FaceHealthError as exc:
             _fail(exc)

@@ -27,3 +27,17 @@ def real_face(pipeline, read) -> RealFace:
     return RealFace(
         photo, face.aligned.image, landmarks_to_crop(face.landmarks, face.aligned.matrix), face.aligned.matrix
     )
+
+
+@pytest.fixture(scope="session")
+def affective_videos(tmp_path_factory):
+    """12 synthetic subjects with one stimulus video each (2.5 fps), prepared: (cohort, prepared folder)."""
+    from facehealth.data.synth import SynthConfig, synthesize_cohort
+    from facehealth.faces.prepare import prepare_faces
+
+    root = tmp_path_factory.mktemp("affective")
+    cohort = synthesize_cohort(
+        root / "cohort", SynthConfig(subjects=12, images_per_subject=1, videos_per_subject=1, video_fps=2.5)
+    )
+    prepare_faces(cohort, root / "faces", workers=2)
+    return cohort, root / "faces"

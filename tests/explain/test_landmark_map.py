@@ -183,15 +183,18 @@ def test_landmark_motion_measures_expression_range():
         assert np.isnan(landmark_motion(video[:2])).all()
 
 
-def _bpd_vs_mdd(tmp_path, subjects: int, fps: float) -> pd.DataFrame:
+def _synthetic_videos(tmp_path, subjects: int, fps: float):  # noqa: ANN202
     from facehealth.data.synth import SynthConfig, synthesize_cohort
     from facehealth.faces.prepare import prepare_faces
 
     cohort = synthesize_cohort(
         tmp_path / "cohort", SynthConfig(subjects=subjects, images_per_subject=1, videos_per_subject=1, video_fps=fps)
     )
-    prepared = tmp_path / "faces"
-    prepare_faces(cohort, prepared, workers=2)
+    prepare_faces(cohort, tmp_path / "faces", workers=2)
+    return cohort, tmp_path / "faces"
+
+
+def _bpd_vs_mdd(cohort, prepared, subjects: int) -> pd.DataFrame:  # noqa: ANN001
     motion = video_landmark_motion(pd.read_parquet(prepared / "manifest.parquet"))
     assert len(motion) >= subjects - 1  # one video per subject, nearly all frames accepted
     group = motion["subject_id"].map(pd.read_csv(cohort / "labels.csv").set_index("subject_id")["affective"])
@@ -199,9 +202,9 @@ def _bpd_vs_mdd(tmp_path, subjects: int, fps: float) -> pd.DataFrame:
     return landmark_significance(values[group == "BPD"], values[group == "MDD"])
 
 
-def test_significance_ranking_differs_between_bpd_and_mdd_where_the_videos_plant_it(tmp_path):
+def test_significance_ranking_differs_between_bpd_and_mdd_where_the_videos_plant_it(affective_videos):
     """Small cohort (12 subjects: 3 BPD, 4 MDD, 2.5 fps): too few for p < 0.05, but the ranking shows it."""
-    table = _bpd_vs_mdd(tmp_path, subjects=12, fps=2.5)
+    table = _bpd_vs_mdd(*affective_videos, subjects=12)
     corners, bridge = table.loc[MOUTH_CORNERS], table.loc[NOSE_BRIDGE]
     assert corners["score"].mean() > bridge["score"].mean() + 0.3
     assert len(set(table.nsmallest(10, "rank")["landmark"]) & set(MOUTH_CORNERS)) >= 2
@@ -211,7 +214,7 @@ def test_significance_ranking_differs_between_bpd_and_mdd_where_the_videos_plant
 @pytest.mark.slow
 def test_bpd_and_mdd_differ_significantly_at_the_mouth_not_the_nose_bridge(tmp_path):
     """24 subjects (6 BPD, 10 MDD) at the generator's 5 fps: mouth corners p < 0.05, nose bridge p > 0.05."""
-    table = _bpd_vs_mdd(tmp_path, subjects=24, fps=5.0)
+    table = _bpd_vs_mdd(*_synthetic_videos(tmp_path, subjects=24, fps=5.0), subjects=24)
     corners, bridge = table.loc[MOUTH_CORNERS], table.loc[NOSE_BRIDGE]
     assert (corners["p"] < 0.05).all() and corners["p"].min() < 0.01
     assert (bridge["p"] > 0.05).all()

@@ -216,6 +216,34 @@ def headline_numbers(report: dict) -> dict:
     return out
 
 
+def _explain(ctx: StageContext) -> str:
+    from facehealth.explain.cohort import explain_cohort
+
+    out = ctx.out / "explain"
+    result = explain_cohort(
+        ctx.finetune_dir / "checkpoint-best.safetensors",
+        ctx.faces_dir,
+        out,
+        n_subjects=24,
+        split="test",
+        cohort=ctx.cohort,
+        n_boot=ctx.cfg.n_boot,
+        seed=ctx.cfg.seed,
+    )
+    note = f"Grad-CAM on {result.n_images} photos of {result.n_subjects} test subjects"
+    if _affective_skip(ctx) is None and (ctx.affective_dir / "checkpoint-best.safetensors").is_file():
+        from facehealth.data.cohort import load_cohort
+        from facehealth.explain.facial_map import affective_facial_map
+
+        labels = load_cohort(ctx.cohort, check_files=False).subject_labels()
+        facial = affective_facial_map(
+            ctx.faces_dir, labels, out, checkpoint=ctx.affective_dir / "checkpoint-best.safetensors", seed=ctx.cfg.seed
+        )
+        counts = ", ".join(f"{g} {n}" for g, n in facial.n_videos.items())
+        note += f"; digital facial map from {counts} videos ({facial.n_excluded} other videos not compared)"
+    return note
+
+
 def _robustness(ctx: StageContext) -> str:
     import warnings
 
@@ -263,7 +291,7 @@ STAGE_FUNCTIONS: dict[str, Stage] = {
     "affective": Stage(_affective, _affective_skip),
     "evaluate": Stage(_evaluate),
     "studies": Stage(lambda ctx: None, _not_yet),
-    "explain": Stage(lambda ctx: None, _not_yet),
+    "explain": Stage(_explain, _off("explain")),
     "robustness": Stage(_robustness, _off("robustness")),
     "report": Stage(_report, _off("report")),
 }

@@ -1,0 +1,173 @@
+"""Emoface's digital facial map for a cohort: which landmarks differ between two diagnostic groups.
+
+Two per-landmark measures, each tested between groups (Mann-Whitney U, Benjamini-Hochberg FDR)
+and ranked (:func:`~facehealth.explain.landmark_map.landmark_significance`):
+
+- ``motion``: how far each landmark moves over a stimulus video (the data itself: where do the
+  groups' faces move differently?);
+- ``gradient``: with a trained video model, the gradient of its output for the first group's
+  class at each landmark, averaged over a subject's frames (Emoface: where does the model look
+  to tell the groups apart?).
+
+The ranking is painted on the cohort's standardized 2D and 3D faces and drawn as Gaussian
+attention heatmaps over the mean face image, so results of different people share one face.
+
+Output folder::
+
+    landmark_significance.csv            motion: landmark, region, statistic, p, q, effect, rank, score
+    digital_facial_map.png               the motion ranking on the mean face
+    landmark_gradient_significance.csv   the same for the model's gradients (with a checkpoint)
+    digital_facial_map_gradient.png
+    attention_heatmap.png                Gaussian heatmaps of both rankings over the mean face image
+    standard_face.png, standard_face_3d.png, standard_face.csv
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from facehealth.errors import SchemaError
+from facehealth.explain.heatmap import gaussian_heatmap, overlay_heatmap
+from facehealth.explain.landmark_map import (
+    crop_landmark_gradients,
+    crop_landmarks,
+    digital_facial_map,
+    landmark_significance,
+    video_landmark_motion,
+)
+from facehealth.explain.standard_face import mean_shape, write_standard_faces
+
+__all__ = ["FacialMapResult", "affective_facial_map"]
+
+
+@dataclass(frozen=True)
+class FacialMapResult:
+    out_dir: Path
+    groups: tuple[str, str]
+    n_videos: dict[str, int]  # per group, videos with enough accepted frames
+    n_excluded: int  # videos left out: too few accepted frames, or no label of either group
+    motion: pd.DataFrame
+    gradient: pd.DataFrame | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def affective_facial_map(
+    prepared_dir: str | Path,
+    labels: pd.DataFrame,
+    out_dir: str | Path,
+    groups: tuple[str, str] = ("BPD", "MDD"),
+    label_column: str = "affective",
+    checkpoint: str | Path | None = None,
+    frames_per_video: int = 8,
+    max_faces: int = 200,
+    seed: int = 0,
+) -> FacialMapResult:
+    """Landmark significance between ``groups`` from the stimulus videos of a prepared folder.
+
+    Args:
+        prepared_dir: ``faces prepare`` output holding the videos' frames (with landmarks).
+        labels: one row per subject with ``subject_id`` and ``label_column``.
+        out_dir: where the tables and PNGs go.
+        groups: the two labels compared (group a, group b); effects > 0 when a is larger.
+        checkpoint: a video model fine-tuned on the affective task; adds the gradient ranking.
+        frames_per_video: frames (evenly spaced) whose gradients are averaged per video.
+        max_faces: crops used for the mean face.
+
+    Raises:
+        SchemaError: no labelled videos of one of the groups.
+    """
+    root, out = Path(prepared_dir), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = pd.read_parquet(root / "manifest.parquet")
+    if label_column not in labels.columns:
+        raise SchemaError(f"labels have no '{label_column}' column; columns: {', '.join(labels.columns)}")
+    group_of = labels.drop_duplicates("subject_id").set_index("subject_id")[label_column]
+    motion = video_landmark_motion(manifest)
+    n_all = manifest.loc[manifest["frame_index"].notna(), "media_id"].nunique()
+    motion = motion[motion["subject_id"].map(group_of).isin(groups)]
+    per_group = {g: motion[motion["subject_id"].map(group_of) == g] for g in groups}
+    empty = [g for g, part in per_group.items() if part.empty]
+    if empty:
+        raise SchemaError(f"no videos of group(s) {', '.join(empty)} with enough accepted frames in {root}")
+    values = {g: part[list(range(68))].to_numpy(float) for g, part in per_group.items()}
+    table = landmark_significance(values[groups[0]], values[groups[1]])
+    faces = manifest.sample(min(max_faces, len(manifest)), random_state=seed)
+    mean_lm = mean_shape(crop_landmarks(faces))
+    background = _mean_image(root, faces)
+    files = {"motion_csv": out / "landmark_significance.csv"}
+    files["motion_map"] = digital_facial_map(
+        table,
+        mean_lm,
+        out / "digital_facial_map.png",
+        files["motion_csv"],
+        title=f"landmark motion, {groups[0]} vs {groups[1]} (score 1 = most significant)",
+        image=background,
+    )
+    gradient = None
+    if checkpoint is not None:
+        gradient = _gradient_significance(checkpoint, root, manifest, per_group, groups, frames_per_video)
+        files["gradient_csv"] = out / "landmark_gradient_significance.csv"
+        files["gradient_map"] = digital_facial_map(
+            gradient,
+            mean_lm,
+            out / "digital_facial_map_gradient.png",
+            files["gradient_csv"],
+            title=f"model gradient at landmarks, {groups[0]} vs {groups[1]}",
+            image=background,
+        )
+    files["heatmap"] = _heatmaps(background, mean_lm, table, gradient, out / "attention_heatmap.png")
+    files.update(
+        {f"standard_{k}": v for k, v in write_standard_faces(root, out, table["score"].to_numpy(), max_faces).items()}
+    )
+    n_videos = {g: int(len(part)) for g, part in per_group.items()}
+    return FacialMapResult(out, groups, n_videos, n_all - sum(n_videos.values()), table, gradient, files)
+
+
+def _gradient_significance(checkpoint, root, manifest, per_group, groups, frames_per_video) -> pd.DataFrame:  # noqa: ANN001
+    """Mean landmark gradient of the first group's class logit over a few frames of each video."""
+    from facehealth.models.predictor import model_from_checkpoint
+
+    model, meta = model_from_checkpoint(checkpoint)
+    task = next(t for t in model.tasks if t.kind == "multiclass")
+    index = list(task.classes).index(groups[0])
+    values = {}
+    for g, part in per_group.items():
+        rows = []
+        for media_id in part.index:
+            frames = manifest[manifest["media_id"] == media_id].sort_values("frame_index")
+            pick = np.linspace(0, len(frames) - 1, min(frames_per_video, len(frames))).round().astype(int)
+            grads = crop_landmark_gradients(model, root, frames.iloc[pick], task.name, index, int(meta["img_size"]))
+            rows.append(grads.mean(axis=0))
+        values[g] = np.stack(rows)
+    return landmark_significance(values[groups[0]], values[groups[1]])
+
+
+def _mean_image(root: Path, faces: pd.DataFrame) -> np.ndarray:
+    """The pixel-wise mean of aligned crops: a soft "average face" in the crop frame."""
+    from facehealth.data.datasets import load_crop
+
+    stack = np.stack([load_crop(root / p).astype(np.float32) for p in faces["crop_path"]])
+    return stack.mean(axis=0).round().astype(np.uint8)
+
+
+def _heatmaps(background, mean_lm, motion, gradient, path: Path) -> Path:  # noqa: ANN001
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("landmark motion", motion)] + ([("model gradient", gradient)] if gradient is not None else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.6), squeeze=False)
+    for ax, (title, table) in zip(axes[0], panels):
+        weights = np.nan_to_num(table.sort_values("landmark")["score"].to_numpy(float))
+        heat = gaussian_heatmap(mean_lm, weights**4, background.shape[:2])  # ^4: the top landmarks stand out
+        ax.imshow(overlay_heatmap(background, heat))
+        ax.set_title(f"Gaussian attention: {title}", fontsize=9)
+        ax.set_axis_off()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
