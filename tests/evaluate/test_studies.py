@@ -281,3 +281,16 @@ def test_dlib_descriptor_arm_learns_age_in_label_efficiency_and_external(study_c
     result = external_validation(cfg)  # reuses the cached descriptors
     ext = pd.DataFrame(result["arms"]["dlib_linear"]["external"]["site_c"]).set_index(["task", "metric"])["value"]
     assert ext["age", "pearson_r"] > 0.3  # synthetic age is visible in the face
+
+
+def test_build_arms_checks_the_foundation_checkpoint_and_study_owned_keys(study_cohort, tmp_path):
+    from facehealth.evaluate.studies import build_arms
+    from facehealth.evaluate.study_arms import finetune_arm
+
+    cfg = _tiny(
+        study_cohort, "unused", tmp_path, arms={"foundation": {"init_from": str(tmp_path / "none.safetensors")}}
+    )
+    with pytest.raises(ConfigError, match="foundation.*init_from checkpoint not found"):
+        build_arms(cfg, load_study_data(cfg))
+    with pytest.raises(ConfigError, match="set by the study"):
+        finetune_arm("x", None, {"seed": 3}, study_cohort, load_study_data(cfg).splits)
