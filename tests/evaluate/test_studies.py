@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -243,9 +244,12 @@ def test_full_training_runs_are_reused_across_studies_only_when_nothing_changed(
     baseline_table(cfg, arms=arms)
     subgroup_study(cfg, arms=arms)
     assert len(calls) == 1  # the second study reused the first one's predictions
+    n_train = len(load_study_data(cfg).ids("train"))
+    label_efficiency(replace(cfg, label_counts=(10, 10_000)), arms=arms)
+    assert calls == [n_train, 10]  # label efficiency's "all subjects" run is the full-training run
     baseline_table(cfg, arms={"counted": Arm("counted", counted, fingerprint="v2")})
     baseline_table(cfg, arms={"counted": counted})  # a plain function has no fingerprint: always runs
-    assert len(calls) == 3
+    assert len(calls) == 4
 
 
 def test_subgroup_study_writes_forest_rows_for_age_sex_and_site(study_cohort, tmp_path):

@@ -226,10 +226,14 @@ def label_efficiency(
 
 
 def _full_training(cfg: StudyConfig, data: StudyData, arms: Mapping[str, ArmFn]) -> dict[str, pd.DataFrame]:
-    """Each arm trained once on every training subject (shared by the external, baseline and subgroup studies)."""
+    """Each arm trained once on every training subject (shared by the external, baseline and subgroup studies).
+
+    The run folder is the one label efficiency uses for n = all training subjects and the first
+    seed, so a study that ran label efficiency first reuses that run instead of repeating it.
+    """
     seed, ids = cfg.seeds[0], data.ids("train")
     return {
-        name: _run_arm(name, arm, ids, Path(cfg.out_dir) / "runs" / name / f"full_seed{seed}", seed, data)
+        name: _run_arm(name, arm, ids, Path(cfg.out_dir) / "runs" / name / f"n{len(ids)}_seed{seed}", seed, data)
         for name, arm in arms.items()
     }
 
