@@ -170,7 +170,10 @@ def pretrain_mae(
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         for i, batch in enumerate(loader):
-            lr = cosine_lr(epoch + i / per_epoch, cfg.epochs, peak_lr, cfg.optim)
+            # One learning rate per optimizer step: every micro-batch of an accumulation group gets
+            # the rate of its first, so accum_steps x batch_size matches one batch of that size.
+            step_start = i - i % cfg.optim.accum_steps
+            lr = cosine_lr(epoch + step_start / per_epoch, cfg.epochs, peak_lr, cfg.optim)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x = batch["image"].to(device, non_blocking=True)  # (B / world, 3, H, W)
@@ -185,7 +188,10 @@ def pretrain_mae(
             # DDP averages gradients over ranks; weighting each rank's mean loss by its share of
             # the global batch makes that average the gradient of the global-batch mean loss.
             share = len(x) * world / len(global_batches[i])
-            (loss * share / cfg.optim.accum_steps).backward()
+            # Accumulation: each micro-batch counts by its images within its group (the last group
+            # of an epoch may be shorter), so the summed gradient is that of the group's mean loss.
+            group = global_batches[step_start : step_start + cfg.optim.accum_steps]
+            (loss * share * len(global_batches[i]) / sum(len(b) for b in group)).backward()
             if (i + 1) % cfg.optim.accum_steps == 0 or i + 1 == per_epoch:
                 if cfg.optim.clip_grad:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip_grad)
