@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import pandas as pd
 from typer.testing import CliRunner
 
 from facehealth.cli import app
@@ -165,3 +166,30 @@ def test_face_commands_do_not_import_torch():
         "from facehealth.faces.prepare import prepare_faces; print('torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_study_commands(cohort_copy, prepared_synth, tmp_path):
+    """`facehealth study external` with a seconds-sized arm; a bad arm is a clear error (exit 2)."""
+    import yaml
+
+    config = {
+        "cohort": str(cohort_copy),
+        "prepared": str(prepared_synth),
+        "out_dir": str(tmp_path / "studies"),
+        "finetune_config": None,
+        "finetune": {"backbone": "vit_tiny_patch16", "img_size": 32, "epochs": 1},
+        "tasks": ["age"],
+        "arms": {"vit_scratch": {"init_from": None}},
+        "reference_arm": "vit_scratch",
+        "external_sites": ["site_c"],
+        "n_boot": 20,
+    }
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["study", "external", "--config", str(tmp_path / "study.yaml")])
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(tmp_path / "studies" / "external.csv")
+    assert set(rows["cohort"]) >= {"external"} and set(rows.loc[rows["cohort"] == "external", "site"]) == {"site_c"}
+    config["arms"] = {"mystery": {"kind": "oracle"}}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["study", "baselines", "--config", str(tmp_path / "bad.yaml")])
+    assert result.exit_code == 2 and "arms.mystery.kind: 'oracle' not allowed" in result.output

@@ -29,6 +29,11 @@ app.add_typer(faces_app, name="faces")
 cohort_app = typer.Typer(help="Cohorts: synthesize, validate, split, import public datasets.", no_args_is_help=True)
 app.add_typer(cohort_app, name="cohort")
 
+study_app = typer.Typer(
+    help="Study designs: label efficiency, external sites, baselines, subgroups.", no_args_is_help=True
+)
+app.add_typer(study_app, name="study")
+
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)  # long paths stay on one line (copyable, greppable)
 
@@ -457,6 +462,65 @@ def evaluate_cmd(
         err.print(f"[yellow]{len(report['warnings'])} metric(s) undefined on some split (listed in metrics.json)[/]")
     survival = f", {out_dir / 'survival.json'}" if result.survival else ""
     out.print(f"metrics: {out_dir / 'metrics.json'}{survival}")
+
+
+StudyConfigOption = Annotated[Path | None, typer.Option("--config", help="Study YAML (configs/study.yaml).")]
+StudyOut = Annotated[Path | None, typer.Option("--out", help="Output folder; overrides the config.")]
+
+
+def _run_study(name: str, config: Path | None, out_dir: Path | None) -> None:
+    from facehealth.config import load_config
+    from facehealth.evaluate import studies
+    from facehealth.evaluate.study_config import StudyConfig
+
+    try:
+        cfg = load_config(StudyConfig, config, {"out_dir": str(out_dir)} if out_dir else None)
+        if name == "label_efficiency":
+            with _progress("label efficiency (runs)") as update:
+                table = studies.label_efficiency(cfg, on_progress=update)
+        elif name == "external":
+            table = _external_rows(studies.external_validation(cfg))
+        elif name == "baselines":
+            table = studies.baseline_table(cfg)
+        else:
+            table = studies.subgroup_study(cfg)
+    except FaceHealthError as exc:
+        _fail(exc)
+    out.print(f"{name.replace('_', ' ')}: {len(table)} rows; tables and plots in {cfg.out_dir}")
+
+
+def _external_rows(external: dict) -> list:
+    """external_validation returns a dict; its row count is the number of (arm, site, metric) rows."""
+    return [
+        row
+        for arm in external.get("arms", {}).values()
+        for rows in [arm.get("internal_test", []), *arm.get("external", {}).values()]
+        for row in rows
+    ]
+
+
+@study_app.command("label-efficiency")
+def study_label_efficiency(config: StudyConfigOption = None, out_dir: StudyOut = None) -> None:
+    """Fine-tune every arm on n = 50, 100, 200, 400... labelled subjects (nested, seeded); metric vs n with CIs."""
+    _run_study("label_efficiency", config, out_dir)
+
+
+@study_app.command("external")
+def study_external(config: StudyConfigOption = None, out_dir: StudyOut = None) -> None:
+    """Train on the internal sites; report the internal test split and every held-out site separately."""
+    _run_study("external", config, out_dir)
+
+
+@study_app.command("baselines")
+def study_baselines(config: StudyConfigOption = None, out_dir: StudyOut = None) -> None:
+    """Every arm on identical splits, with paired comparisons against the reference (foundation) arm."""
+    _run_study("baselines", config, out_dir)
+
+
+@study_app.command("subgroups")
+def study_subgroups(config: StudyConfigOption = None, out_dir: StudyOut = None) -> None:
+    """Primary metric with CI by age band, sex and site (forest-plot data) with a heterogeneity test."""
+    _run_study("subgroups", config, out_dir)
 
 
 @app.command("robustness")

@@ -28,6 +28,7 @@ import numpy as np
 
 from facehealth.config import merge_config
 from facehealth.errors import ConfigError
+from facehealth.evaluate.study_config import StudyConfig
 from facehealth.faces.config import FacesConfig, VideoConfig
 from facehealth.faces.io import read_image, write_video
 from facehealth.faces.prepare import PrepareSummary, prepare_faces
@@ -169,6 +170,14 @@ def demo_profile(profile: str, out: Path, seed: int = 0, workers: int = 2) -> tu
         affective=affective,
         n_boot=500 if quick else 1000,
         studies=() if quick else ("label_efficiency", "external", "baselines", "subgroups"),
+        # Dozens of fine-tunes: at 64 px and 8 epochs each one takes seconds on a CPU.
+        study=StudyConfig(
+            finetune_config=None,
+            finetune={"img_size": 64, "epochs": 8, "patience": 3, "batch_size": 32},
+            tasks=("age", "cad", "survival"),
+            label_counts=(25, 50, 100),
+            seeds=(0, 1),
+        ),
         synthetic=True,
     )
     return (100 if quick else 300), cfg

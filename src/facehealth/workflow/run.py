@@ -25,6 +25,7 @@ from typing import Any
 
 from facehealth.config import save_resolved, to_mapping
 from facehealth.errors import FaceHealthError
+from facehealth.evaluate.study_config import StudyConfig
 from facehealth.faces.config import FacesConfig
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.finetune import FinetuneConfig
@@ -66,6 +67,10 @@ class RunConfig:
     affective: FinetuneConfig | None = None
     n_boot: int = 1000  # bootstrap resamples of subjects for every CI
     studies: tuple[str, ...] = ()  # any of: label_efficiency, external, baselines, subgroups
+    # Settings of those studies; cohort, prepared crops and output folder are the run's, the
+    # "foundation" arm starts from this run's MAE encoder, and an empty `finetune` mapping means
+    # "the run's own fine-tuning recipe".
+    study: StudyConfig = StudyConfig(finetune_config=None, label_counts=(25, 50, 100), seeds=(0, 1))
     explain: bool = True
     robustness: bool = True
     report: bool = True

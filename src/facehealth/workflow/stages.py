@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facehealth.errors import SchemaError
+from facehealth.config import to_mapping
+from facehealth.errors import ConfigError, SchemaError
 from facehealth.evaluate.metrics import DegenerateMetricWarning
+from facehealth.evaluate.study_config import StudyConfig
 from facehealth.train.finetune import FinetuneConfig
 from facehealth.workflow.run import Progress, RunConfig, RunRecord
 
@@ -216,6 +218,57 @@ def headline_numbers(report: dict) -> dict:
     return out
 
 
+STUDY_NAMES = ("label_efficiency", "external", "baselines", "subgroups")
+
+
+def study_config_for_run(ctx: StageContext) -> StudyConfig:
+    """The run's study settings with its cohort, crops, output folder, recipe and MAE encoder filled in."""
+    study = ctx.cfg.study
+    recipe = study.finetune or {
+        k: v
+        for k, v in to_mapping(ctx.cfg.finetune).items()
+        if k not in ("cohort", "prepared", "out_dir", "init_from", "tasks", "biomarkers", "seed", "device")
+    }
+    arms = {name: dict(spec or {}) for name, spec in study.arms.items()}
+    if "foundation" in arms and ctx.cfg.pretrain is not None:
+        arms["foundation"]["init_from"] = str(ctx.pretrain_dir / "checkpoint-last.safetensors")
+    tasks = tuple(t for t in study.tasks if t in ctx.cfg.finetune.tasks) or ctx.cfg.finetune.tasks
+    return dataclasses.replace(
+        study,
+        cohort=str(ctx.cohort),
+        prepared=str(ctx.faces_dir),
+        out_dir=str(ctx.out / "studies"),
+        finetune_config=None,
+        finetune=recipe,
+        arms=arms,
+        tasks=tasks,
+        biomarkers=ctx.cfg.finetune.biomarkers if "biomarkers" in tasks else (),
+    )
+
+
+def _studies(ctx: StageContext) -> str:
+    from facehealth.evaluate import studies
+
+    unknown = [s for s in ctx.cfg.studies if s not in STUDY_NAMES]
+    if unknown:
+        raise ConfigError(f"studies: unknown {unknown}; choose from {', '.join(STUDY_NAMES)}")
+    cfg = study_config_for_run(ctx)
+    done = []
+    for name in STUDY_NAMES:  # label efficiency first: the others reuse its full-data runs
+        if name not in ctx.cfg.studies:
+            continue
+        if name == "label_efficiency":
+            studies.label_efficiency(cfg, on_progress=ctx.bar("study: label efficiency"))
+        elif name == "external":
+            studies.external_validation(cfg)
+        elif name == "baselines":
+            studies.baseline_table(cfg)
+        else:
+            studies.subgroup_study(cfg)
+        done.append(name)
+    return f"{', '.join(done)}; arms {', '.join(cfg.arms)}"
+
+
 def _explain(ctx: StageContext) -> str:
     from facehealth.explain.cohort import explain_cohort
 
@@ -280,17 +333,13 @@ def _off(flag: str) -> Callable[[StageContext], str | None]:
     return lambda ctx: None if getattr(ctx.cfg, flag) else f"off in the config ({flag}: false)"
 
 
-def _not_yet(ctx: StageContext) -> str | None:
-    return "not available in this version"
-
-
 STAGE_FUNCTIONS: dict[str, Stage] = {
     "faces": Stage(_faces),
     "pretrain": Stage(_pretrain, lambda ctx: None if ctx.cfg.pretrain else "off in the config (pretrain: null)"),
     "finetune": Stage(_finetune),
     "affective": Stage(_affective, _affective_skip),
     "evaluate": Stage(_evaluate),
-    "studies": Stage(lambda ctx: None, _not_yet),
+    "studies": Stage(_studies, lambda ctx: None if ctx.cfg.studies else "none listed in the config (studies: [])"),
     "explain": Stage(_explain, _off("explain")),
     "robustness": Stage(_robustness, _off("robustness")),
     "report": Stage(_report, _off("report")),
