@@ -148,3 +148,67 @@ def test_gradcam_on_cnn_and_swin_feature_maps(name):
     model = MultiTaskModel(name, TASKS[:2], img_size=64)
     maps = saliency(model, torch.randn(1, 3, 64, 64), "biomarkers", 1, method="gradcam")
     assert maps.shape == (1, 64, 64) and 0 <= maps.min() and maps.max() <= 1
+
+
+@pytest.mark.slow
+def test_a_trained_model_looks_at_the_planted_cheek_blob(prepared_synth):
+    """Labels depend only on a dark blob planted on the image-left cheek of real synthetic crops.
+
+    ResNet-18 at 96 px learns it in a few epochs (held-out accuracy 1.0). IG must rank the cheek
+    first by density (measured: first for 24/25 positive test crops). Grad-CAM is coarse and, on a
+    model trained from scratch on 180 crops, poorly localised: at layer4 (3x3) the cheek ranks
+    4th-5th; at layer3 (6x6 = 37-px cells on the 224 crop) its peak sits a median (16, 46) px
+    below-right of the blob and the small periorbital region above it out-ranks the cheek by
+    density. What the test asks of Grad-CAM (layer3) is what it delivers: the planted cheek is in
+    the top 3 regions by share (measured 2nd after chin_jaw) and holds more than its mirror image.
+    """
+    import cv2
+    import pandas as pd
+
+    from facehealth.data.datasets import load_crop
+    from facehealth.explain.regions import aggregate_regions, landmarks_to_crop
+
+    region, size = "cheek_left", 96
+    manifest = pd.read_parquet(prepared_synth / "manifest.parquet")
+    rng = np.random.default_rng(0)
+    crops, landmarks, labels = [], [], []
+    for row in manifest.itertuples():
+        crop = load_crop(prepared_synth / row.crop_path)
+        lm = landmarks_to_crop(np.asarray(row.landmarks).reshape(68, 2), np.asarray(row.matrix))
+        label = int(rng.random() < 0.5)
+        if label:
+            ys, xs = np.nonzero(region_masks(lm, crop.shape[0])[region])
+            cv2.circle(crop, (int(xs.mean()), int(ys.mean())), 14, (40, 20, 20), -1)
+        crops.append(crop)
+        landmarks.append(lm)
+        labels.append(label)
+    x, y = to_model_input(crops, size), torch.tensor(labels, dtype=torch.float32)
+    n_train = int(0.78 * len(x))
+    torch.manual_seed(0)
+    model = MultiTaskModel("resnet18", [TASKS[0]], img_size=size)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    for _ in range(8):
+        model.train()
+        for idx in torch.randperm(n_train).split(32):
+            loss = nn.functional.binary_cross_entropy_with_logits(model(x[idx])["cad"][:, 0], y[idx])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    model.eval()
+    with torch.no_grad():
+        accuracy = ((model(x[n_train:])["cad"][:, 0] > 0).float() == y[n_train:]).float().mean()
+    assert accuracy >= 0.9
+    positives = [i for i in range(n_train, len(x)) if labels[i] == 1]
+
+    def cohort_ranking(maps: np.ndarray) -> list[str]:
+        items = [region_attribution(m, landmarks[i], crop_size=crops[i].shape[0]) for m, i in zip(maps, positives)]
+        summary = aggregate_regions(items, [str(i) for i in positives], rng, "density", n_boot=10)
+        return [s.region for s in sorted(summary, key=lambda s: -s.mean) if s.region != "other"]
+
+    ig = saliency(model, x[positives], "cad", method="ig", steps=16)
+    assert cohort_ranking(ig)[0] == region
+    cam = saliency(model, x[positives], "cad", method="gradcam", layer=model.backbone.layer3)
+    items = [region_attribution(m, landmarks[i], crop_size=crops[i].shape[0]) for m, i in zip(cam, positives)]
+    share = {s.region: s.mean for s in aggregate_regions(items, [str(i) for i in positives], rng, n_boot=10)}
+    by_share = sorted((r for r in share if r != "other"), key=lambda r: -share[r])
+    assert region in by_share[:3] and share[region] > share["cheek_right"], share
