@@ -101,3 +101,20 @@ def test_affective_videos_plant_group_differences(tmp_path):
     diffs = [np.abs(f.image.astype(int) - frames[0].image.astype(int)).mean() for f in frames]
     assert max(diffs) > 2 * min(diffs[1:5]) + 0.5
     assert validate_cohort(cohort).ok
+
+
+def test_expression_warper_matches_a_fresh_warp_per_frame():
+    """The per-video shortcut (two precomputed fields, scaled) stays within a grey level of the exact warp."""
+    from facehealth.data.synth.faces import ExpressionWarper, apply_expression, load_base_faces, render_face
+    from facehealth.data.synth.generate import SynthConfig, _draw_subjects
+
+    bases = load_base_faces(None)
+    subject = _draw_subjects(SynthConfig(subjects=1), np.random.default_rng(0), len(bases))[0]
+    face, landmarks = render_face(bases, subject.appearance)
+    warp = ExpressionWarper(face, landmarks)
+    for e in (-1.0, -0.4, 0.0, 0.3, 1.0):
+        exact = apply_expression(face, landmarks, e).astype(float)
+        fast = warp(e).astype(float)
+        assert np.abs(exact - fast).mean() < 0.5
+        if abs(e) >= 0.3:  # and the expression itself changes the face several times more
+            assert np.abs(exact - face).mean() > 3 * np.abs(exact - fast).mean()

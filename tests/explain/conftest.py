@@ -31,13 +31,13 @@ def real_face(pipeline, read) -> RealFace:
 
 @pytest.fixture(scope="session")
 def affective_videos(tmp_path_factory):
-    """12 synthetic subjects with one stimulus video each (2.5 fps), prepared: (cohort, prepared folder)."""
+    """24 synthetic subjects (6 BPD, 10 MDD, 8 healthy) with one 10 s stimulus video each at 2.5 fps, prepared."""
     from facehealth.data.synth import SynthConfig, synthesize_cohort
     from facehealth.faces.prepare import prepare_faces
 
     root = tmp_path_factory.mktemp("affective")
     cohort = synthesize_cohort(
-        root / "cohort", SynthConfig(subjects=12, images_per_subject=1, videos_per_subject=1, video_fps=2.5)
+        root / "cohort", SynthConfig(subjects=24, images_per_subject=1, videos_per_subject=1, video_fps=2.5)
     )
     prepare_faces(cohort, root / "faces", workers=2)
     return cohort, root / "faces"

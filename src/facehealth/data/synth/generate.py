@@ -40,6 +40,7 @@ from facehealth.data.synth.faces import (
     Appearance,
     BaseFace,
     Camera,
+    ExpressionWarper,
     Nuisance,
     apply_expression,
     encode_jpeg,
@@ -331,9 +332,10 @@ def synthesize_cohort(out: str | Path, config: SynthConfig | None = None, on_pro
                 track, params = _expression_track(sub_rng, group, times)
                 subject.response = {"group": group, **params}
                 base_nuisance = _nuisance(sub_rng, 0.5 * cfg.nuisance)
+                warp = ExpressionWarper(face, landmarks)
                 frames = (
                     photograph(
-                        apply_expression(face, landmarks, float(e)),
+                        warp(float(e)),
                         Nuisance(**{**base_nuisance.__dict__, "expression": 0.0, "noise": 1.0}),
                         camera,
                         sub_rng,

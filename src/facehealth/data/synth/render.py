@@ -40,9 +40,19 @@ def warp_to_landmarks(image: np.ndarray, src: np.ndarray, dst: np.ndarray, sigma
     leaves the background alone. Near a landmark the displacement is close to its own.
     """
     h, w = image.shape[:2]
-    delta = src - dst
-    if not (np.abs(delta) > 1e-3).any():
+    if not (np.abs(src - dst) > 1e-3).any():
         return image.copy()
+    fx, fy = displacement_field((h, w), src, dst, sigma)
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(image, xs + fx, ys + fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def displacement_field(
+    shape: tuple[int, int], src: np.ndarray, dst: np.ndarray, sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The backward displacement (fx, fy), each (H, W) float32, of :func:`warp_to_landmarks`."""
+    h, w = shape
+    delta = src - dst
     step = 4
     gy, gx = np.mgrid[0:h:step, 0:w:step].astype(np.float64)
     grid = np.stack([gx.ravel(), gy.ravel()], 1)
@@ -56,8 +66,7 @@ def warp_to_landmarks(image: np.ndarray, src: np.ndarray, dst: np.ndarray, sigma
     field = (g @ delta) / (g.sum(1, keepdims=True) + 0.3)
     fx = cv2.resize(field[:, 0].reshape(gx.shape).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     fy = cv2.resize(field[:, 1].reshape(gx.shape).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(image, xs + fx, ys + fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return fx, fy
 
 
 def _poly_mask(shape: tuple[int, int], polygons: list[np.ndarray], blur: float) -> np.ndarray:
