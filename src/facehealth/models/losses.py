@@ -73,5 +73,7 @@ def cox_partial_likelihood(risk: torch.Tensor, time: torch.Tensor, event: torch.
         risk_sum = exp_r[at_risk].sum()
         tied_sum = exp_r[tied].sum()
         fractions = torch.arange(d, device=risk.device, dtype=risk.dtype) / d
-        log_lik = log_lik + risk[tied].sum() - (torch.log(risk_sum - fractions * tied_sum) + shift).sum()
+        # Clamped: a risk far below the largest underflows exp() to 0, and log(0) would poison the gradient.
+        denominator = (risk_sum - fractions * tied_sum).clamp_min(torch.finfo(risk.dtype).tiny)
+        log_lik = log_lik + risk[tied].sum() - (torch.log(denominator) + shift).sum()
     return -log_lik / event.sum()

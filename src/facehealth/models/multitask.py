@@ -139,19 +139,21 @@ class MultiTaskModel(nn.Module):
         total = next(iter(outputs.values())).new_zeros(())
         parts: dict[str, float] = {}
         for t in self.tasks:
-            out, y = outputs[t.name], targets[t.name]
-            if t.kind == "regression":
-                value = masked_mse(out, self.standardise(t.name, y))
-            elif t.kind == "binary":
-                value = masked_bce(out.squeeze(-1), y[:, 0], self.pos_weight.get(t.name))
-            elif t.kind == "multiclass":
-                w = self.class_weights.get(t.name)
-                value = masked_cross_entropy(out, y[:, 0], None if w is None else w.to(out.device))
-            else:
-                value = cox_partial_likelihood(out.squeeze(-1), y[:, 0], y[:, 1])
+            value = self.task_loss(t, outputs[t.name], targets[t.name])
             parts[t.name] = float(value.detach())
             total = total + t.weight * value
         return total, parts
+
+    def task_loss(self, t: TaskSpec, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One head's loss: MSE on standardised targets, weighted BCE / CE, or Cox (Efron)."""
+        if t.kind == "regression":
+            return masked_mse(out, self.standardise(t.name, y))
+        if t.kind == "binary":
+            return masked_bce(out.squeeze(-1), y[:, 0], self.pos_weight.get(t.name))
+        if t.kind == "multiclass":
+            w = self.class_weights.get(t.name)
+            return masked_cross_entropy(out, y[:, 0], None if w is None else w.to(out.device))
+        return cox_partial_likelihood(out.squeeze(-1), y[:, 0], y[:, 1])
 
     def standardise(self, task: str, values: torch.Tensor) -> torch.Tensor:
         return (values - getattr(self, f"mean_{task}")) / getattr(self, f"std_{task}")

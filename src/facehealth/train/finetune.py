@@ -60,6 +60,9 @@ class FinetuneConfig:
     img_size: int = 224
     init_from: str | None = None
     mode: Literal["full", "linear_probe"] = "full"
+    # "fit": heads start at their penalised optimum on frozen features (LP-FT, train/heads.py);
+    # "random": PyTorch's default init. Fitting matters most from a pretrained encoder.
+    head_init: Literal["fit", "random"] = "fit"
     # Layer-wise decay (BEiT/MAE fine-tuning): block i of L gets lr * decay^(L + 1 - i), so
     # early, general layers move less than late ones. 1.0 = off.
     layer_decay: float = 0.75
@@ -287,6 +290,13 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
     val = dataset(by_split.get("val", []), False)
     if len(train) == 0:
         raise TrainingError(f"no crops of training subjects in {cfg.prepared}")
+    head_report = None
+    if cfg.head_init == "fit":
+        from facehealth.train.heads import fit_heads
+
+        head_report = fit_heads(
+            model, dataset(train_ids, False), val, tasks, lambda y: _targets(y, tasks), device, cfg.batch_size
+        )
     peak = cfg.optim.base_lr * cfg.batch_size / 256
     groups = _param_groups(model, peak, cfg)
     optimizer = torch.optim.AdamW(groups, lr=peak, betas=cfg.optim.betas)
@@ -352,6 +362,7 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
         "class_weights": class_weights,
         "history": history,
         "init": init_report,
+        "head_init": head_report,
         "config": to_mapping(cfg),
     }
     checkpoint = save_checkpoint(out / "checkpoint-best", model.state_dict(), meta)

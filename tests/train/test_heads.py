@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import torch
+
+from facehealth.models.multitask import MultiTaskModel, TaskSpec
+from facehealth.train.heads import fit_heads
+
+TASKS = [
+    TaskSpec("age", "regression", ("age",)),
+    TaskSpec("cad", "binary", ("cad",)),
+    TaskSpec("survival", "cox", ("time", "event")),
+]
+
+
+class _Items(torch.utils.data.Dataset):
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor) -> None:
+        self.images, self.targets = images, targets
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"image": self.images[i], "target": self.targets[i]}
+
+
+def _split(y: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {"age": y[:, :1], "cad": y[:, 1:2], "survival": y[:, 2:4]}
+
+
+def test_heads_reach_the_frozen_feature_optimum_and_leave_the_backbone_alone():
+    torch.manual_seed(0)
+    model = MultiTaskModel("vit_tiny_patch16", TASKS, img_size=32)
+    images = torch.randn(600, 3, 32, 32)
+    with torch.no_grad():
+        feats = model.features(images)
+    # Targets that a linear head on these very features can predict (age), or nearly (cad, survival).
+    direction = torch.randn(feats.shape[1])
+    score = feats @ direction / direction.norm()
+    age = 50 + 10 * score + torch.randn(600)
+    cad = (score + 0.3 * torch.randn(600) > 0).float()
+    time = torch.exp(-score + 0.3 * torch.randn(600))
+    targets = torch.stack([age, cad, time, torch.ones(600)], 1)
+    backbone = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+    with torch.no_grad():
+        before, _ = model.loss(model(images[:400]), _split(targets[:400]))
+    report = fit_heads(
+        model,
+        _Items(images[:400], targets[:400]),
+        _Items(images[400:], targets[400:]),
+        TASKS,
+        _split,
+        torch.device("cpu"),
+    )
+    with torch.no_grad():
+        out = model(images[400:])
+    pred_age = model.predict(out)["age"][:, 0]
+    assert torch.corrcoef(torch.stack([pred_age, age[400:]]))[0, 1] > 0.95
+    after = sum(r["train_loss"] for r in report.values())
+    assert after < 0.5 * float(before) and all(r["l2"] in (1e-4, 1e-3, 1e-2, 1e-1) for r in report.values())
+    assert all(torch.equal(backbone[k], v) for k, v in model.backbone.state_dict().items())
