@@ -434,6 +434,7 @@ def evaluate_cmd(
     prepared: Annotated[Path | None, typer.Option(help="Its `faces prepare` folder.")] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples (of subjects).")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    score_train: Annotated[bool, typer.Option(help="Also score the training split (fit, not performance).")] = False,
 ) -> None:
     """Score every split of a cohort; write metrics.json (and survival.json) with a CI for every number."""
     from facehealth.data.cohort import load_cohort
@@ -447,7 +448,15 @@ def evaluate_cmd(
     except FaceHealthError as exc:
         _fail(exc)
     result = write_evaluation(
-        predictions, labels, subjects, tasks, out_dir, seed=seed, n_boot=n_boot, extra={"model": str(model)}
+        predictions,
+        labels,
+        subjects,
+        tasks,
+        out_dir,
+        seed=seed,
+        n_boot=n_boot,
+        extra={"model": str(model)},
+        score_train=score_train,
     )
     report = result.metrics
     for split, tasks_out in report["splits"].items():

@@ -168,7 +168,7 @@ def demo_profile(profile: str, out: Path, seed: int = 0, workers: int = 2) -> tu
         pretrain=pretrain,
         finetune=finetune,
         affective=affective,
-        n_boot=500 if quick else 1000,
+        n_boot=200 if quick else 1000,
         studies=() if quick else ("label_efficiency", "external", "baselines", "subgroups"),
         # Dozens of fine-tunes: at 64 px and 8 epochs each one takes seconds on a CPU.
         study=StudyConfig(
@@ -217,8 +217,14 @@ def run_demo(
     start = time.perf_counter()
     cohort_dir = synthesize_cohort(
         out / "cohort",
-        # One 10 s stimulus video per subject at 5 fps; face preparation keeps 2.5 fps (25 frames).
-        SynthConfig(subjects=n, images_per_subject=3 if profile == "full" else 2, videos_per_subject=1, seed=seed),
+        # One 10 s stimulus video per subject (5 fps full, 2.5 quick); faces keep 2.5 fps (25 frames).
+        SynthConfig(
+            subjects=n,
+            images_per_subject=3 if profile == "full" else 2,
+            videos_per_subject=1,
+            video_fps=5.0 if profile == "full" else 2.5,
+            seed=seed,
+        ),
         on_progress=bar("synthetic cohort"),
     )
     splits = make_splits(load_cohort(cohort_dir).subject_labels(), seed, stratify="cad", external_sites=EXTERNAL_SITES)

@@ -62,8 +62,11 @@ def test_evaluate_command_writes_metrics_json(trained, tmp_path):
     )
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
-    assert metrics["n_boot"] == 30 and "external" in metrics["splits"]
+    assert metrics["n_boot"] == 30 and set(metrics["splits"]) == {"val", "test", "external"}
     assert "[" in result.output  # intervals are printed
+    args = ["evaluate", "--model", str(trained.checkpoint), "--out", str(tmp_path / "tr"), "--n-boot", "5"]
+    result = CliRunner().invoke(app, [*args, "--score-train"])
+    assert "train" in json.loads((tmp_path / "tr" / "metrics.json").read_text())["splits"]
 
 
 def test_youden_threshold():

@@ -38,8 +38,18 @@ def youden_threshold(y_true, prob) -> float:  # noqa: ANN001
 
 
 def evaluate_predictions(
-    predictions: pd.DataFrame, labels: pd.DataFrame, tasks: list[TaskSpec], rng: np.random.Generator, n_boot: int = 1000
+    predictions: pd.DataFrame,
+    labels: pd.DataFrame,
+    tasks: list[TaskSpec],
+    rng: np.random.Generator,
+    n_boot: int = 1000,
+    splits: tuple[str, ...] | None = None,
 ) -> dict:
+    """Every metric of every task with a subject-bootstrap CI, for each split in ``splits`` (None = all).
+
+    The training split still supplies what the survival metrics need (censoring distribution)
+    when it is not itself scored.
+    """
     data = predictions.merge(labels, on="subject_id", how="left", suffixes=("", "_label"))
     thresholds = {}
     val = data[data["split"] == "val"]
@@ -48,6 +58,8 @@ def evaluate_predictions(
             thresholds[t.name] = youden_threshold(val[t.columns[0]], val[f"prob_{t.name}"]) if len(val) else 0.5
     result: dict = {"thresholds": thresholds, "n_boot": n_boot, "splits": {}}
     for split, part in data.groupby("split"):
+        if splits is not None and split not in splits:
+            continue
         ids = part["subject_id"].to_numpy()
         out: dict = {"n_subjects": int(len(part))}
 

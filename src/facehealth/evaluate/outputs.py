@@ -40,19 +40,22 @@ def write_evaluation(
     seed: int = 0,
     n_boot: int = 1000,
     extra: dict | None = None,
+    score_train: bool = False,
 ) -> EvaluationOutput:
     """Score every split and task with subject-bootstrap CIs and write the evaluation folder.
 
     Undefined metrics (one class in a small split, no events before a horizon) warn and give
     NaN; each distinct message is kept in ``metrics.json["warnings"]`` rather than printed
-    hundreds of times.
+    hundreds of times. The training split is scored only with ``score_train`` (its numbers
+    describe fit, not performance, and its bootstrap is the costliest part).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        metrics = evaluate_predictions(predictions, labels, tasks, rng, n_boot)
+        scored = None if score_train else tuple(s for s in predictions["split"].unique() if s != "train")
+        metrics = evaluate_predictions(predictions, labels, tasks, rng, n_boot, splits=scored)
         survival = _survival(predictions, labels, subjects, tasks, rng, n_boot)
     metrics = metrics | (extra or {}) | {"seed": seed, "warnings": sorted({str(w.message) for w in caught})}
     predictions.to_parquet(out / "predictions.parquet", index=False)
