@@ -28,7 +28,7 @@ from facehealth.models.registry import create_model, get_spec
 
 __all__ = ["TaskSpec", "MultiTaskModel", "Pooling"]
 
-Pooling = Literal["mean", "attention", "temporal"]
+Pooling = Literal["mean", "attention", "temporal", "stats"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,8 @@ class MultiTaskModel(nn.Module):
         elif pooling == "temporal":
             self.temporal = nn.GRU(width + 1, width // 2, batch_first=True)  # +1: the frame's time in seconds
             self.temporal_out = nn.Linear(width // 2, width)
+        if pooling == "stats":
+            width *= 2  # mean and standard deviation of each feature over the frames
         self.heads = nn.ModuleDict({t.name: nn.Linear(width, t.outputs) for t in tasks})
         for t in tasks:
             if t.kind == "regression":
@@ -110,7 +112,8 @@ class MultiTaskModel(nn.Module):
     ) -> torch.Tensor:
         """(B, 3, H, W) -> (B, F); or (B, K, 3, H, W) with mask (B, K) -> (B, F)."""
         if images.ndim == 4:
-            return self.backbone(images)
+            f = self.backbone(images)
+            return torch.cat([f, torch.zeros_like(f)], 1) if self.pooling == "stats" else f
         b, k = images.shape[:2]
         mask = torch.ones(b, k, dtype=torch.bool, device=images.device) if mask is None else mask
         flat = self.backbone(images.flatten(0, 1)).view(b, k, -1)  # (B, K, F)
@@ -123,7 +126,14 @@ class MultiTaskModel(nn.Module):
             out, _ = self.temporal(torch.cat([flat, t.unsqueeze(-1)], dim=-1))  # (B, K, F/2)
             last = mask.long().sum(1).clamp(min=1) - 1  # last real frame of each clip
             return self.temporal_out(out[torch.arange(b), last])
-        return (flat * weights.unsqueeze(-1)).sum(1) / weights.sum(1, keepdim=True).clamp(min=1e-6)
+        mean = (flat * weights.unsqueeze(-1)).sum(1) / weights.sum(1, keepdim=True).clamp(min=1e-6)
+        if self.pooling == "stats":
+            # How much the face changes over a clip (expression amplitude, variability): Emoface's
+            # signal, which a mean over frames averages away.
+            var = ((flat - mean.unsqueeze(1)) ** 2 * weights.unsqueeze(-1)).sum(1)
+            std = (var / weights.sum(1, keepdim=True).clamp(min=1.0)).clamp_min(1e-12).sqrt()
+            return torch.cat([mean, std], 1)
+        return mean
 
     def forward(
         self, images: torch.Tensor, mask: torch.Tensor | None = None, times: torch.Tensor | None = None

@@ -70,9 +70,9 @@ class FinetuneConfig:
     batch_size: int = 32
     optim: OptimConfig = OptimConfig(base_lr=1e-3, weight_decay=0.05, betas=(0.9, 0.999), warmup_epochs=1.0)
     # What one training item is: one crop; all photos of a subject (pooled, DigitalShadow); or the
-    # frames of one video in time order (Emoface's expression dynamics; use pooling: temporal).
+    # frames of one video in time order (Emoface's expression dynamics; pooling: temporal or stats).
     input: Literal["image", "subject", "video"] = "image"
-    pooling: Literal["mean", "attention", "temporal"] = "mean"
+    pooling: Literal["mean", "attention", "temporal", "stats"] = "mean"
     images_per_subject: int = 4  # input: subject
     frames: int = 32  # input: video; longer clips are sampled evenly, shorter ones padded
     age_balanced_epochs: int = 0
