@@ -1,16 +1,15 @@
-"""Does MAE pretraining on faces help fine-tuning with few labels? A small, CPU-sized check.
+"""Does MAE pretraining on faces help fine-tuning with few labels? A label-efficiency run on CPU.
 
-    python benchmarks/pretraining_benefit.py [--subjects 240] [--train-subjects 60] [--mae-epochs 30]
+    python benchmarks/pretraining_benefit.py [--subjects 240] [--mae-epochs 30] [--work DIR]
 
-1. synthesizes a cohort (3 photos per subject) and prepares its faces;
+1. synthesizes a cohort (3 photos per subject; 30% of subjects for testing, 60 for training,
+   the rest for validation) and prepares its faces;
 2. pretrains an MAE ViT-Ti/16 at 64 px on all crops (self-supervised: no labels used);
-3. fine-tunes age, biomarkers (haemoglobin, total bilirubin, and sodium as a negative control)
-   and CAD on ``--train-subjects`` labeled subjects, once from the MAE encoder and once from
-   random init, with the same seed, splits and schedule;
-4. prints test-split metrics of both (subject level: the mean over a subject's photos).
-
-Point estimates only, one seed: a smoke check of the pipeline, not the label-efficiency study
-(which repeats seeds and adds confidence intervals).
+3. runs the label-efficiency study (``facehealth.evaluate.studies``): fine-tunes age, CAD and
+   three biomarkers (haemoglobin and total bilirubin, which have painted signs, and sodium, a
+   negative control) on n = 20, 40, 60 labelled subjects (nested subsets), 3 seeds, once from
+   the MAE encoder ("foundation") and once from random init ("vit_scratch"), same recipe,
+   splits and test subjects; prints mean over seeds with the mean subject-bootstrap CI.
 """
 
 from __future__ import annotations
@@ -27,10 +26,11 @@ import pandas as pd
 from facehealth.data.cohort import load_cohort
 from facehealth.data.splits import make_splits, save_splits
 from facehealth.data.synth import SynthConfig, synthesize_cohort
+from facehealth.evaluate.studies import label_efficiency
+from facehealth.evaluate.study_config import StudyConfig
 from facehealth.faces.prepare import prepare_faces
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.engine import pretrain_mae
-from facehealth.train.finetune import FinetuneConfig, finetune
 
 
 def main() -> None:
@@ -64,33 +64,29 @@ def main() -> None:
             optim=OptimConfig(base_lr=1.5e-3, warmup_epochs=2),
         )
     )
-    rows = {}
-    for name, init in (("MAE-pretrained", str(mae.checkpoint)), ("random init", None)):
-        result = finetune(
-            FinetuneConfig(
-                cohort=str(cohort),
-                prepared=str(prepared),
-                out_dir=str(work / name.replace(" ", "_")),
-                tasks=("biomarkers", "age", "cad"),
-                biomarkers=("haemoglobin", "total_bilirubin", "sodium"),
-                backbone="vit_tiny_patch16",
-                img_size=64,
-                init_from=init,
-                epochs=args.ft_epochs,
-                batch_size=32,
-                patience=5,
-                seed=0,
-            )
-        )
-        rows[name] = result.metrics["test"]
-    table = pd.DataFrame(rows).T
-    keep = [c for c in table.columns if c.endswith(("_mae", "_r", "_auroc")) or c == "n_subjects"]
+    study = StudyConfig(
+        cohort=str(cohort),
+        prepared=str(prepared),
+        out_dir=str(work / "study"),
+        finetune_config=None,
+        finetune={"backbone": "vit_tiny_patch16", "img_size": 64, "epochs": args.ft_epochs, "patience": 5},
+        tasks=("age", "cad", "biomarkers"),
+        biomarkers=("haemoglobin", "total_bilirubin", "sodium"),
+        arms={"foundation": {"init_from": str(mae.checkpoint)}, "vit_scratch": {"init_from": None}},
+        reference_arm="foundation",
+        label_counts=(20, 40, args.train_subjects),
+        seeds=(0, 1, 2),
+    )
+    label_efficiency(study)
+    summary = pd.read_csv(work / "study" / "label_efficiency_summary.csv")
     print(
-        f"\n{platform.machine()}, {os.cpu_count()} cores; {args.subjects} subjects, {args.train_subjects} labeled for "
-        f"training; MAE {args.mae_epochs} epochs (final loss {mae.epoch_losses[-1]:.3f}); "
+        f"\n{platform.machine()}, {os.cpu_count()} cores; {args.subjects} subjects, up to {args.train_subjects} "
+        f"labelled for training; MAE {args.mae_epochs} epochs (final loss {mae.epoch_losses[-1]:.3f}); "
         f"{time.perf_counter() - start:.0f} s in all\n"
     )
-    print(table[keep].round(3).to_string())
+    summary["value"] = summary.apply(lambda r: f"{r['mean']:.3f} [{r['low']:.3f}, {r['high']:.3f}]", axis=1)
+    table = summary.pivot_table(index=["task", "n"], columns="arm", values="value", aggfunc="first")
+    print(table.to_string())
 
 
 if __name__ == "__main__":

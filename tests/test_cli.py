@@ -92,7 +92,7 @@ def test_demo_runs_end_to_end(tmp_path):
         summary["rejections"]
     )
     cohort_faces = json.loads((tmp_path / "demo" / "cohort_faces" / "summary.json").read_text())
-    assert cohort_faces["items"] == 24 * 3 and cohort_faces["crops"] >= 0.9 * (24 * 2 + 24 * 25)
+    assert cohort_faces["items"] == 24 * 4 and cohort_faces["crops"] >= 0.9 * (24 * 3 + 24 * 25)  # 3 photos, 1 video
     assert (tmp_path / "demo" / "cohort" / "splits.csv").is_file()
     run = json.loads((tmp_path / "demo" / "run.json").read_text())
     assert run["synthetic"] and run["profile"] == "quick" and run["finished"]
