@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import cv2
+import torch
+from typer.testing import CliRunner
+
+from facehealth.cli import app
+from facehealth.explain.photo import explain_photo
+from facehealth.models.checkpoint import save_checkpoint
+from facehealth.models.multitask import MultiTaskModel, TaskSpec
+from tests.conftest import fixture_path
+
+TASKS = [TaskSpec("age", "regression", ("age",)), TaskSpec("cad", "binary", ("cad",))]
+
+
+def _checkpoint(folder):  # noqa: ANN001, ANN202
+    torch.manual_seed(0)
+    model = MultiTaskModel("vit_tiny_patch16", TASKS, img_size=32)
+    meta = {
+        "stage": "finetune",
+        "backbone": "vit_tiny_patch16",
+        "img_size": 32,
+        "tasks": [t.__dict__ for t in TASKS],
+    }
+    return save_checkpoint(folder / "checkpoint-best", model.state_dict(), meta)
+
+
+def test_explain_photo_maps_saliency_onto_the_face_in_the_photo(tmp_path):
+    photo = fixture_path("obama.jpg")
+    result = explain_photo(_checkpoint(tmp_path), photo, tmp_path / "out", ["age", "cad"], method="ig")
+    image = cv2.imread(str(result.overlay_png))
+    original = cv2.imread(str(photo))
+    assert image.shape[1] > 2 * original.shape[1] * 0.9  # two panels side by side
+    assert set(result.top_regions) == {"age", "cad"} and all(len(v) == 3 for v in result.top_regions.values())
+    assert image.std() > 20  # a photo, not a blank canvas
+
+
+def test_explain_command_needs_an_input_and_names_unknown_targets(tmp_path):
+    runner = CliRunner()
+    ckpt = _checkpoint(tmp_path)
+    result = runner.invoke(app, ["explain", "--model", str(ckpt), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--input" in result.output
+    args = ["explain", "--model", str(ckpt), "--out", str(tmp_path / "o"), "--input", str(fixture_path("obama.jpg"))]
+    result = runner.invoke(app, [*args, "--task", "bmi"])
+    assert result.exit_code == 2 and "unknown target 'bmi'" in result.output
+    result = runner.invoke(app, [*args, "--task", "cad"])
+    assert result.exit_code == 0 and "obama_gradcam.png" in result.output
