@@ -616,6 +616,7 @@ def report_cmd(
     run: Annotated[Path | None, typer.Option(help="person: the model's run folder (90% intervals).")] = None,
     html: Annotated[Path | None, typer.Option(help="person: also write the report as HTML here.")] = None,
     record: Annotated[bool, typer.Option(help="person: store this visit in the history.")] = True,
+    explain: Annotated[bool, typer.Option(help="person: name the facial regions behind each score.")] = True,
     when: Annotated[
         str | None, typer.Option("--time", help="person: when the photo was taken (ISO date/time; default now).")
     ] = None,
@@ -630,6 +631,12 @@ def report_cmd(
         from facehealth.models.predictor import load
 
         try:
+            regions = None
+            if explain:  # the facial regions behind each score (Grad-CAM), as the report's last line per score
+                from facehealth.explain.photo import explain_photo
+
+                shown = explain_photo(model, photo, (html or history).parent / "explanations", None).top_regions
+                regions = {label.split(":")[-1]: [r.replace("_", " ") for r in v] for label, v in shown.items()}
             person = reports.report_visit(
                 load(model),
                 photo,
@@ -639,6 +646,7 @@ def report_cmd(
                 run_dir=str(run) if run else None,
                 record=record,
                 time=when,
+                regions=regions,
             )
         except FaceHealthError as exc:
             _fail(exc)

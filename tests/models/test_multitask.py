@@ -25,3 +25,21 @@ def test_stats_pooling_is_mean_and_sd_over_real_frames_only():
     assert still[0, width:].abs().max() < 1e-4  # a clip that does not move has no variability
     torch.testing.assert_close(photo[0, :width], per_frame[0], atol=1e-5, rtol=1e-5)
     assert photo[0, width:].abs().max() == 0  # a single photo is a one-frame clip
+
+
+def test_skewed_markers_are_learned_on_the_log_scale_and_predicted_positive():
+    tasks = [TaskSpec("biomarkers", "regression", ("crp", "sodium"))]  # CRP is right-skewed, sodium is not
+    model = MultiTaskModel(
+        "vit_tiny_patch16",
+        tasks,
+        img_size=32,
+        target_mean={"biomarkers": [0.5, 140.0]},
+        target_std={"biomarkers": [1.0, 3.0]},
+    )
+    y = torch.tensor([[torch.e**1.5, 143.0], [float("nan"), 137.0]])
+    z = model.standardise("biomarkers", y)
+    torch.testing.assert_close(z[0], torch.tensor([1.0, 1.0]))  # (log(e^1.5) - 0.5) / 1 and (143 - 140) / 3
+    assert torch.isnan(z[1, 0]) and z[1, 1] == -1.0  # missing stays missing
+    out = model.predict({"biomarkers": torch.tensor([[-4.0, -1.0]])})["biomarkers"]
+    torch.testing.assert_close(out, torch.tensor([[float(torch.exp(torch.tensor(-3.5))), 137.0]]))
+    assert "log_biomarkers" not in model.state_dict()  # follows from the column names, not stored

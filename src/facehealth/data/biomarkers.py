@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from facehealth.errors import SchemaError
 
-__all__ = ["Biomarker", "SYSTEMS", "BIOMARKERS", "get_biomarker", "biomarkers_by_system"]
+__all__ = ["Biomarker", "SYSTEMS", "BIOMARKERS", "get_biomarker", "biomarkers_by_system", "is_log_scale", "LOG_FLOOR"]
 
 SYSTEMS = (
     "haematological",
@@ -159,3 +159,12 @@ def get_biomarker(name: str) -> Biomarker:
 
 def biomarkers_by_system() -> dict[str, list[Biomarker]]:
     return {s: [b for b in _ALL if b.system == s] for s in SYSTEMS}
+
+
+LOG_FLOOR = 1e-6  # values at or below 0 (a data error for these markers) are floored before the log
+
+
+def is_log_scale(column: str) -> bool:
+    """Whether a label column is modelled on the log scale (a right-skewed registered marker)."""
+    marker = BIOMARKERS.get(column)
+    return bool(marker and marker.log_normal)

@@ -23,6 +23,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from facehealth.data.biomarkers import LOG_FLOOR, is_log_scale
 from facehealth.models.losses import cox_partial_likelihood, masked_bce, masked_cross_entropy, masked_mse
 from facehealth.models.registry import create_model, get_spec
 
@@ -104,6 +105,11 @@ class MultiTaskModel(nn.Module):
                 std = torch.tensor((target_std or {}).get(t.name, [1.0] * t.outputs), dtype=torch.float32)
                 self.register_buffer(f"mean_{t.name}", mean)
                 self.register_buffer(f"std_{t.name}", std)
+                # Right-skewed markers (enzymes, CRP, ...) are learned on the log scale, so a
+                # prediction is never negative and errors scale with the value (not saved:
+                # it follows from the column names, which the checkpoint stores).
+                log = torch.tensor([is_log_scale(c) for c in t.columns], dtype=torch.bool)
+                self.register_buffer(f"log_{t.name}", log, persistent=False)
         self.pos_weight = dict(pos_weight or {})
         self.class_weights = {k: torch.tensor(v, dtype=torch.float32) for k, v in (class_weights or {}).items()}
 
@@ -166,6 +172,8 @@ class MultiTaskModel(nn.Module):
         return cox_partial_likelihood(out.squeeze(-1), y[:, 0], y[:, 1])
 
     def standardise(self, task: str, values: torch.Tensor) -> torch.Tensor:
+        log = getattr(self, f"log_{task}")
+        values = torch.where(log, torch.log(values.clamp_min(LOG_FLOOR)), values)
         return (values - getattr(self, f"mean_{task}")) / getattr(self, f"std_{task}")
 
     def predict(self, outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -174,7 +182,8 @@ class MultiTaskModel(nn.Module):
         for t in self.tasks:
             out = outputs[t.name]
             if t.kind == "regression":
-                result[t.name] = out * getattr(self, f"std_{t.name}") + getattr(self, f"mean_{t.name}")
+                value = out * getattr(self, f"std_{t.name}") + getattr(self, f"mean_{t.name}")
+                result[t.name] = torch.where(getattr(self, f"log_{t.name}"), torch.exp(value), value)
             elif t.kind == "binary":
                 result[t.name] = torch.sigmoid(out)
             elif t.kind == "multiclass":

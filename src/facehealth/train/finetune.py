@@ -27,7 +27,7 @@ import yaml
 from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler
 
 from facehealth.config import save_resolved, to_mapping
-from facehealth.data.biomarkers import BIOMARKERS
+from facehealth.data.biomarkers import BIOMARKERS, LOG_FLOOR, is_log_scale
 from facehealth.data.cohort import Cohort
 from facehealth.data.schema import AFFECTIVE_CLASSES
 from facehealth.errors import ConfigError
@@ -124,6 +124,12 @@ def subject_labels_with_codes(cohort: Cohort) -> pd.DataFrame:
     if "affective" in labels.columns:
         labels["affective_code"] = labels["affective"].map({c: i for i, c in enumerate(AFFECTIVE_CLASSES)})
     return labels
+
+
+def _model_scale(values: pd.Series, column: str) -> np.ndarray:
+    """A label column on the scale the model learns it (log for right-skewed markers)."""
+    x = pd.to_numeric(values, errors="coerce").to_numpy(float)
+    return np.log(np.maximum(x, LOG_FLOOR)) if is_log_scale(column) else x
 
 
 def _labels_and_splits(cfg: FinetuneConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -260,10 +266,9 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
     if not train_ids:
         raise TrainingError("the split table has no training subjects")
     train_labels = labels[labels["subject_id"].isin(train_ids)]
-    mean = {t.name: [float(np.nanmean(train_labels[c])) for c in t.columns] for t in tasks if t.kind == "regression"}
-    std = {
-        t.name: [float(np.nanstd(train_labels[c]) or 1.0) for c in t.columns] for t in tasks if t.kind == "regression"
-    }
+    scaled = {c: _model_scale(train_labels[c], c) for t in tasks if t.kind == "regression" for c in t.columns}
+    mean = {t.name: [float(np.nanmean(scaled[c])) for c in t.columns] for t in tasks if t.kind == "regression"}
+    std = {t.name: [float(np.nanstd(scaled[c]) or 1.0) for c in t.columns] for t in tasks if t.kind == "regression"}
     pos_weight = {
         t.name: float(
             np.clip((1 - train_labels[t.columns[0]].mean()) / max(train_labels[t.columns[0]].mean(), 1e-3), 0.2, 5)
