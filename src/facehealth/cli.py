@@ -38,6 +38,11 @@ err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)  # long paths stay on one line (copyable, greppable)
 
 
+def _given(**values: Any) -> dict[str, Any]:
+    """The CLI flags that were set, as config overrides (paths as text)."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in values.items() if v is not None}
+
+
 def _fail(exc: Exception) -> None:
     err.print(f"[bold red]error:[/] {exc}")
     raise typer.Exit(code=2)
@@ -329,18 +334,14 @@ def pretrain(
     from facehealth.config import load_config
     from facehealth.train.config import PretrainConfig
 
-    overrides = {
-        k: v
-        for k, v in {
-            "data": [str(d) for d in data] if data else None,
-            "out_dir": str(out_dir) if out_dir else None,
-            "backbone": backbone,
-            "img_size": img_size,
-            "epochs": epochs,
-            "batch_size": batch_size,
-        }.items()
-        if v is not None
-    }
+    overrides = _given(
+        data=[str(d) for d in data] if data else None,
+        out_dir=out_dir,
+        backbone=backbone,
+        img_size=img_size,
+        epochs=epochs,
+        batch_size=batch_size,
+    )
     try:
         cfg = load_config(PretrainConfig, config, overrides)
         from facehealth.train.engine import pretrain_mae
@@ -366,17 +367,7 @@ def finetune_cmd(
     from facehealth.config import load_config
     from facehealth.train.finetune import FinetuneConfig, finetune
 
-    overrides = {
-        k: str(v) if isinstance(v, Path) else v
-        for k, v in {
-            "cohort": cohort,
-            "prepared": prepared,
-            "out_dir": out_dir,
-            "init_from": init_from,
-            "epochs": epochs,
-        }.items()
-        if v is not None
-    }
+    overrides = _given(cohort=cohort, prepared=prepared, out_dir=out_dir, init_from=init_from, epochs=epochs)
     try:
         cfg = load_config(FinetuneConfig, config, overrides)
         with _training_progress("fine-tuning") as update:

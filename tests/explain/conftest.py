@@ -41,3 +41,21 @@ def affective_videos(tmp_path_factory):
     )
     prepare_faces(cohort, root / "faces", workers=2)
     return cohort, root / "faces"
+
+
+def untrained_checkpoint(folder, tasks, img_size: int = 32):  # noqa: ANN001, ANN201
+    """A fine-tune checkpoint of a random ViT-Ti/16 with ``tasks``: explaining needs a model, not skill."""
+    import torch
+
+    from facehealth.models.checkpoint import save_checkpoint
+    from facehealth.models.multitask import MultiTaskModel
+
+    torch.manual_seed(0)
+    model = MultiTaskModel("vit_tiny_patch16", tasks, img_size=img_size)
+    meta = {
+        "stage": "finetune",
+        "backbone": "vit_tiny_patch16",
+        "img_size": img_size,
+        "tasks": [t.__dict__ for t in tasks],
+    }
+    return save_checkpoint(folder / "checkpoint-best", model.state_dict(), meta)

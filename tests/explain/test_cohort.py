@@ -6,13 +6,12 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from facehealth.errors import ConfigError
 from facehealth.explain.cohort import explain_cohort, resolve_targets
 from facehealth.faces.io import read_image
-from facehealth.models.checkpoint import save_checkpoint
 from facehealth.models.multitask import MultiTaskModel, TaskSpec
+from tests.explain.conftest import untrained_checkpoint
 
 TASKS = [
     TaskSpec("cad", "binary", ("cad",)),
@@ -23,15 +22,7 @@ TASKS = [
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    model = MultiTaskModel("vit_tiny_patch16", TASKS, img_size=32)
-    meta = {
-        "stage": "finetune",
-        "backbone": "vit_tiny_patch16",
-        "img_size": 32,
-        "tasks": [{"name": t.name, "kind": t.kind, "columns": list(t.columns)} for t in TASKS],
-    }
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "checkpoint-best", model.state_dict(), meta)
+    return untrained_checkpoint(tmp_path_factory.mktemp("ckpt"), TASKS)
 
 
 @pytest.fixture

@@ -1,28 +1,19 @@
 from __future__ import annotations
 
 import cv2
-import torch
 from typer.testing import CliRunner
 
 from facehealth.cli import app
 from facehealth.explain.photo import explain_photo
-from facehealth.models.checkpoint import save_checkpoint
-from facehealth.models.multitask import MultiTaskModel, TaskSpec
+from facehealth.models.multitask import TaskSpec
 from tests.conftest import fixture_path
+from tests.explain.conftest import untrained_checkpoint
 
 TASKS = [TaskSpec("age", "regression", ("age",)), TaskSpec("cad", "binary", ("cad",))]
 
 
 def _checkpoint(folder):  # noqa: ANN001, ANN202
-    torch.manual_seed(0)
-    model = MultiTaskModel("vit_tiny_patch16", TASKS, img_size=32)
-    meta = {
-        "stage": "finetune",
-        "backbone": "vit_tiny_patch16",
-        "img_size": 32,
-        "tasks": [t.__dict__ for t in TASKS],
-    }
-    return save_checkpoint(folder / "checkpoint-best", model.state_dict(), meta)
+    return untrained_checkpoint(folder, TASKS)
 
 
 def test_explain_photo_maps_saliency_onto_the_face_in_the_photo(tmp_path):
