@@ -27,7 +27,8 @@ def result(tiny_checkpoint, tmp_path_factory):
 def test_csv_has_a_row_per_perturbation_severity_task_metric(result):
     table = pd.read_csv(result.out_dir / "robustness.csv")
     assert list(table.columns) == [
-        "perturbation", "severity", "task", "metric", "value", "agreement", "agreement_metric", "n", "n_rejected",
+        "perturbation", "severity", "task", "metric", "value", "low", "high", "agreement", "agreement_metric", "n",
+        "n_rejected",
     ]  # fmt: skip
     # Tasks of the tiny model: age (MAE + r), cad (AUROC), survival (C-index) -> 4 metric rows.
     assert len(table) == len(NAMES) * 3 * 4
@@ -41,6 +42,9 @@ def test_csv_has_a_row_per_perturbation_severity_task_metric(result):
     assert clean.groupby(["task", "metric"])["value"].nunique(dropna=False).max() == 1
     assert np.allclose(clean.loc[clean["metric"] == "mae", "agreement"], 1.0)
     assert (table["n"] + table["n_rejected"] <= 6).all()
+    # Every metric has its subject-bootstrap CI around it (where the metric is defined at all).
+    defined = table.dropna(subset=["value", "low", "high"])
+    assert len(defined) > 0 and ((defined["low"] <= defined["value"]) & (defined["value"] <= defined["high"])).all()
 
 
 def test_perturbed_predictions_drift_and_gate_counts(result):

@@ -11,7 +11,8 @@ perturbed with the clean predictions of the same subjects (ICC(2,1) for
 continuous outputs, Cohen's kappa for classes).
 
 Outputs in ``out_dir``:
-    robustness.csv           perturbation, severity, task, metric, value, agreement, agreement_metric,
+    robustness.csv           perturbation, severity, task, metric, value, low, high (95% subject-bootstrap CI),
+                             agreement, agreement_metric,
                              n, n_rejected (one row per perturbation x severity x task x metric)
     robustness_rejections.csv  perturbation, severity, reason, count
     robustness_predictions.parquet  one row per subject x perturbation x severity (NaN when rejected)
@@ -33,6 +34,7 @@ import pandas as pd
 
 from facehealth.errors import ConfigError, NoFaceError
 from facehealth.evaluate import metrics as m
+from facehealth.evaluate.bootstrap import bootstrap_ci
 from facehealth.robustness.agreement import cohen_kappa, icc_pair
 from facehealth.robustness.perturb import PERTURBATIONS
 
@@ -126,14 +128,33 @@ def _output_columns(tasks: list) -> list[str]:  # noqa: ANN001
     return cols
 
 
-def _task_rows(part: pd.DataFrame, clean: pd.DataFrame, tasks: list) -> list[dict]:  # noqa: ANN001
-    """Metric and clean-vs-perturbed agreement for every task on one (perturbation, severity) slice."""
+def _task_rows(
+    part: pd.DataFrame, clean: pd.DataFrame, tasks: list, rng: np.random.Generator, n_boot: int
+) -> list[dict]:  # noqa: ANN001
+    """Metric (with a subject-bootstrap CI) and clean-vs-perturbed agreement for every task on one slice."""
     ok = part[part["rejected"].isna()]
     paired = ok.merge(clean, on="subject_id", suffixes=("", "_clean"))
+    ids = ok["subject_id"].to_numpy()
     rows = []
 
-    def add(task: str, metric: str, value: float, agreement: float, how: str, n: int) -> None:
-        rows.append(dict(task=task, metric=metric, value=value, agreement=agreement, agreement_metric=how, n=n))
+    def add(task: str, metric: str, fn, columns: list[str], agreement: float, how: str, n: int) -> None:  # noqa: ANN001
+        if len(ok):
+            ci = bootstrap_ci(fn, [ok[c].to_numpy(float) for c in columns], rng, groups=ids, n_boot=n_boot, name=metric)
+            value, low, high = ci.value, ci.low, ci.high
+        else:  # every face of the slice was rejected: nothing to score (n_rejected says why)
+            value = low = high = float("nan")
+        rows.append(
+            dict(
+                task=task,
+                metric=metric,
+                value=value,
+                low=low,
+                high=high,
+                agreement=agreement,
+                agreement_metric=how,
+                n=n,
+            )
+        )
 
     for t in tasks:
         if t.kind == "regression":
@@ -142,31 +163,33 @@ def _task_rows(part: pd.DataFrame, clean: pd.DataFrame, tasks: list) -> list[dic
                 col = f"pred_{c}"
                 agree = icc_pair(paired[f"{col}_clean"], paired[col])
                 n = int(ok[c].notna().sum())
-                add(name, "mae", m.mae(ok[c], ok[col]), agree, "icc21", n)
-                add(name, "pearson_r", m.pearson_r(ok[c], ok[col]), agree, "icc21", n)
+                add(name, "mae", m.mae, [c, col], agree, "icc21", n)
+                add(name, "pearson_r", m.pearson_r, [c, col], agree, "icc21", n)
         elif t.kind == "binary":
             col = f"prob_{t.name}"
             agree = icc_pair(paired[f"{col}_clean"], paired[col])
-            add(
-                t.name, "auroc", m.auroc(ok[t.columns[0]], ok[col]), agree, "icc21", int(ok[t.columns[0]].notna().sum())
-            )
+            add(t.name, "auroc", m.auroc, [t.columns[0], col], agree, "icc21", int(ok[t.columns[0]].notna().sum()))
         elif t.kind == "multiclass":
             cols = [f"prob_{t.name}:{c}" for c in t.classes]
-            pred = ok[cols].to_numpy(float).argmax(1)
-            truth = ok[t.columns[0]].to_numpy(float)
-            has = ~np.isnan(truth)
-            acc = float(np.mean(pred[has] == truth[has])) if has.any() else float("nan")
             kappa = cohen_kappa(
                 paired[[f"{c}_clean" for c in cols]].to_numpy(float).argmax(1), paired[cols].to_numpy(float).argmax(1)
             )
-            add(t.name, "accuracy", acc, kappa, "kappa", int(has.sum()))
+            n = int(ok[t.columns[0]].notna().sum())
+            add(t.name, "accuracy", _accuracy, [t.columns[0], *cols], kappa, "kappa", n)
         else:  # cox
             col = f"risk_{t.name}"
             time_col, event_col = t.columns
             agree = icc_pair(paired[f"{col}_clean"], paired[col])
-            value = m.harrell_c_index(ok[time_col], ok[col], ok[event_col])
-            add(t.name, "c_index", value, agree, "icc21", int(ok[[time_col, event_col]].notna().all(1).sum()))
+            n = int(ok[[time_col, event_col]].notna().all(1).sum())
+            add(t.name, "c_index", m.harrell_c_index, [time_col, col, event_col], agree, "icc21", n)
     return rows
+
+
+def _accuracy(truth: np.ndarray, *probs: np.ndarray) -> float:
+    has = ~np.isnan(truth)
+    if not has.any():
+        return float("nan")
+    return float(np.mean(np.column_stack(probs)[has].argmax(1) == truth[has]))
 
 
 def run_robustness(
@@ -180,6 +203,7 @@ def run_robustness(
     severities: tuple[int, ...] = DEFAULT_SEVERITIES,
     n_subjects: int | None = 20,
     rng: np.random.Generator | None = None,
+    n_boot: int = 200,
 ) -> RobustnessResult:
     """Perturb, re-score and compare; writes the tables and figures listed in the module docstring.
 
@@ -192,7 +216,8 @@ def run_robustness(
             default :data:`DEFAULT_PERTURBATIONS`.
         severities: 0 (clean, scored once and shared by every perturbation) .. 5.
         n_subjects: at most this many subjects, drawn with ``rng``; None = all of the split.
-        rng: draws subjects and seeds the random perturbations (default seed 0).
+        rng: draws subjects, seeds the random perturbations and the bootstrap (default seed 0).
+        n_boot: subject-bootstrap resamples for each metric's 95% CI.
 
     Cost: subjects x (1 + perturbations x non-zero severities) face-path forward passes.
     """
@@ -215,12 +240,12 @@ def run_robustness(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _run(checkpoint, out, cohort_dir, prepared_dir, split, names, severities, n_subjects, rng, start)
+        return _run(checkpoint, out, cohort_dir, prepared_dir, split, names, severities, n_subjects, rng, start, n_boot)
     finally:
         torch.set_num_threads(threads)
 
 
-def _run(checkpoint, out, cohort_dir, prepared_dir, split, names, severities, n_subjects, rng, start):  # noqa: ANN001, ANN202, PLR0913
+def _run(checkpoint, out, cohort_dir, prepared_dir, split, names, severities, n_subjects, rng, start, n_boot):  # noqa: ANN001, ANN202, PLR0913
     from facehealth.faces.io import read_image
     from facehealth.models.predictor import load
     from facehealth.robustness.plots import contact_sheet, plot_curves
@@ -264,11 +289,22 @@ def _run(checkpoint, out, cohort_dir, prepared_dir, split, names, severities, n_
     rows, rejections = [], []
     for (name, sev), part in data.groupby(["perturbation", "severity"], sort=False):
         n_rejected = int(part["rejected"].notna().sum())
-        for r in _task_rows(part, clean, list(model.model.tasks)):
+        for r in _task_rows(part, clean, list(model.model.tasks), rng, n_boot):
             rows.append({"perturbation": name, "severity": int(sev), **r, "n_rejected": n_rejected})
         for reason, count in Counter(part["rejected"].dropna()).items():
             rejections.append({"perturbation": name, "severity": int(sev), "reason": reason, "count": count})
-    columns = ["perturbation", "severity", "task", "metric", "value", "agreement", "agreement_metric", "n"]
+    columns = [
+        "perturbation",
+        "severity",
+        "task",
+        "metric",
+        "value",
+        "low",
+        "high",
+        "agreement",
+        "agreement_metric",
+        "n",
+    ]
     table = pd.DataFrame(rows, columns=[*columns, "n_rejected"])
     table.to_csv(out / "robustness.csv", index=False)
     pd.DataFrame(rejections, columns=["perturbation", "severity", "reason", "count"]).to_csv(
