@@ -66,7 +66,7 @@ def test_finetune_from_mae_writes_checkpoint_predictions_and_metrics(
     metrics = json.loads((tmp_path / "ft" / "metrics.json").read_text())["metrics"]
     assert {"age_mae", "cad_auroc", "survival_c_index", "haemoglobin_r"} <= set(metrics["test"])
     # Predictions are in clinical units: ages near the cohort's range, not standardised values.
-    assert 20 < predictions["pred_age"].mean() < 90
+    assert 20 < predictions["pred_age"].median() < 90
 
 
 def test_linear_probe_only_trains_the_heads(split_cohort, prepared_synth, mae_checkpoint, tmp_path):

@@ -22,7 +22,7 @@ from facehealth.models.multitask import MultiTaskModel, TaskSpec
 
 __all__ = ["fit_heads", "L2_GRID"]
 
-L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)  # penalty on a head's squared weights
+L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # penalty on a head's squared weights (1.0: near-constant head)
 
 
 @torch.no_grad()
