@@ -119,7 +119,7 @@ def demo_profile(profile: str, out: Path, seed: int = 0, workers: int = 2) -> tu
         decoder_dim=128,
         decoder_depth=2,
         decoder_heads=4,
-        epochs=20 if quick else 30,
+        epochs=20,  # 20 epochs over 360 (quick) or 900 (full) photos
         batch_size=64,
         optim=OptimConfig(base_lr=1.5e-3, warmup_epochs=1.0),
     )
@@ -142,7 +142,7 @@ def demo_profile(profile: str, out: Path, seed: int = 0, workers: int = 2) -> tu
         ),
         backbone=backbone,
         img_size=size,
-        epochs=15 if quick else 30,
+        epochs=15 if quick else 25,
         batch_size=32,
         patience=5 if quick else 6,
         age_balanced_epochs=2,
@@ -157,7 +157,7 @@ def demo_profile(profile: str, out: Path, seed: int = 0, workers: int = 2) -> tu
         pooling="temporal",
         frames=20,
         mode="linear_probe",
-        epochs=10 if quick else 25,
+        epochs=10 if quick else 12,
         batch_size=8,
         patience=4,
         optim=OptimConfig(base_lr=2e-2, warmup_epochs=1.0),
