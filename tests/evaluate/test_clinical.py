@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from facehealth.cli import app
-from facehealth.evaluate.clinical import evaluate_predictions, youden_threshold
-from facehealth.evaluate.metrics import auroc
+from facehealth.evaluate.clinical import REGRESSION_METRICS, evaluate_predictions, youden_threshold
+from facehealth.evaluate.metrics import auroc, bland_altman, spearman_rho
 from facehealth.train.config import OptimConfig
 from facehealth.train.finetune import FinetuneConfig, finetune, predict_cohort
 
@@ -54,6 +54,14 @@ def test_every_number_has_a_ci_and_matches_the_metric_functions(trained):
     assert "c_index" in test["survival"] and "haematological" in test["biomarkers"]["by_system_mean_r"]
     assert 0.0 <= report["thresholds"]["cad"] <= 1.0
     assert {"calibration_slope", "calibration_intercept", "reliability"} <= set(test["cad"])
+    assert {"accuracy", "balanced_accuracy", "f1", "ece"} <= set(test["cad"])
+    hb = test["biomarkers"]["haemoglobin"]
+    assert set(hb) == {name for name, _ in REGRESSION_METRICS}
+    bias, lower, upper = bland_altman(part["haemoglobin"], part["pred_haemoglobin"])
+    assert hb["bland_altman_bias"]["value"] == pytest.approx(bias)
+    assert hb["bland_altman_lower"]["value"] == pytest.approx(lower)
+    assert hb["bland_altman_upper"]["value"] == pytest.approx(upper)
+    assert hb["spearman_rho"]["value"] == pytest.approx(spearman_rho(part["haemoglobin"], part["pred_haemoglobin"]))
 
 
 def test_evaluate_command_writes_metrics_json(trained, tmp_path):

@@ -25,6 +25,20 @@ from facehealth.models.multitask import TaskSpec
 __all__ = ["evaluate_predictions", "youden_threshold"]
 
 
+# Per regression column: accuracy (MAE, RMSE), association (Pearson, Spearman), explained variance
+# (R²) and agreement (Bland-Altman bias and 95% limits, pred - true).
+REGRESSION_METRICS = (
+    ("mae", m.mae),
+    ("rmse", m.rmse),
+    ("pearson_r", m.pearson_r),
+    ("spearman_rho", m.spearman_rho),
+    ("r2", m.r2),
+    ("bland_altman_bias", lambda t, p: m.bland_altman(t, p)[0]),
+    ("bland_altman_lower", lambda t, p: m.bland_altman(t, p)[1]),
+    ("bland_altman_upper", lambda t, p: m.bland_altman(t, p)[2]),
+)
+
+
 def youden_threshold(y_true, prob) -> float:  # noqa: ANN001
     """The probability cut maximising sensitivity + specificity - 1 (Youden's J)."""
     from sklearn.metrics import roc_curve
@@ -71,10 +85,7 @@ def evaluate_predictions(
             task: dict = {}
             if t.kind == "regression":
                 for c in t.columns:
-                    task[c] = {
-                        name: ci(fn, [c, f"pred_{c}"], name)
-                        for name, fn in (("mae", m.mae), ("pearson_r", m.pearson_r), ("r2", m.r2))
-                    }
+                    task[c] = {name: ci(fn, [c, f"pred_{c}"], name) for name, fn in REGRESSION_METRICS}
                 systems = {}
                 for c in t.columns:
                     if c in BIOMARKERS:
@@ -89,13 +100,21 @@ def evaluate_predictions(
                 cut = thresholds[t.name]
                 task = {
                     name: ci(fn, [y, p], name)
-                    for name, fn in (("auroc", m.auroc), ("auprc", m.auprc), ("brier", m.brier))
+                    for name, fn in (
+                        ("auroc", m.auroc),
+                        ("auprc", m.auprc),
+                        ("brier", m.brier),
+                        ("ece", m.expected_calibration_error),
+                    )
                 }
                 for name, fn in (
                     ("sensitivity", m.sensitivity),
                     ("specificity", m.specificity),
                     ("ppv", m.ppv),
                     ("npv", m.npv),
+                    ("accuracy", m.accuracy),
+                    ("balanced_accuracy", m.balanced_accuracy),
+                    ("f1", m.f1),
                 ):
                     task[name] = ci(lambda a, b, fn=fn: fn(a, b, cut), [y, p], name)
                 task["calibration_slope"] = ci(
