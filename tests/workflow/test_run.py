@@ -60,3 +60,23 @@ def test_a_failing_stage_is_recorded_and_raises(cohort_copy, tmp_path):
     saved = json.loads((tmp_path / "run" / "run.json").read_text())
     assert saved["stages"]["faces"]["status"] == "failed" and "sex" in saved["stages"]["faces"]["note"]
     assert "finetune" not in saved["stages"] and saved["finished"] is None
+
+
+def test_run_command_on_a_users_cohort(cohort_copy, tmp_path):
+    """`facehealth run --cohort DIR --config YAML`: the same stages, printed with their status."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from facehealth.cli import app
+    from facehealth.config import to_mapping
+
+    settings = to_mapping(_tiny(tmp_path / "unused"))
+    settings.update(pretrain=None, finetune={**settings["finetune"], "tasks": ["age"]})
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(settings))
+    args = ["run", "--cohort", str(cohort_copy), "--config", str(tmp_path / "run.yaml"), "--out", str(tmp_path / "r")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "skipped pretrain" in result.output and "done evaluate" in result.output
+    assert "test.age.age.mae" in result.output  # a headline number with its interval
+    saved = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert saved["profile"] == "custom" and not saved["synthetic"]
