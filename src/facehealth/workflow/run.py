@@ -68,8 +68,8 @@ class RunConfig:
     n_boot: int = 1000  # bootstrap resamples of subjects for every CI
     studies: tuple[str, ...] = ()  # any of: label_efficiency, external, baselines, subgroups
     # Settings of those studies; cohort, prepared crops and output folder are the run's, the
-    # "foundation" arm starts from this run's MAE encoder, and an empty `finetune` mapping means
-    # "the run's own fine-tuning recipe".
+    # "foundation" arm starts from this run's MAE encoder, and `study.finetune` holds overrides
+    # of the run's own fine-tuning recipe (e.g. a smaller input for dozens of runs).
     study: StudyConfig = StudyConfig(finetune_config=None, label_counts=(25, 50, 100), seeds=(0, 1))
     explain: bool = True
     robustness: bool = True

@@ -224,11 +224,12 @@ STUDY_NAMES = ("label_efficiency", "external", "baselines", "subgroups")
 def study_config_for_run(ctx: StageContext) -> StudyConfig:
     """The run's study settings with its cohort, crops, output folder, recipe and MAE encoder filled in."""
     study = ctx.cfg.study
-    recipe = study.finetune or {
+    # The run's own fine-tuning recipe, with the study's overrides on top (e.g. a smaller input).
+    recipe = {
         k: v
         for k, v in to_mapping(ctx.cfg.finetune).items()
         if k not in ("cohort", "prepared", "out_dir", "init_from", "tasks", "biomarkers", "seed", "device")
-    }
+    } | dict(study.finetune)
     arms = {name: dict(spec or {}) for name, spec in study.arms.items()}
     if "foundation" in arms and ctx.cfg.pretrain is not None:
         arms["foundation"]["init_from"] = str(ctx.pretrain_dir / "checkpoint-last.safetensors")
