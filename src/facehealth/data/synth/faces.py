@@ -176,7 +176,8 @@ def apply_expression(canvas: np.ndarray, landmarks: np.ndarray, expression: floa
     if abs(expression) < 1e-3:
         return canvas
     target = landmarks + _expression_offsets(landmarks, expression)
-    return warp_to_landmarks(canvas, landmarks, target, 0.3 * iod(landmarks))
+    # Not anchored: the still landmarks around a mouth corner would pin it to a quarter of its move.
+    return warp_to_landmarks(canvas, landmarks, target, 0.3 * iod(landmarks), anchored=False)
 
 
 class ExpressionWarper:
@@ -197,7 +198,9 @@ class ExpressionWarper:
         h, w = canvas.shape[:2]
         sigma = 0.3 * iod(landmarks)
         self.fields = {
-            sign: displacement_field((h, w), landmarks, landmarks + _expression_offsets(landmarks, sign), sigma)
+            sign: displacement_field(
+                (h, w), landmarks, landmarks + _expression_offsets(landmarks, sign), sigma, anchored=False
+            )
             for sign in (1.0, -1.0)
         }
         self.xs, self.ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))

@@ -29,7 +29,9 @@ def iod(lm: np.ndarray) -> float:
     return float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
 
 
-def warp_to_landmarks(image: np.ndarray, src: np.ndarray, dst: np.ndarray, sigma: float) -> np.ndarray:
+def warp_to_landmarks(
+    image: np.ndarray, src: np.ndarray, dst: np.ndarray, sigma: float, anchored: bool = True
+) -> np.ndarray:
     """Warp ``image`` so that points ``src`` move (approximately) to ``dst``; far regions stay put.
 
     The backward displacement at pixel x is a Gaussian-weighted average of the
@@ -37,25 +39,45 @@ def warp_to_landmarks(image: np.ndarray, src: np.ndarray, dst: np.ndarray, sigma
     with ``g_k(x) = exp(-|x - dst_k|^2 / 2 sigma^2)``. The constant ``c`` pulls the
     field to zero away from the face, so it is smooth, never overshoots the largest
     control displacement (no folds or swirls, unlike exact RBF interpolation) and
-    leaves the background alone. Near a landmark the displacement is close to its own.
+    leaves the background alone. Near a landmark the displacement is close to its own when its
+    neighbours move alike; a lone moving point among still ones (a mouth corner in a smile) gets
+    only a fraction of it (a quarter, measured), because the still neighbours pin the field.
+
+    ``anchored=False`` is for local motions such as expressions: the field interpolates the
+    moving points exactly (see :func:`displacement_field`) and still points do not pin it.
     """
     h, w = image.shape[:2]
     if not (np.abs(src - dst) > 1e-3).any():
         return image.copy()
-    fx, fy = displacement_field((h, w), src, dst, sigma)
+    fx, fy = displacement_field((h, w), src, dst, sigma, anchored)
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     return cv2.remap(image, xs + fx, ys + fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 def displacement_field(
-    shape: tuple[int, int], src: np.ndarray, dst: np.ndarray, sigma: float
+    shape: tuple[int, int], src: np.ndarray, dst: np.ndarray, sigma: float, anchored: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The backward displacement (fx, fy), each (H, W) float32, of :func:`warp_to_landmarks`."""
+    """The backward displacement (fx, fy), each (H, W) float32, of :func:`warp_to_landmarks`.
+
+    ``anchored=False``: Gaussian RBF interpolation of the moving points alone. Weights ``W``
+    solve ``G W = delta`` with ``G_jk = g_k(dst_j)`` (plus a tiny ridge: points that move
+    together, like the inner and outer mouth corner, make ``G`` nearly singular), so each
+    moving point gets exactly its displacement and the field decays to zero a few ``sigma``
+    away.
+    """
     h, w = shape
     delta = src - dst
     step = 4
     gy, gx = np.mgrid[0:h:step, 0:w:step].astype(np.float64)
     grid = np.stack([gx.ravel(), gy.ravel()], 1)
+    if not anchored:
+        moving = np.linalg.norm(delta, axis=1) > 1e-3
+        points, values = dst[moving], delta[moving]
+        gram = np.exp(-((points[:, None] - points[None]) ** 2).sum(-1) / (2.0 * sigma**2))
+        weights = np.linalg.solve(gram + 1e-6 * np.eye(len(points)), values)
+        sq = ((grid[:, None] - points[None]) ** 2).sum(-1)
+        field = np.exp(-sq / (2.0 * sigma**2)) @ weights
+        return _upsample(field, gx.shape, (h, w))
     # Only control points near a moving one matter; the others have zero displacement
     # and would merely add weight where nothing moves anyway.
     moving = np.linalg.norm(delta, axis=1) > 1e-3
@@ -64,8 +86,14 @@ def displacement_field(
     sq = (grid**2).sum(1)[:, None] + (dst**2).sum(1)[None, :] - 2.0 * grid @ dst.T  # (P, K) squared distances
     g = np.exp(-np.maximum(sq, 0.0) / (2.0 * sigma**2))
     field = (g @ delta) / (g.sum(1, keepdims=True) + 0.3)
-    fx = cv2.resize(field[:, 0].reshape(gx.shape).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    fy = cv2.resize(field[:, 1].reshape(gx.shape).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    return _upsample(field, gx.shape, (h, w))
+
+
+def _upsample(field: np.ndarray, grid_shape: tuple[int, int], shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(P, 2) field on the coarse grid -> (fx, fy) at every pixel (bilinear)."""
+    h, w = shape
+    fx = cv2.resize(field[:, 0].reshape(grid_shape).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    fy = cv2.resize(field[:, 1].reshape(grid_shape).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
     return fx, fy
 
 
