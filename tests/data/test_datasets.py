@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 
 from facehealth.data.augment import Augment, AugmentConfig  # noqa: E402
 from facehealth.data.datasets import CropDataset, FrameSequenceDataset, SubjectDataset  # noqa: E402
+from facehealth.errors import SchemaError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +88,14 @@ def test_frame_sequences(tmp_path):
     times = item["time"][:n].numpy()
     assert np.all(np.diff(times) > 0) and times[-1] <= 10.0
     assert item["image"].shape == (32, 3, 64, 64)
+    # Landmark motion rides along on request: one (68, 2) displacement per real frame, zeros as padding.
+    moving = FrameSequenceDataset(prepared, labels, targets=["affective_code"], length=32, size=64, landmarks=True)[0]
+    assert moving["landmarks"].shape == (32, 68, 2)
+    assert moving["landmarks"][n:].abs().max() == 0 and moving["landmarks"][:n].abs().max() > 0.01
+    with pytest.raises(SchemaError, match="landmarks"):
+        FrameSequenceDataset(
+            prepared, manifest=ds.manifest.drop(columns=["landmarks"]), length=32, size=64, landmarks=True
+        )
     # The same folder as an image dataset holds the two photos only, not the ~45 video frames.
     crops = CropDataset(prepared, labels, targets=["affective_code"], size=64)
     assert len(crops) == 2 and set(crops.manifest["kind"]) == {"image"}

@@ -43,3 +43,32 @@ def test_skewed_markers_are_learned_on_the_log_scale_and_predicted_positive():
     out = model.predict({"biomarkers": torch.tensor([[-4.0, -1.0]])})["biomarkers"]
     torch.testing.assert_close(out, torch.tensor([[float(torch.exp(torch.tensor(-3.5))), 137.0]]))
     assert "log_biomarkers" not in model.state_dict()  # follows from the column names, not stored
+
+
+def test_landmark_motion_is_read_beside_the_frames_and_carries_gradient():
+    import pytest
+
+    from facehealth.models.multitask import MOTION_SCALE, batch_inputs
+
+    torch.manual_seed(0)
+    model = MultiTaskModel("vit_tiny_patch16", AFFECTIVE, img_size=32, pooling="stats", landmark_input=True).eval()
+    width = model.backbone.num_features
+    assert model.heads["affective"].in_features == 2 * (width + 136)
+    frames, mask = torch.randn(1, 4, 3, 32, 32), torch.ones(1, 4, dtype=torch.bool)
+    motion = torch.zeros(1, 4, 68, 2)
+    motion[0, 1, 48, 1] = -0.1  # the left mouth corner rises in the second frame
+    batch = {"image": frames, "mask": mask, "time": torch.arange(4.0)[None], "landmarks": motion}
+    with torch.no_grad():
+        f = model.features(**batch_inputs(batch, "cpu"))
+    corner = width + 48 * 2 + 1  # its y coordinate in a frame's feature vector
+    torch.testing.assert_close(f[0, corner], torch.tensor(-0.1 * MOTION_SCALE / 4))  # the mean over frames
+    assert f[0, width : width + 136].abs().sum() == f[0, corner].abs()  # nothing else moved
+    still = motion.clone().requires_grad_(True)
+    model(frames, mask, None, still)["affective"][0, 0].backward()
+    assert still.grad.abs().sum() > 0  # the model output depends on the landmarks (facial maps use this)
+    with pytest.raises(ValueError, match="landmarks"):
+        model(frames, mask)
+    with pytest.raises(ValueError, match="single images"):
+        model(frames[:, 0])
+    with pytest.raises(ValueError, match="mean"):
+        MultiTaskModel("vit_tiny_patch16", AFFECTIVE, img_size=32, pooling="mean", landmark_input=True)

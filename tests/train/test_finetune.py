@@ -11,7 +11,7 @@ from facehealth.config import load_config
 from facehealth.errors import ConfigError
 from facehealth.models.checkpoint import load_checkpoint
 from facehealth.train.config import OptimConfig
-from facehealth.train.engine import pretrain_mae
+from facehealth.train.engine import TrainingError, pretrain_mae
 from facehealth.train.finetune import FinetuneConfig, _param_groups, build_tasks, finetune
 from tests.conftest import tiny_pretrain_config
 
@@ -180,22 +180,30 @@ def test_video_input_with_temporal_pooling_for_the_affective_task(tmp_path):
     save_splits(make_splits(load_cohort(cohort).subject_labels(), 0, test_fraction=0.25, val_fraction=0.2), cohort)
     prepared = tmp_path / "p"
     prepare_faces(cohort, prepared, load_config(FacesConfig, overrides={"video": {"fps": 2.0}}), workers=2)
-    result = finetune(
-        _cfg(
-            cohort,
-            prepared,
-            tmp_path / "ft",
-            input="video",
-            pooling="temporal",
-            frames=16,
-            epochs=2,
-            tasks=("affective",),
-            batch_size=4,
-        )
-    )
-    predictions = pd.read_parquet(tmp_path / "ft" / "predictions.parquet")
-    probs = predictions[["prob_healthy", "prob_MDD", "prob_BPD"]].to_numpy()
-    assert len(predictions) == 12 and abs(probs.sum(1) - 1).max() < 1e-5
     video = next((cohort / "media" / "S00000").glob("video*.mp4"))
-    p = facehealth.load(result.checkpoint).predict(video)
-    assert p.frames_read == 20 and set(p.probabilities["affective"]) == {"healthy", "MDD", "BPD"}
+    for landmarks in (False, True):  # pixels only; pixels + landmark motion (Emoface's dynamics)
+        out = tmp_path / f"ft{int(landmarks)}"
+        result = finetune(
+            _cfg(
+                cohort,
+                prepared,
+                out,
+                input="video",
+                pooling="temporal",
+                frames=16,
+                epochs=2,
+                tasks=("affective",),
+                batch_size=4,
+                landmarks=landmarks,
+            )
+        )
+        predictions = pd.read_parquet(out / "predictions.parquet")
+        probs = predictions[["prob_healthy", "prob_MDD", "prob_BPD"]].to_numpy()
+        assert len(predictions) == 12 and abs(probs.sum(1) - 1).max() < 1e-5
+        model = facehealth.load(result.checkpoint)
+        assert model.model.landmark_input is landmarks
+        p = model.predict(video)
+        assert p.frames_read == 20 and set(p.probabilities["affective"]) == {"healthy", "MDD", "BPD"}
+        assert abs(sum(p.probabilities["affective"].values()) - 1) < 1e-5
+    with pytest.raises(TrainingError, match="input: video"):
+        finetune(_cfg(cohort, prepared, tmp_path / "bad", tasks=("age",), landmarks=True))

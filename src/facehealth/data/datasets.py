@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from facehealth.errors import SchemaError
+from facehealth.faces.motion import aligned_landmarks, expression_motion
 
 __all__ = ["CropDataset", "SubjectDataset", "FrameSequenceDataset", "load_crop", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -183,7 +184,10 @@ class FrameSequenceDataset(_Base):
     """One item per video: ``image`` (length,3,H,W), ``mask`` (length,), ``time`` (length,) in seconds.
 
     Longer videos are sampled evenly down to ``length`` frames (the whole stimulus
-    sequence stays covered); shorter ones are padded.
+    sequence stays covered); shorter ones are padded. With ``landmarks=True`` an item also
+    holds ``landmarks`` (length, 68, 2): each frame's expression motion
+    (:func:`facehealth.faces.motion.expression_motion`, zeros where padded). Image
+    augmentation does not touch them: they were measured on the full-resolution frame.
     """
 
     def __init__(
@@ -197,11 +201,15 @@ class FrameSequenceDataset(_Base):
         augment: Augmenter | None = None,
         seed: int = 0,
         manifest: pd.DataFrame | None = None,
+        landmarks: bool = False,
     ) -> None:
         super().__init__(prepared_dir, manifest, labels, targets, subjects, size, augment, seed)
         frames = self.manifest[self.manifest["frame_index"].notna()]
         self.videos = [(mid, g.sort_values("frame_index")) for mid, g in frames.groupby("media_id", sort=True)]
         self.length = length
+        self.landmarks = landmarks
+        if landmarks and not {"landmarks", "matrix"} <= set(self.manifest.columns):
+            raise SchemaError(f"{self.root}: the manifest has no landmarks/matrix columns for landmark motion")
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -220,7 +228,7 @@ class FrameSequenceDataset(_Base):
         times[:n] = torch.tensor(frames["timestamp"].to_numpy(np.float32))
         pad = [torch.zeros_like(images[0])] * (self.length - n)
         subject = frames["subject_id"].iloc[0]
-        return {
+        item = {
             "image": torch.stack(images + pad),
             "mask": mask,
             "time": times,
@@ -228,3 +236,11 @@ class FrameSequenceDataset(_Base):
             "subject_id": subject,
             "media_id": media_id,
         }
+        if self.landmarks:
+            # Motion relative to the median of the frames used, so training and prediction
+            # (which samples a clip the same way) see the same reference shape.
+            motion = torch.zeros(self.length, 68, 2)
+            aligned = aligned_landmarks(np.stack(frames["landmarks"].to_numpy()), np.stack(frames["matrix"].to_numpy()))
+            motion[:n] = torch.from_numpy(expression_motion(aligned).astype(np.float32))
+            item["landmarks"] = motion
+        return item

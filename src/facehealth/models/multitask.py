@@ -12,7 +12,9 @@ Tasks (FaceFound, FAHR-Face, DigitalShadow, Emoface):
 
 Inputs are (B, 3, H, W) single images, or (B, K, 3, H, W) with a (B, K) mask
 for several photos of a subject (pooled by a masked mean or learned attention)
-or the frames of a video (a GRU over time captures expression dynamics).
+or the frames of a video (a GRU over time captures expression dynamics). A video model
+may also read each frame's landmark motion (``landmark_input``; see
+:mod:`facehealth.faces.motion`), concatenated to the frame's image features.
 """
 
 from __future__ import annotations
@@ -24,12 +26,22 @@ import torch
 from torch import nn
 
 from facehealth.data.biomarkers import LOG_FLOOR, is_log_scale
+from facehealth.faces.motion import MOTION_FEATURES
 from facehealth.models.losses import cox_partial_likelihood, masked_bce, masked_cross_entropy, masked_mse
 from facehealth.models.registry import create_model, get_spec
 
-__all__ = ["TaskSpec", "MultiTaskModel", "Pooling"]
+__all__ = ["TaskSpec", "MultiTaskModel", "Pooling", "batch_inputs", "MOTION_SCALE"]
 
 Pooling = Literal["mean", "attention", "temporal", "stats"]
+# Landmark motion is in inter-ocular distances: an expression moves a landmark ~0.01-0.1 IOD.
+# Times 10, it is on the scale of the (layer-normed) image features it is concatenated to.
+MOTION_SCALE = 10.0
+
+
+def batch_inputs(batch: dict, device: torch.device | str) -> dict[str, torch.Tensor | None]:
+    """The keyword inputs of :meth:`MultiTaskModel.forward` from a dataset batch, on ``device``."""
+    keys = {"images": "image", "mask": "mask", "times": "time", "landmarks": "landmarks"}
+    return {arg: (batch[key].to(device) if batch.get(key) is not None else None) for arg, key in keys.items()}
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,8 @@ class MultiTaskModel(nn.Module):
             (fitted on the training split; stored in the checkpoint as buffers).
         pos_weight: per binary task, weight of the positive class.
         class_weights: per multiclass task, one weight per class.
+        landmark_input: frame sequences only: each frame's feature vector also holds its
+            (68, 2) landmark motion, so the pooling sees expression dynamics directly.
     """
 
     def __init__(
@@ -80,8 +94,13 @@ class MultiTaskModel(nn.Module):
         target_std: dict[str, list[float]] | None = None,
         pos_weight: dict[str, float] | None = None,
         class_weights: dict[str, list[float]] | None = None,
+        landmark_input: bool = False,
     ) -> None:
         super().__init__()
+        if landmark_input and pooling == "mean":
+            # The clip's mean motion is ~0 by construction (motion is from the median shape).
+            raise ValueError("landmark_input needs pooling 'temporal', 'stats' or 'attention', not 'mean'")
+        self.landmark_input = landmark_input
         self.backbone_name = backbone
         # ViTs pool the mean of their patch tokens (with timm's fc_norm), not the class token: MAE
         # never trains the class token (no loss reaches it), so a pretrained encoder's class token
@@ -90,7 +109,7 @@ class MultiTaskModel(nn.Module):
         self.backbone = create_model(backbone, img_size=img_size, **extra)
         self.tasks = list(tasks)
         self.pooling = pooling
-        width = self.backbone.num_features
+        width = self.backbone.num_features + (MOTION_FEATURES if landmark_input else 0)
         if pooling == "attention":
             self.attend = nn.Sequential(nn.Linear(width, 128), nn.Tanh(), nn.Linear(128, 1))
         elif pooling == "temporal":
@@ -114,15 +133,29 @@ class MultiTaskModel(nn.Module):
         self.class_weights = {k: torch.tensor(v, dtype=torch.float32) for k, v in (class_weights or {}).items()}
 
     def features(
-        self, images: torch.Tensor, mask: torch.Tensor | None = None, times: torch.Tensor | None = None
+        self,
+        images: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        times: torch.Tensor | None = None,
+        landmarks: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """(B, 3, H, W) -> (B, F); or (B, K, 3, H, W) with mask (B, K) -> (B, F)."""
+        """(B, 3, H, W) -> (B, F); or (B, K, 3, H, W) with mask (B, K) -> (B, F).
+
+        ``landmarks`` (B, K, 68, 2): the frames' landmark motion, required by a
+        ``landmark_input`` model (and ignored by others).
+        """
         if images.ndim == 4:
+            if self.landmark_input:
+                raise ValueError("a landmark-motion model reads frame sequences (B, K, 3, H, W), not single images")
             f = self.backbone(images)
             return torch.cat([f, torch.zeros_like(f)], 1) if self.pooling == "stats" else f
         b, k = images.shape[:2]
         mask = torch.ones(b, k, dtype=torch.bool, device=images.device) if mask is None else mask
         flat = self.backbone(images.flatten(0, 1)).view(b, k, -1)  # (B, K, F)
+        if self.landmark_input:
+            if landmarks is None:
+                raise ValueError("this model reads landmark motion: pass landmarks (B, K, 68, 2)")
+            flat = torch.cat([flat, MOTION_SCALE * landmarks.reshape(b, k, -1).to(flat.dtype)], -1)
         weights = mask.float()
         if self.pooling == "attention":
             scores = self.attend(flat).squeeze(-1).masked_fill(~mask, float("-inf"))
@@ -142,10 +175,14 @@ class MultiTaskModel(nn.Module):
         return mean
 
     def forward(
-        self, images: torch.Tensor, mask: torch.Tensor | None = None, times: torch.Tensor | None = None
+        self,
+        images: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        times: torch.Tensor | None = None,
+        landmarks: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Raw head outputs per task (standardised for regression, logits, log hazards)."""
-        f = self.features(images, mask, times)
+        f = self.features(images, mask, times, landmarks)
         return {name: head(f) for name, head in self.heads.items()}
 
     def loss(

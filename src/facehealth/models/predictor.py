@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from facehealth.errors import ConfigError, NoFaceError
+from facehealth.faces.motion import aligned_landmarks, expression_motion
 from facehealth.faces.records import QualityReport
 
 __all__ = ["Prediction", "FaceHealthModel", "load", "model_from_checkpoint"]
@@ -89,6 +90,7 @@ class FaceHealthModel:
         else:
             results, name = [self.pipeline.process_file(source)], str(source)
         crops, times, reports, rejected, frames = [], [], [], Counter(), 0
+        shapes: list[np.ndarray] = []  # landmarks mapped into each crop (landmark-motion models)
         for result in results:
             frames += 1
             rejected.update(result.rejected)
@@ -99,12 +101,13 @@ class FaceHealthModel:
                     )
                     reports.append(face.quality)
                     times.append(result.timestamp or 0.0)
+                    shapes.append(aligned_landmarks(face.landmarks[None], face.aligned.matrix[None])[0])
                 else:
                     rejected[face.quality.reasons[0]] += 1
         if not crops:
             reasons = ", ".join(f"{k}: {v}" for k, v in sorted(rejected.items())) or "none found"
             raise NoFaceError(f"{name}: no face passed the quality gate ({reasons})")
-        outputs = self._score(crops, times)
+        outputs = self._score(crops, times, shapes)
         prediction = Prediction(name, len(crops), frames, dict(rejected), quality=tuple(reports))
         for task in self.model.tasks:
             values = outputs[task.name].mean(0).tolist()
@@ -119,21 +122,25 @@ class FaceHealthModel:
         return prediction
 
     @torch.no_grad()
-    def _score(self, crops: list[np.ndarray], times: list[float]) -> dict[str, torch.Tensor]:
+    def _score(self, crops: list[np.ndarray], times: list[float], shapes: list[np.ndarray]) -> dict[str, torch.Tensor]:
         """Per-crop outputs (N, ...) for an image model; one pooled row (1, ...) for subject/video models."""
         from facehealth.data.datasets import IMAGENET_MEAN, IMAGENET_STD
 
         mode = self.meta.get("input", "image")
         if mode == "video" and len(crops) > int(self.meta.get("frames", 32)):
+            # Sampled as in training (FrameSequenceDataset), so the motion's reference shape matches.
             keep = np.linspace(0, len(crops) - 1, int(self.meta["frames"])).round().astype(int)
-            crops, times = [crops[i] for i in keep], [times[i] for i in keep]
+            crops, times, shapes = [crops[i] for i in keep], [times[i] for i in keep], [shapes[i] for i in keep]
         x = (np.stack(crops).astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
         batch = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).to(self.device)
         if mode == "image":
             return self.model.predict(self.model(batch))
         mask = torch.ones(1, len(crops), dtype=torch.bool, device=self.device)
         t = torch.tensor([times], dtype=torch.float32, device=self.device)
-        return self.model.predict(self.model(batch.unsqueeze(0), mask, t))
+        motion = None
+        if self.meta.get("landmarks"):
+            motion = torch.from_numpy(expression_motion(np.stack(shapes)).astype(np.float32)).to(self.device)[None]
+        return self.model.predict(self.model(batch.unsqueeze(0), mask, t, motion))
 
 
 def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
@@ -157,6 +164,7 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
         meta.get("target_std"),
         meta.get("pos_weight"),
         meta.get("class_weights"),
+        bool(meta.get("landmarks", False)),
     )
     model.load_state_dict(weights)
     return model.eval(), meta

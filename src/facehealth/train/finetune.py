@@ -32,7 +32,7 @@ from facehealth.data.cohort import Cohort
 from facehealth.data.schema import AFFECTIVE_CLASSES
 from facehealth.errors import ConfigError
 from facehealth.models.checkpoint import save_checkpoint
-from facehealth.models.multitask import MultiTaskModel, TaskSpec
+from facehealth.models.multitask import MultiTaskModel, TaskSpec, batch_inputs
 from facehealth.train.config import OptimConfig
 from facehealth.train.engine import TrainingError, cosine_lr, resolve_device
 
@@ -75,6 +75,9 @@ class FinetuneConfig:
     pooling: Literal["mean", "attention", "temporal", "stats"] = "mean"
     images_per_subject: int = 4  # input: subject
     frames: int = 32  # input: video; longer clips are sampled evenly, shorter ones padded
+    # input: video: each frame also carries its landmark motion (faces/motion.py), measured on the
+    # full-resolution frame; Emoface reads expression dynamics from the 68 landmarks.
+    landmarks: bool = False
     age_balanced_epochs: int = 0
     age_bins: int = 8
     patience: int = 5  # epochs without a better validation loss before stopping
@@ -186,12 +189,7 @@ def _load_backbone(model: MultiTaskModel, path: str) -> dict:
 
 
 def _forward(model: MultiTaskModel, batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
-    mask, times = batch.get("mask"), batch.get("time")
-    return model(
-        batch["image"].to(device),
-        None if mask is None else mask.to(device),
-        None if times is None else times.to(device),
-    )
+    return model(**batch_inputs(batch, device))
 
 
 def _item_subjects(data) -> list[str]:  # noqa: ANN001 - any of the three datasets
@@ -222,7 +220,7 @@ def _make_dataset(cfg: FinetuneConfig, labels: pd.DataFrame, columns: list[str],
     if cfg.input == "subject":
         return SubjectDataset(cfg.prepared, labels, columns, k=cfg.images_per_subject, **common)
     if cfg.input == "video":
-        return FrameSequenceDataset(cfg.prepared, labels, columns, length=cfg.frames, **common)
+        return FrameSequenceDataset(cfg.prepared, labels, columns, length=cfg.frames, landmarks=cfg.landmarks, **common)
     return CropDataset(cfg.prepared, labels, columns, **common)
 
 
@@ -281,7 +279,11 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
         if t.kind == "multiclass":
             counts = train_labels[t.columns[0]].value_counts().reindex(range(len(t.classes)), fill_value=0).to_numpy()
             class_weights[t.name] = (counts.sum() / np.maximum(counts, 1) / len(t.classes)).tolist()
-    model = MultiTaskModel(cfg.backbone, tasks, cfg.img_size, cfg.pooling, mean, std, pos_weight, class_weights)
+    if cfg.landmarks and cfg.input != "video":
+        raise TrainingError("landmarks: true needs input: video (landmark motion is a property of a clip)")
+    model = MultiTaskModel(
+        cfg.backbone, tasks, cfg.img_size, cfg.pooling, mean, std, pos_weight, class_weights, cfg.landmarks
+    )
     init_report = _load_backbone(model, cfg.init_from) if cfg.init_from else {"loaded": 0, "missing": "random init"}
     if cfg.mode == "linear_probe":
         for p in model.backbone.parameters():
@@ -357,6 +359,7 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
         "input": cfg.input,
         "pooling": cfg.pooling,
         "frames": cfg.frames,
+        "landmarks": cfg.landmarks,
         "images_per_subject": cfg.images_per_subject,
         "best_epoch": best_epoch,
         "faces_config": faces,

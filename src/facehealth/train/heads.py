@@ -18,7 +18,7 @@ import math
 import torch
 from torch.utils.data import DataLoader
 
-from facehealth.models.multitask import MultiTaskModel, TaskSpec
+from facehealth.models.multitask import MultiTaskModel, TaskSpec, batch_inputs
 
 __all__ = ["fit_heads", "L2_GRID"]
 
@@ -30,14 +30,7 @@ def _features(model: MultiTaskModel, data, batch_size: int, device: torch.device
     model.eval()
     feats, ys = [], []
     for batch in DataLoader(data, batch_size=batch_size):
-        mask, times = batch.get("mask"), batch.get("time")
-        feats.append(
-            model.features(
-                batch["image"].to(device),
-                None if mask is None else mask.to(device),
-                None if times is None else times.to(device),
-            )
-        )
+        feats.append(model.features(**batch_inputs(batch, device)))
         ys.append(batch["target"])
     return torch.cat(feats), {k: v.to(device) for k, v in targets(torch.cat(ys)).items()}
 
