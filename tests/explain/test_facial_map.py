@@ -33,3 +33,58 @@ def test_facial_map_needs_both_groups(affective_videos, tmp_path):
     labels = pd.read_csv(cohort / "labels.csv").assign(affective="healthy")
     with pytest.raises(SchemaError, match="no videos of group"):
         affective_facial_map(prepared, labels, tmp_path / "map")
+
+
+def _motion_checkpoint(folder, only_landmark: int | None = None):  # noqa: ANN001, ANN202
+    """A random ViT-Ti/16 video model that reads landmark motion (stats pooling); optionally a head
+    that sees only one landmark's motion features."""
+    import torch
+
+    from facehealth.models.checkpoint import save_checkpoint
+    from facehealth.models.multitask import MultiTaskModel, TaskSpec
+
+    torch.manual_seed(0)
+    task = TaskSpec("affective", "multiclass", ("affective_code",), ("healthy", "MDD", "BPD"))
+    model = MultiTaskModel("vit_tiny_patch16", [task], 32, "stats", landmark_input=True)
+    if only_landmark is not None:
+        width = model.backbone.num_features + 136
+        keep = torch.zeros(2 * width, dtype=torch.bool)
+        for half in (0, width):  # mean and sd parts of the stats-pooled vector
+            start = half + model.backbone.num_features + 2 * only_landmark
+            keep[start : start + 2] = True
+        with torch.no_grad():
+            model.heads["affective"].weight[:, ~keep] = 0
+    meta = {
+        "stage": "finetune",
+        "backbone": "vit_tiny_patch16",
+        "img_size": 32,
+        "input": "video",
+        "pooling": "stats",
+        "frames": 16,
+        "landmarks": True,
+        "tasks": [task.__dict__],
+    }
+    return save_checkpoint(folder / "checkpoint-best", model.state_dict(), meta)
+
+
+def test_gradient_of_a_motion_model_lands_on_the_landmarks_it_reads(affective_videos, tmp_path):
+    from facehealth.data.datasets import FrameSequenceDataset
+    from facehealth.explain.facial_map import motion_gradients
+    from facehealth.models.predictor import model_from_checkpoint
+
+    _, prepared = affective_videos
+    model, _ = model_from_checkpoint(_motion_checkpoint(tmp_path, only_landmark=54))
+    item = FrameSequenceDataset(prepared, length=16, size=32, landmarks=True)[0]
+    grads = motion_gradients(model, item, "affective", 2)
+    assert grads.shape == (68,) and grads[54] > 0
+    assert abs(grads[[i for i in range(68) if i != 54]]).max() == 0
+
+
+def test_facial_map_of_a_motion_model_ranks_landmark_gradients(affective_videos, tmp_path):
+    cohort, prepared = affective_videos
+    labels = pd.read_csv(cohort / "labels.csv")
+    result = affective_facial_map(prepared, labels, tmp_path / "map", checkpoint=_motion_checkpoint(tmp_path))
+    assert result.gradient is not None and len(result.gradient) == 68
+    assert result.gradient["p"].between(0, 1).all()
+    saved = pd.read_csv(tmp_path / "map" / "landmark_gradient_significance.csv")
+    assert saved["score"].tolist() == pytest.approx(result.gradient["score"].tolist())

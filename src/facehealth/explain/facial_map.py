@@ -7,7 +7,9 @@ and ranked (:func:`~facehealth.explain.landmark_map.landmark_significance`):
   groups' faces move differently?);
 - ``gradient``: with a trained video model, the gradient of its output for the first group's
   class at each landmark, averaged over a subject's frames (Emoface: where does the model look
-  to tell the groups apart?).
+  to tell the groups apart?). For a model that reads landmark motion (``landmarks: true``) it is
+  the gradient with respect to each landmark's motion input, over the whole clip, as in
+  Emoface; for a pixels-only model, the pixel gradient pooled around each landmark.
 
 The ranking is painted on the cohort's standardized 2D and 3D faces and drawn as Gaussian
 attention heatmaps over the mean face image, so results of different people share one face.
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from facehealth.errors import SchemaError
 from facehealth.explain.heatmap import gaussian_heatmap, overlay_heatmap
@@ -41,7 +44,7 @@ from facehealth.explain.landmark_map import (
 )
 from facehealth.explain.standard_face import mean_shape, write_standard_faces
 
-__all__ = ["FacialMapResult", "affective_facial_map"]
+__all__ = ["FacialMapResult", "affective_facial_map", "motion_gradients"]
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,8 @@ def _gradient_significance(checkpoint, root, manifest, per_group, groups, frames
     model, meta = model_from_checkpoint(checkpoint)
     task = next(t for t in model.tasks if t.kind == "multiclass")
     index = list(task.classes).index(groups[0])
+    if meta.get("landmarks"):
+        return _motion_gradient_significance(model, meta, root, manifest, per_group, groups, task.name, index)
     values = {}
     for g, part in per_group.items():
         rows = []
@@ -143,6 +148,45 @@ def _gradient_significance(checkpoint, root, manifest, per_group, groups, frames
             grads = crop_landmark_gradients(model, root, frames.iloc[pick], task.name, index, int(meta["img_size"]))
             rows.append(grads.mean(axis=0))
         values[g] = np.stack(rows)
+    return landmark_significance(values[groups[0]], values[groups[1]])
+
+
+def motion_gradients(model: torch.nn.Module, item: dict, task: str, index: int) -> np.ndarray:
+    """Gradient of one output w.r.t. a clip's landmark-motion input, per landmark -> (68,).
+
+    ``item`` is one :class:`~facehealth.data.datasets.FrameSequenceDataset` item (built with
+    ``landmarks=True``). The (x, y) gradient of each landmark is reduced to its length and
+    averaged over the clip's real frames: how much the output reacts to that landmark moving.
+    """
+    from facehealth.models.multitask import batch_inputs
+
+    model.eval()
+    inputs = batch_inputs({k: v.unsqueeze(0) for k, v in item.items() if isinstance(v, torch.Tensor)}, "cpu")
+    motion = inputs["landmarks"].detach().clone().requires_grad_(True)
+    out = model(**{**inputs, "landmarks": motion})[task][0, index]
+    (grad,) = torch.autograd.grad(out, motion)
+    per_frame = grad[0].norm(dim=-1)  # (K, 68)
+    real = item["mask"].bool()
+    return per_frame[real].mean(0).double().numpy()
+
+
+def _motion_gradient_significance(model, meta, root, manifest, per_group, groups, task, index) -> pd.DataFrame:  # noqa: ANN001
+    """:func:`motion_gradients` of every labelled video of the two groups, compared between them."""
+    from facehealth.data.datasets import FrameSequenceDataset
+
+    videos = [mid for part in per_group.values() for mid in part.index]
+    data = FrameSequenceDataset(
+        root,
+        length=int(meta.get("frames", 32)),
+        size=int(meta["img_size"]),
+        manifest=manifest[manifest["media_id"].isin(videos)],
+        landmarks=True,
+    )
+    position = {mid: i for i, (mid, _) in enumerate(data.videos)}
+    values = {
+        g: np.stack([motion_gradients(model, data[position[mid]], task, index) for mid in part.index])
+        for g, part in per_group.items()
+    }
     return landmark_significance(values[groups[0]], values[groups[1]])
 
 
