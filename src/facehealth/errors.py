@@ -19,6 +19,7 @@ __all__ = [
     "QualityError",
     "ModelNotFoundError",
     "SchemaError",
+    "WorkerError",
 ]
 
 
@@ -68,3 +69,7 @@ class ModelNotFoundError(FaceHealthError, FileNotFoundError):
 
 class SchemaError(FaceHealthError, ValueError):
     """A cohort table does not follow the documented schema."""
+
+
+class WorkerError(FaceHealthError, RuntimeError):
+    """A worker process died (e.g. a script that spawns workers without a ``__main__`` guard)."""

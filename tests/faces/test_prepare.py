@@ -136,3 +136,21 @@ def test_media_table_input_and_its_errors(tmp_path):
         collect_media(dup)
     with pytest.raises(UnsupportedInputError, match="no such file or folder"):
         collect_media(tmp_path / "nowhere")
+
+
+def test_a_script_without_main_guard_fails_clearly_instead_of_hanging(cohort_folder, tmp_path):
+    """Spawned workers re-import the calling script; without a guard each one dies on start-up.
+
+    multiprocessing.Pool replaced dead workers forever (the run hung); the executor raises.
+    """
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from facehealth.faces.prepare import prepare_faces\n"
+        f"prepare_faces({str(cohort_folder)!r}, {str(tmp_path / 'out')!r}, workers=2)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
+    assert done.returncode != 0
+    assert "WorkerError" in done.stderr and "__main__" in done.stderr, done.stderr[-2000:]

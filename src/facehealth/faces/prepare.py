@@ -23,6 +23,8 @@ import json
 import multiprocessing as mp
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from facehealth.config import save_resolved
-from facehealth.errors import FaceHealthError
+from facehealth.errors import FaceHealthError, WorkerError
 from facehealth.faces.config import FacesConfig
 from facehealth.faces.pipeline import FacePipeline
 from facehealth.faces.records import FrameResult, Reason
@@ -215,9 +217,19 @@ def _run(tasks: list[tuple[MediaItem, int, str]], config: FacesConfig, workers: 
             _WORKER.clear()
         return
     # spawn, not fork: the parent may hold OpenCV/LiteRT thread pools that a fork would copy half-locked.
+    # An executor, not mp.Pool: when a worker dies (e.g. a script without a __main__ guard, which each
+    # spawned worker re-imports), Pool silently starts another, forever; the executor raises.
     ctx = mp.get_context("spawn")
-    with ctx.Pool(min(workers, len(tasks)), initializer=_init_worker, initargs=(config,)) as pool:
-        yield from pool.imap_unordered(_work, tasks, chunksize=max(1, min(8, len(tasks) // (workers * 8))))
+    chunk = max(1, min(8, len(tasks) // (workers * 8)))
+    with ProcessPoolExecutor(min(workers, len(tasks)), ctx, _init_worker, (config,)) as pool:
+        try:
+            yield from pool.map(_work, tasks, chunksize=chunk)
+        except BrokenProcessPool as exc:
+            raise WorkerError(
+                "a face-preparation worker process died. Calling prepare_faces from a script? Put the call "
+                "under `if __name__ == '__main__':` (workers are spawned and import your script), or pass "
+                "workers=1. Finished items are kept; run again to resume."
+            ) from exc
 
 
 def _process_item(pipeline: FacePipeline, item: MediaItem, shard: int, out: Path) -> _ItemOutcome:
