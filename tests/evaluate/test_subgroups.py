@@ -3,10 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.metrics import confusion_matrix as sk_confusion
-from sklearn.metrics import roc_auc_score
 
-from facehealth.evaluate.metrics import confusion_matrix, mae, multiclass_auroc_ovr
+from facehealth.evaluate.metrics import confusion_matrix, mae, multiclass_auroc_ovr, multiclass_balanced_accuracy
 from facehealth.evaluate.subgroups import subgroup_table
 
 
@@ -51,3 +51,8 @@ def test_multiclass_metrics_match_sklearn():
     assert multiclass_auroc_ovr(y, probs) == pytest.approx(roc_auc_score(y, probs, multi_class="ovr"), abs=1e-12)
     pred = probs.argmax(1)
     assert (confusion_matrix(y, pred, 3) == sk_confusion(y, pred, labels=[0, 1, 2])).all()
+    unbalanced = np.r_[np.zeros(250, int), y[:50]]  # mostly class 0
+    assert multiclass_balanced_accuracy(unbalanced, probs) == pytest.approx(
+        balanced_accuracy_score(unbalanced, pred), abs=1e-12
+    )
+    assert multiclass_balanced_accuracy(y, np.tile([1.0, 0, 0], (300, 1))) == pytest.approx(1 / 3)

@@ -131,6 +131,11 @@ def evaluate_predictions(
                 task["accuracy"] = ci(
                     lambda yy, *ps: float(np.mean(np.argmax(np.column_stack(ps), 1) == yy)), [y, *probs], "accuracy"
                 )
+                task["balanced_accuracy"] = ci(
+                    lambda yy, *ps: m.multiclass_balanced_accuracy(yy, np.column_stack(ps)),
+                    [y, *probs],
+                    "balanced_accuracy",
+                )
                 task["auroc_ovr"] = ci(
                     lambda yy, *ps: m.multiclass_auroc_ovr(yy, np.column_stack(ps)), [y, *probs], "auroc_ovr"
                 )

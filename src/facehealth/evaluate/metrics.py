@@ -18,6 +18,7 @@ import numpy as np
 __all__ = [
     "DegenerateMetricWarning",
     "multiclass_auroc_ovr",
+    "multiclass_balanced_accuracy",
     "confusion_matrix",
     "mae",
     "rmse",
@@ -282,6 +283,19 @@ BINARY_METRICS: dict[str, Callable[..., float]] = {
 
 
 # --- multi-class ------------------------------------------------------------------------------
+
+
+def multiclass_balanced_accuracy(y_true, probs) -> float:  # noqa: ANN001
+    """Mean recall over the classes present in ``y_true``, predicting the most probable class.
+
+    Equals sklearn ``balanced_accuracy_score(y, argmax(probs))``; a majority-class guess scores
+    1 / (number of classes present) however unbalanced the classes are.
+    """
+    y = np.asarray(y_true, int)
+    pred = np.asarray(probs, float).argmax(1)
+    if len(y) == 0:
+        return _nan("multiclass_balanced_accuracy: no rows")
+    return float(np.mean([np.mean(pred[y == k] == k) for k in np.unique(y)]))
 
 
 def multiclass_auroc_ovr(y_true, probs) -> float:  # noqa: ANN001

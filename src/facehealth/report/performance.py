@@ -178,7 +178,7 @@ def _multiclass_section(run: RunFolder, split: str, splits: list[str], task: str
     metrics = run.metrics
     rows = [
         [name, *(metric_cell(metrics, f"splits.{s}.{task}.{name}") for s in splits)]
-        for name in ("accuracy", "auroc_ovr")
+        for name in ("accuracy", "balanced_accuracy", "auroc_ovr")
     ]
     blocks: list = [Table.of(["metric", *splits], rows, "Affective disorders (healthy / MDD / BPD); value [95% CI].")]
     cm = metric_at(metrics, f"splits.{split}.{task}.confusion_matrix")
