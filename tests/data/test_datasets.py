@@ -92,6 +92,8 @@ def test_frame_sequences(tmp_path):
     moving = FrameSequenceDataset(prepared, labels, targets=["affective_code"], length=32, size=64, landmarks=True)[0]
     assert moving["landmarks"].shape == (32, 68, 2)
     assert moving["landmarks"][n:].abs().max() == 0 and moving["landmarks"][:n].abs().max() > 0.01
+    bare = FrameSequenceDataset(prepared, length=32, landmarks=True, images=False)[0]  # landmarks-only models
+    assert "image" not in bare and torch.equal(bare["landmarks"], moving["landmarks"])
     with pytest.raises(SchemaError, match="landmarks"):
         FrameSequenceDataset(
             prepared, manifest=ds.manifest.drop(columns=["landmarks"]), length=32, size=64, landmarks=True

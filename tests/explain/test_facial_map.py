@@ -45,7 +45,7 @@ def _motion_checkpoint(folder, only_landmark: int | None = None):  # noqa: ANN00
 
     torch.manual_seed(0)
     task = TaskSpec("affective", "multiclass", ("affective_code",), ("healthy", "MDD", "BPD"))
-    model = MultiTaskModel("vit_tiny_patch16", [task], 32, "stats", landmark_input=True)
+    model = MultiTaskModel("vit_tiny_patch16", [task], 32, "stats", frame_input="both")
     if only_landmark is not None:
         width = model.backbone.num_features + 136
         keep = torch.zeros(2 * width, dtype=torch.bool)
@@ -61,7 +61,7 @@ def _motion_checkpoint(folder, only_landmark: int | None = None):  # noqa: ANN00
         "input": "video",
         "pooling": "stats",
         "frames": 16,
-        "landmarks": True,
+        "frame_input": "both",
         "tasks": [task.__dict__],
     }
     return save_checkpoint(folder / "checkpoint-best", model.state_dict(), meta)

@@ -51,7 +51,7 @@ def test_landmark_motion_is_read_beside_the_frames_and_carries_gradient():
     from facehealth.models.multitask import MOTION_SCALE, batch_inputs
 
     torch.manual_seed(0)
-    model = MultiTaskModel("vit_tiny_patch16", AFFECTIVE, img_size=32, pooling="stats", landmark_input=True).eval()
+    model = MultiTaskModel("vit_tiny_patch16", AFFECTIVE, img_size=32, pooling="stats", frame_input="both").eval()
     width = model.backbone.num_features
     assert model.heads["affective"].in_features == 2 * (width + 136)
     frames, mask = torch.randn(1, 4, 3, 32, 32), torch.ones(1, 4, dtype=torch.bool)
@@ -71,4 +71,17 @@ def test_landmark_motion_is_read_beside_the_frames_and_carries_gradient():
     with pytest.raises(ValueError, match="single images"):
         model(frames[:, 0])
     with pytest.raises(ValueError, match="mean"):
-        MultiTaskModel("vit_tiny_patch16", AFFECTIVE, img_size=32, pooling="mean", landmark_input=True)
+        MultiTaskModel("vit_tiny_patch16", AFFECTIVE, img_size=32, pooling="mean", frame_input="both")
+
+
+def test_a_landmarks_only_model_has_no_backbone_and_reads_no_pixels():
+    torch.manual_seed(0)
+    model = MultiTaskModel("vit_tiny_patch16", AFFECTIVE, pooling="timebins", frame_input="landmarks", bins=4)
+    assert model.backbone is None and model.heads["affective"].in_features == 4 * 136
+    motion = torch.randn(2, 8, 68, 2) * 0.05
+    times = torch.arange(8.0).expand(2, 8)
+    out = model(None, torch.ones(2, 8, dtype=torch.bool), times, motion)["affective"]
+    assert out.shape == (2, 3) and torch.isfinite(out).all()
+    # Only motion matters: the same clip scores the same whatever pixels come with it.
+    again = model(torch.randn(2, 8, 3, 16, 16), torch.ones(2, 8, dtype=torch.bool), times, motion)["affective"]
+    torch.testing.assert_close(out, again)

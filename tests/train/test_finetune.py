@@ -181,29 +181,30 @@ def test_video_input_with_temporal_pooling_for_the_affective_task(tmp_path):
     prepared = tmp_path / "p"
     prepare_faces(cohort, prepared, load_config(FacesConfig, overrides={"video": {"fps": 2.0}}), workers=2)
     video = next((cohort / "media" / "S00000").glob("video*.mp4"))
-    for landmarks in (False, True):  # pixels only; pixels + landmark motion (Emoface's dynamics)
-        out = tmp_path / f"ft{int(landmarks)}"
+    # Pixels through a GRU; landmark motion alone in time slices (Emoface's expression dynamics).
+    for frame_input, pooling in (("pixels", "temporal"), ("landmarks", "timebins")):
+        out = tmp_path / frame_input
         result = finetune(
             _cfg(
                 cohort,
                 prepared,
                 out,
                 input="video",
-                pooling="temporal",
+                pooling=pooling,
                 frames=16,
                 epochs=2,
                 tasks=("affective",),
                 batch_size=4,
-                landmarks=landmarks,
+                frame_input=frame_input,
             )
         )
         predictions = pd.read_parquet(out / "predictions.parquet")
         probs = predictions[["prob_healthy", "prob_MDD", "prob_BPD"]].to_numpy()
         assert len(predictions) == 12 and abs(probs.sum(1) - 1).max() < 1e-5
         model = facehealth.load(result.checkpoint)
-        assert model.model.landmark_input is landmarks
+        assert model.model.frame_input == frame_input and (model.model.backbone is None) == (frame_input == "landmarks")
         p = model.predict(video)
         assert p.frames_read == 20 and set(p.probabilities["affective"]) == {"healthy", "MDD", "BPD"}
         assert abs(sum(p.probabilities["affective"].values()) - 1) < 1e-5
     with pytest.raises(TrainingError, match="input: video"):
-        finetune(_cfg(cohort, prepared, tmp_path / "bad", tasks=("age",), landmarks=True))
+        finetune(_cfg(cohort, prepared, tmp_path / "bad", tasks=("age",), frame_input="landmarks"))

@@ -188,6 +188,7 @@ class FrameSequenceDataset(_Base):
     holds ``landmarks`` (length, 68, 2): each frame's expression motion
     (:func:`facehealth.faces.motion.expression_motion`, zeros where padded). Image
     augmentation does not touch them: they were measured on the full-resolution frame.
+    ``images=False`` leaves the crops unread and out of the item (landmarks-only models).
     """
 
     def __init__(
@@ -202,12 +203,16 @@ class FrameSequenceDataset(_Base):
         seed: int = 0,
         manifest: pd.DataFrame | None = None,
         landmarks: bool = False,
+        images: bool = True,
     ) -> None:
         super().__init__(prepared_dir, manifest, labels, targets, subjects, size, augment, seed)
         frames = self.manifest[self.manifest["frame_index"].notna()]
         self.videos = [(mid, g.sort_values("frame_index")) for mid, g in frames.groupby("media_id", sort=True)]
         self.length = length
         self.landmarks = landmarks
+        self.images = images
+        if not (images or landmarks):
+            raise SchemaError("a frame sequence needs images, landmarks or both")
         if landmarks and not {"landmarks", "matrix"} <= set(self.manifest.columns):
             raise SchemaError(f"{self.root}: the manifest has no landmarks/matrix columns for landmark motion")
 
@@ -218,24 +223,24 @@ class FrameSequenceDataset(_Base):
         media_id, frames = self.videos[index]
         if len(frames) > self.length:
             frames = frames.iloc[np.linspace(0, len(frames) - 1, self.length).round().astype(int)]
-        # One augmentation draw for the whole clip: frames must stay consistent in time.
-        seed = int(self._rng(index).integers(2**31))
-        images = [self._image(p, np.random.default_rng(seed)) for p in frames["crop_path"]]
-        n = len(images)
+        n = len(frames)
         mask = torch.zeros(self.length, dtype=torch.bool)
         mask[:n] = True
         times = torch.zeros(self.length)
         times[:n] = torch.tensor(frames["timestamp"].to_numpy(np.float32))
-        pad = [torch.zeros_like(images[0])] * (self.length - n)
         subject = frames["subject_id"].iloc[0]
         item = {
-            "image": torch.stack(images + pad),
             "mask": mask,
             "time": times,
             "target": self._target(subject),
             "subject_id": subject,
             "media_id": media_id,
         }
+        if self.images:
+            # One augmentation draw for the whole clip: frames must stay consistent in time.
+            seed = int(self._rng(index).integers(2**31))
+            images = [self._image(p, np.random.default_rng(seed)) for p in frames["crop_path"]]
+            item["image"] = torch.stack(images + [torch.zeros_like(images[0])] * (self.length - n))
         if self.landmarks:
             # Motion relative to the median of the frames used, so training and prediction
             # (which samples a clip the same way) see the same reference shape.

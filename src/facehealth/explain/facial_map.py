@@ -7,7 +7,7 @@ and ranked (:func:`~facehealth.explain.landmark_map.landmark_significance`):
   groups' faces move differently?);
 - ``gradient``: with a trained video model, the gradient of its output for the first group's
   class at each landmark, averaged over a subject's frames (Emoface: where does the model look
-  to tell the groups apart?). For a model that reads landmark motion (``landmarks: true``) it is
+  to tell the groups apart?). For a model that reads landmark motion (``frame_input``: landmarks or both) it is
   the gradient with respect to each landmark's motion input, over the whole clip, as in
   Emoface; for a pixels-only model, the pixel gradient pooled around each landmark.
 
@@ -137,7 +137,7 @@ def _gradient_significance(checkpoint, root, manifest, per_group, groups, frames
     model, meta = model_from_checkpoint(checkpoint)
     task = next(t for t in model.tasks if t.kind == "multiclass")
     index = list(task.classes).index(groups[0])
-    if meta.get("landmarks"):
+    if meta.get("frame_input", "pixels") != "pixels":
         return _motion_gradient_significance(model, meta, root, manifest, per_group, groups, task.name, index)
     values = {}
     for g, part in per_group.items():
@@ -155,8 +155,9 @@ def motion_gradients(model: torch.nn.Module, item: dict, task: str, index: int) 
     """Gradient of one output w.r.t. a clip's landmark-motion input, per landmark -> (68,).
 
     ``item`` is one :class:`~facehealth.data.datasets.FrameSequenceDataset` item (built with
-    ``landmarks=True``). The (x, y) gradient of each landmark is reduced to its length and
-    averaged over the clip's real frames: how much the output reacts to that landmark moving.
+    ``landmarks=True``; ``image`` may be absent for a landmarks-only model). The (x, y) gradient
+    of each landmark is reduced to its length and averaged over the clip's real frames: how much
+    the output reacts to that landmark moving.
     """
     from facehealth.models.multitask import batch_inputs
 
@@ -181,6 +182,7 @@ def _motion_gradient_significance(model, meta, root, manifest, per_group, groups
         size=int(meta["img_size"]),
         manifest=manifest[manifest["media_id"].isin(videos)],
         landmarks=True,
+        images=meta.get("frame_input") != "landmarks",
     )
     position = {mid: i for i, (mid, _) in enumerate(data.videos)}
     values = {

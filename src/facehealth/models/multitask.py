@@ -12,9 +12,9 @@ Tasks (FaceFound, FAHR-Face, DigitalShadow, Emoface):
 
 Inputs are (B, 3, H, W) single images, or (B, K, 3, H, W) with a (B, K) mask
 for several photos of a subject (pooled by a masked mean or learned attention)
-or the frames of a video (a GRU over time captures expression dynamics). A video model
-may also read each frame's landmark motion (``landmark_input``; see
-:mod:`facehealth.faces.motion`), concatenated to the frame's image features.
+or the frames of a video (a GRU over time, mean + sd, or time-sliced means capture
+expression dynamics). A video model reads each frame's pixels, its landmark motion
+(:mod:`facehealth.faces.motion`), or both concatenated (``frame_input``).
 """
 
 from __future__ import annotations
@@ -28,11 +28,15 @@ from torch import nn
 from facehealth.data.biomarkers import LOG_FLOOR, is_log_scale
 from facehealth.faces.motion import MOTION_FEATURES
 from facehealth.models.losses import cox_partial_likelihood, masked_bce, masked_cross_entropy, masked_mse
+from facehealth.models.pooling import masked_mean, mean_and_sd, time_bins
 from facehealth.models.registry import create_model, get_spec
 
-__all__ = ["TaskSpec", "MultiTaskModel", "Pooling", "batch_inputs", "MOTION_SCALE"]
+__all__ = ["TaskSpec", "MultiTaskModel", "Pooling", "FrameInput", "batch_inputs", "MOTION_SCALE"]
 
-Pooling = Literal["mean", "attention", "temporal", "stats"]
+Pooling = Literal["mean", "attention", "temporal", "stats", "timebins"]
+# What a video model reads per frame: the crop's pixels (through the backbone), the frame's
+# landmark motion, or both side by side.
+FrameInput = Literal["pixels", "landmarks", "both"]
 # Landmark motion is in inter-ocular distances: an expression moves a landmark ~0.01-0.1 IOD.
 # Times 10, it is on the scale of the (layer-normed) image features it is concatenated to.
 MOTION_SCALE = 10.0
@@ -80,8 +84,10 @@ class MultiTaskModel(nn.Module):
             (fitted on the training split; stored in the checkpoint as buffers).
         pos_weight: per binary task, weight of the positive class.
         class_weights: per multiclass task, one weight per class.
-        landmark_input: frame sequences only: each frame's feature vector also holds its
-            (68, 2) landmark motion, so the pooling sees expression dynamics directly.
+        frame_input: for frame sequences, what a frame's feature vector holds: backbone
+            features of its pixels, its (68, 2) landmark motion, or both. A landmarks-only
+            model has no backbone (``backbone`` is None) and never looks at pixels.
+        bins: number of time slices for ``pooling="timebins"``.
     """
 
     def __init__(
@@ -94,22 +100,29 @@ class MultiTaskModel(nn.Module):
         target_std: dict[str, list[float]] | None = None,
         pos_weight: dict[str, float] | None = None,
         class_weights: dict[str, list[float]] | None = None,
-        landmark_input: bool = False,
+        frame_input: FrameInput = "pixels",
+        bins: int = 5,
     ) -> None:
         super().__init__()
-        if landmark_input and pooling == "mean":
+        if frame_input not in ("pixels", "landmarks", "both"):
+            raise ValueError(f"frame_input must be pixels, landmarks or both, got {frame_input!r}")
+        if frame_input != "pixels" and pooling == "mean":
             # The clip's mean motion is ~0 by construction (motion is from the median shape).
-            raise ValueError("landmark_input needs pooling 'temporal', 'stats' or 'attention', not 'mean'")
-        self.landmark_input = landmark_input
+            raise ValueError("landmark motion needs pooling 'stats', 'timebins', 'temporal' or 'attention', not 'mean'")
+        self.frame_input = frame_input
+        self.bins = bins
         self.backbone_name = backbone
-        # ViTs pool the mean of their patch tokens (with timm's fc_norm), not the class token: MAE
-        # never trains the class token (no loss reaches it), so a pretrained encoder's class token
-        # is nearly random; the MAE paper fine-tunes with global average pooling for this reason.
-        extra = {"global_pool": "avg"} if get_spec(backbone).family == "vit" else {}
-        self.backbone = create_model(backbone, img_size=img_size, **extra)
+        self.backbone: nn.Module | None = None
+        width = MOTION_FEATURES if frame_input != "pixels" else 0
+        if frame_input != "landmarks":
+            # ViTs pool the mean of their patch tokens (with timm's fc_norm), not the class token: MAE
+            # never trains the class token (no loss reaches it), so a pretrained encoder's class token
+            # is nearly random; the MAE paper fine-tunes with global average pooling for this reason.
+            extra = {"global_pool": "avg"} if get_spec(backbone).family == "vit" else {}
+            self.backbone = create_model(backbone, img_size=img_size, **extra)
+            width += self.backbone.num_features
         self.tasks = list(tasks)
         self.pooling = pooling
-        width = self.backbone.num_features + (MOTION_FEATURES if landmark_input else 0)
         if pooling == "attention":
             self.attend = nn.Sequential(nn.Linear(width, 128), nn.Tanh(), nn.Linear(128, 1))
         elif pooling == "temporal":
@@ -117,6 +130,8 @@ class MultiTaskModel(nn.Module):
             self.temporal_out = nn.Linear(width // 2, width)
         if pooling == "stats":
             width *= 2  # mean and standard deviation of each feature over the frames
+        elif pooling == "timebins":
+            width *= bins
         self.heads = nn.ModuleDict({t.name: nn.Linear(width, t.outputs) for t in tasks})
         for t in tasks:
             if t.kind == "regression":
@@ -134,49 +149,66 @@ class MultiTaskModel(nn.Module):
 
     def features(
         self,
-        images: torch.Tensor,
+        images: torch.Tensor | None,
         mask: torch.Tensor | None = None,
         times: torch.Tensor | None = None,
         landmarks: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """(B, 3, H, W) -> (B, F); or (B, K, 3, H, W) with mask (B, K) -> (B, F).
 
-        ``landmarks`` (B, K, 68, 2): the frames' landmark motion, required by a
-        ``landmark_input`` model (and ignored by others).
+        ``landmarks`` (B, K, 68, 2): the frames' landmark motion, needed when
+        ``frame_input`` is landmarks or both (``images`` may then be None for landmarks only).
         """
-        if images.ndim == 4:
-            if self.landmark_input:
-                raise ValueError("a landmark-motion model reads frame sequences (B, K, 3, H, W), not single images")
+        if images is not None and images.ndim == 4:
+            if self.frame_input != "pixels":
+                raise ValueError("a landmark-motion model reads frame sequences (B, K, ...), not single images")
             f = self.backbone(images)
-            return torch.cat([f, torch.zeros_like(f)], 1) if self.pooling == "stats" else f
-        b, k = images.shape[:2]
-        mask = torch.ones(b, k, dtype=torch.bool, device=images.device) if mask is None else mask
-        flat = self.backbone(images.flatten(0, 1)).view(b, k, -1)  # (B, K, F)
-        if self.landmark_input:
+            # A single photo is a one-frame clip: it does not vary, and it sits in the first slice.
+            if self.pooling == "stats":
+                return torch.cat([f, torch.zeros_like(f)], 1)
+            if self.pooling == "timebins":
+                return torch.cat([f, f.new_zeros(len(f), (self.bins - 1) * f.shape[1])], 1)
+            return f
+        flat = self._frame_features(images, landmarks)  # (B, K, F)
+        b, k = flat.shape[:2]
+        mask = torch.ones(b, k, dtype=torch.bool, device=flat.device) if mask is None else mask
+        times = times if times is not None else torch.arange(k, device=flat.device).float().expand(b, k)
+        return self._pool(flat, mask, times)
+
+    def _frame_features(self, images: torch.Tensor | None, landmarks: torch.Tensor | None) -> torch.Tensor:
+        parts = []
+        if self.frame_input != "landmarks":
+            if images is None:
+                raise ValueError("this model reads pixels: pass images (B, K, 3, H, W)")
+            b, k = images.shape[:2]
+            parts.append(self.backbone(images.flatten(0, 1)).view(b, k, -1))
+        if self.frame_input != "pixels":
             if landmarks is None:
                 raise ValueError("this model reads landmark motion: pass landmarks (B, K, 68, 2)")
-            flat = torch.cat([flat, MOTION_SCALE * landmarks.reshape(b, k, -1).to(flat.dtype)], -1)
+            b, k = landmarks.shape[:2]
+            parts.append(MOTION_SCALE * landmarks.reshape(b, k, -1).float())
+        return torch.cat(parts, -1)
+
+    def _pool(self, flat: torch.Tensor, mask: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "stats":
+            # How much the face changes over a clip (expression amplitude, variability): Emoface's
+            # signal, which a mean over frames averages away.
+            return mean_and_sd(flat, mask)
+        if self.pooling == "timebins":
+            return time_bins(flat, mask, times, self.bins)
+        if self.pooling == "temporal":
+            out, _ = self.temporal(torch.cat([flat, times.unsqueeze(-1)], dim=-1))  # (B, K, F/2)
+            last = mask.long().sum(1).clamp(min=1) - 1  # last real frame of each clip
+            return self.temporal_out(out[torch.arange(len(flat)), last])
         weights = mask.float()
         if self.pooling == "attention":
             scores = self.attend(flat).squeeze(-1).masked_fill(~mask, float("-inf"))
             weights = torch.softmax(scores, dim=1)
-        elif self.pooling == "temporal":
-            t = times if times is not None else torch.arange(k, device=images.device).float().expand(b, k)
-            out, _ = self.temporal(torch.cat([flat, t.unsqueeze(-1)], dim=-1))  # (B, K, F/2)
-            last = mask.long().sum(1).clamp(min=1) - 1  # last real frame of each clip
-            return self.temporal_out(out[torch.arange(b), last])
-        mean = (flat * weights.unsqueeze(-1)).sum(1) / weights.sum(1, keepdim=True).clamp(min=1e-6)
-        if self.pooling == "stats":
-            # How much the face changes over a clip (expression amplitude, variability): Emoface's
-            # signal, which a mean over frames averages away.
-            var = ((flat - mean.unsqueeze(1)) ** 2 * weights.unsqueeze(-1)).sum(1)
-            std = (var / weights.sum(1, keepdim=True).clamp(min=1.0)).clamp_min(1e-12).sqrt()
-            return torch.cat([mean, std], 1)
-        return mean
+        return masked_mean(flat, weights)
 
     def forward(
         self,
-        images: torch.Tensor,
+        images: torch.Tensor | None,
         mask: torch.Tensor | None = None,
         times: torch.Tensor | None = None,
         landmarks: torch.Tensor | None = None,

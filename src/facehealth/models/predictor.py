@@ -138,7 +138,7 @@ class FaceHealthModel:
         mask = torch.ones(1, len(crops), dtype=torch.bool, device=self.device)
         t = torch.tensor([times], dtype=torch.float32, device=self.device)
         motion = None
-        if self.meta.get("landmarks"):
+        if self.meta.get("frame_input", "pixels") != "pixels":
             motion = torch.from_numpy(expression_motion(np.stack(shapes)).astype(np.float32)).to(self.device)[None]
         return self.model.predict(self.model(batch.unsqueeze(0), mask, t, motion))
 
@@ -164,7 +164,8 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
         meta.get("target_std"),
         meta.get("pos_weight"),
         meta.get("class_weights"),
-        bool(meta.get("landmarks", False)),
+        frame_input=meta.get("frame_input", "pixels"),
+        bins=int(meta.get("time_bins", 5)),
     )
     model.load_state_dict(weights)
     return model.eval(), meta

@@ -72,12 +72,13 @@ class FinetuneConfig:
     # What one training item is: one crop; all photos of a subject (pooled, DigitalShadow); or the
     # frames of one video in time order (Emoface's expression dynamics; pooling: temporal or stats).
     input: Literal["image", "subject", "video"] = "image"
-    pooling: Literal["mean", "attention", "temporal", "stats"] = "mean"
+    pooling: Literal["mean", "attention", "temporal", "stats", "timebins"] = "mean"
     images_per_subject: int = 4  # input: subject
     frames: int = 32  # input: video; longer clips are sampled evenly, shorter ones padded
-    # input: video: each frame also carries its landmark motion (faces/motion.py), measured on the
-    # full-resolution frame; Emoface reads expression dynamics from the 68 landmarks.
-    landmarks: bool = False
+    # input: video: what a frame gives the model: its crop's pixels, its landmark motion (faces/motion.py,
+    # measured on the full-resolution frame: Emoface's expression dynamics), or both.
+    frame_input: Literal["pixels", "landmarks", "both"] = "pixels"
+    time_bins: int = 5  # pooling: timebins (the clip's duration in this many equal slices)
     age_balanced_epochs: int = 0
     age_bins: int = 8
     patience: int = 5  # epochs without a better validation loss before stopping
@@ -220,7 +221,15 @@ def _make_dataset(cfg: FinetuneConfig, labels: pd.DataFrame, columns: list[str],
     if cfg.input == "subject":
         return SubjectDataset(cfg.prepared, labels, columns, k=cfg.images_per_subject, **common)
     if cfg.input == "video":
-        return FrameSequenceDataset(cfg.prepared, labels, columns, length=cfg.frames, landmarks=cfg.landmarks, **common)
+        return FrameSequenceDataset(
+            cfg.prepared,
+            labels,
+            columns,
+            length=cfg.frames,
+            landmarks=cfg.frame_input != "pixels",
+            images=cfg.frame_input != "landmarks",
+            **common,
+        )
     return CropDataset(cfg.prepared, labels, columns, **common)
 
 
@@ -279,13 +288,29 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
         if t.kind == "multiclass":
             counts = train_labels[t.columns[0]].value_counts().reindex(range(len(t.classes)), fill_value=0).to_numpy()
             class_weights[t.name] = (counts.sum() / np.maximum(counts, 1) / len(t.classes)).tolist()
-    if cfg.landmarks and cfg.input != "video":
-        raise TrainingError("landmarks: true needs input: video (landmark motion is a property of a clip)")
+    if cfg.frame_input != "pixels" and cfg.input != "video":
+        raise TrainingError(
+            f"frame_input: {cfg.frame_input} needs input: video (landmark motion is a property of a clip)"
+        )
     model = MultiTaskModel(
-        cfg.backbone, tasks, cfg.img_size, cfg.pooling, mean, std, pos_weight, class_weights, cfg.landmarks
+        cfg.backbone,
+        tasks,
+        cfg.img_size,
+        cfg.pooling,
+        mean,
+        std,
+        pos_weight,
+        class_weights,
+        frame_input=cfg.frame_input,
+        bins=cfg.time_bins,
     )
-    init_report = _load_backbone(model, cfg.init_from) if cfg.init_from else {"loaded": 0, "missing": "random init"}
-    if cfg.mode == "linear_probe":
+    if model.backbone is None:
+        init_report = {"loaded": 0, "missing": "landmarks-only model: no image backbone to initialise"}
+    elif cfg.init_from:
+        init_report = _load_backbone(model, cfg.init_from)
+    else:
+        init_report = {"loaded": 0, "missing": "random init"}
+    if cfg.mode == "linear_probe" and model.backbone is not None:
         for p in model.backbone.parameters():
             p.requires_grad = False
     model.to(device)
@@ -359,7 +384,8 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
         "input": cfg.input,
         "pooling": cfg.pooling,
         "frames": cfg.frames,
-        "landmarks": cfg.landmarks,
+        "frame_input": cfg.frame_input,
+        "time_bins": cfg.time_bins,
         "images_per_subject": cfg.images_per_subject,
         "best_epoch": best_epoch,
         "faces_config": faces,
@@ -391,8 +417,8 @@ def _evaluate_loss(model: MultiTaskModel, data, tasks, cfg, device) -> float:  #
         loss, _ = model.loss(
             _forward(model, batch, device), {k: v.to(device) for k, v in _targets(batch["target"], tasks).items()}
         )
-        total += loss.item() * len(batch["image"])
-        n += len(batch["image"])
+        total += loss.item() * len(batch["target"])
+        n += len(batch["target"])
     return total / max(n, 1)
 
 
