@@ -67,17 +67,37 @@ def _motion_checkpoint(folder, only_landmark: int | None = None):  # noqa: ANN00
     return save_checkpoint(folder / "checkpoint-best", model.state_dict(), meta)
 
 
-def test_gradient_of_a_motion_model_lands_on_the_landmarks_it_reads(affective_videos, tmp_path):
+def test_motion_attributions_land_on_the_landmarks_the_model_reads(affective_videos, tmp_path):
     from facehealth.data.datasets import FrameSequenceDataset
-    from facehealth.explain.facial_map import motion_gradients
+    from facehealth.explain.facial_map import motion_attributions
     from facehealth.models.predictor import model_from_checkpoint
 
     _, prepared = affective_videos
     model, _ = model_from_checkpoint(_motion_checkpoint(tmp_path, only_landmark=54))
     item = FrameSequenceDataset(prepared, length=16, size=32, landmarks=True)[0]
-    grads = motion_gradients(model, item, "affective", 2)
-    assert grads.shape == (68,) and grads[54] > 0
-    assert abs(grads[[i for i in range(68) if i != 54]]).max() == 0
+    values = motion_attributions(model, item, "affective", 2)
+    assert values.shape == (68,) and values[54] != 0
+    assert abs(values[[i for i in range(68) if i != 54]]).max() == 0
+
+
+def test_motion_attributions_of_a_linear_model_add_up_to_its_output(affective_videos):
+    """Time slices + a linear head are linear in the motion: the attributions are the logit's parts."""
+    import torch
+
+    from facehealth.data.datasets import FrameSequenceDataset
+    from facehealth.explain.facial_map import motion_attributions
+    from facehealth.models.multitask import MultiTaskModel, TaskSpec, batch_inputs
+
+    _, prepared = affective_videos
+    torch.manual_seed(0)
+    task = TaskSpec("affective", "multiclass", ("affective_code",), ("healthy", "MDD", "BPD"))
+    model = MultiTaskModel("vit_tiny_patch16", [task], pooling="timebins", frame_input="landmarks").eval()
+    item = FrameSequenceDataset(prepared, length=16, landmarks=True, images=False)[1]
+    values = motion_attributions(model, item, "affective", 2)
+    inputs = batch_inputs({k: v.unsqueeze(0) for k, v in item.items() if isinstance(v, torch.Tensor)}, "cpu")
+    with torch.no_grad():
+        logit = model(**inputs)["affective"][0, 2]
+    assert values.sum() + float(model.heads["affective"].bias[2]) == pytest.approx(float(logit), abs=1e-4)
 
 
 def test_facial_map_of_a_motion_model_ranks_landmark_gradients(affective_videos, tmp_path):

@@ -7,9 +7,11 @@ and ranked (:func:`~facehealth.explain.landmark_map.landmark_significance`):
   groups' faces move differently?);
 - ``gradient``: with a trained video model, the gradient of its output for the first group's
   class at each landmark, averaged over a subject's frames (Emoface: where does the model look
-  to tell the groups apart?). For a model that reads landmark motion (``frame_input``: landmarks or both) it is
-  the gradient with respect to each landmark's motion input, over the whole clip, as in
-  Emoface; for a pixels-only model, the pixel gradient pooled around each landmark.
+  to tell the groups apart?). For a model that reads landmark motion (``frame_input``:
+  landmarks or both) it is each landmark's gradient x motion summed over the clip
+  (:func:`motion_attributions`): its contribution to the output. The gradient alone would not
+  do: for a linear read-out of pooled motion it is the same for every subject, so it could not
+  differ between groups. For a pixels-only model, the pixel gradient pooled around each landmark.
 
 The ranking is painted on the cohort's standardized 2D and 3D faces and drawn as Gaussian
 attention heatmaps over the mean face image, so results of different people share one face.
@@ -44,7 +46,7 @@ from facehealth.explain.landmark_map import (
 )
 from facehealth.explain.standard_face import mean_shape, write_standard_faces
 
-__all__ = ["FacialMapResult", "affective_facial_map", "motion_gradients"]
+__all__ = ["FacialMapResult", "affective_facial_map", "motion_attributions"]
 
 
 @dataclass(frozen=True)
@@ -151,13 +153,15 @@ def _gradient_significance(checkpoint, root, manifest, per_group, groups, frames
     return landmark_significance(values[groups[0]], values[groups[1]])
 
 
-def motion_gradients(model: torch.nn.Module, item: dict, task: str, index: int) -> np.ndarray:
-    """Gradient of one output w.r.t. a clip's landmark-motion input, per landmark -> (68,).
+def motion_attributions(model: torch.nn.Module, item: dict, task: str, index: int) -> np.ndarray:
+    """Gradient x input of one output for a clip's landmark-motion input, per landmark -> (68,).
 
     ``item`` is one :class:`~facehealth.data.datasets.FrameSequenceDataset` item (built with
-    ``landmarks=True``; ``image`` may be absent for a landmarks-only model). The (x, y) gradient
-    of each landmark is reduced to its length and averaged over the clip's real frames: how much
-    the output reacts to that landmark moving.
+    ``landmarks=True``; ``image`` may be absent for a landmarks-only model). Landmark i gets
+    ``sum_t grad_ti . motion_ti`` over the clip's frames (x and y): to first order, how much its
+    movement moved the output (Simonyan et al. 2014; Shrikumar et al. 2017, "gradient x input").
+    For a model linear in the motion, such as time-slice or mean pooling with a linear head,
+    the values plus the output at zero motion add up to the output exactly.
     """
     from facehealth.models.multitask import batch_inputs
 
@@ -166,13 +170,11 @@ def motion_gradients(model: torch.nn.Module, item: dict, task: str, index: int) 
     motion = inputs["landmarks"].detach().clone().requires_grad_(True)
     out = model(**{**inputs, "landmarks": motion})[task][0, index]
     (grad,) = torch.autograd.grad(out, motion)
-    per_frame = grad[0].norm(dim=-1)  # (K, 68)
-    real = item["mask"].bool()
-    return per_frame[real].mean(0).double().numpy()
+    return (grad[0] * motion[0].detach()).sum(dim=(0, 2)).double().numpy()  # padded frames: motion 0
 
 
 def _motion_gradient_significance(model, meta, root, manifest, per_group, groups, task, index) -> pd.DataFrame:  # noqa: ANN001
-    """:func:`motion_gradients` of every labelled video of the two groups, compared between them."""
+    """:func:`motion_attributions` of every labelled video of the two groups, compared between them."""
     from facehealth.data.datasets import FrameSequenceDataset
 
     videos = [mid for part in per_group.values() for mid in part.index]
@@ -186,7 +188,7 @@ def _motion_gradient_significance(model, meta, root, manifest, per_group, groups
     )
     position = {mid: i for i, (mid, _) in enumerate(data.videos)}
     values = {
-        g: np.stack([motion_gradients(model, data[position[mid]], task, index) for mid in part.index])
+        g: np.stack([motion_attributions(model, data[position[mid]], task, index) for mid in part.index])
         for g, part in per_group.items()
     }
     return landmark_significance(values[groups[0]], values[groups[1]])
