@@ -99,6 +99,18 @@ class _Base(Dataset):
         return np.random.default_rng([self.seed, self.epoch, index])
 
 
+def _real(n: int, length: int) -> torch.Tensor:
+    """(length,) mask: True for the first ``n`` (real) entries, False for padding."""
+    mask = torch.zeros(length, dtype=torch.bool)
+    mask[:n] = True
+    return mask
+
+
+def _stack_padded(images: list[torch.Tensor], length: int) -> torch.Tensor:
+    """Stack ``images`` and pad with zero images up to ``length``."""
+    return torch.stack(images + [torch.zeros_like(images[0])] * (length - len(images)))
+
+
 def _still_photos(manifest: pd.DataFrame) -> pd.DataFrame:
     """Photo crops only, when the folder also holds video frames.
 
@@ -169,12 +181,9 @@ class SubjectDataset(_Base):
         if len(paths) > self.k:  # a different subset each epoch when a subject has many photos
             paths = [paths[i] for i in sorted(rng.choice(len(paths), self.k, replace=False))]
         images = [self._image(p, rng) for p in paths]
-        mask = torch.zeros(self.k, dtype=torch.bool)
-        mask[: len(images)] = True
-        pad = [torch.zeros_like(images[0])] * (self.k - len(images))
         return {
-            "image": torch.stack(images + pad),
-            "mask": mask,
+            "image": _stack_padded(images, self.k),
+            "mask": _real(len(images), self.k),
             "target": self._target(subject),
             "subject_id": subject,
         }
@@ -224,8 +233,7 @@ class FrameSequenceDataset(_Base):
         if len(frames) > self.length:
             frames = frames.iloc[np.linspace(0, len(frames) - 1, self.length).round().astype(int)]
         n = len(frames)
-        mask = torch.zeros(self.length, dtype=torch.bool)
-        mask[:n] = True
+        mask = _real(n, self.length)
         times = torch.zeros(self.length)
         times[:n] = torch.tensor(frames["timestamp"].to_numpy(np.float32))
         subject = frames["subject_id"].iloc[0]
@@ -240,7 +248,7 @@ class FrameSequenceDataset(_Base):
             # One augmentation draw for the whole clip: frames must stay consistent in time.
             seed = int(self._rng(index).integers(2**31))
             images = [self._image(p, np.random.default_rng(seed)) for p in frames["crop_path"]]
-            item["image"] = torch.stack(images + [torch.zeros_like(images[0])] * (self.length - n))
+            item["image"] = _stack_padded(images, self.length)
         if self.landmarks:
             # Motion relative to the median of the frames used, so training and prediction
             # (which samples a clip the same way) see the same reference shape.
