@@ -33,7 +33,7 @@ from facehealth.explain.regions import (
     landmarks_to_crop,
     region_attribution,
 )
-from facehealth.explain.saliency import Baseline, Method, saliency, target_names, to_model_input
+from facehealth.explain.saliency import Baseline, Method, require_pixel_model, saliency, target_names, to_model_input
 
 __all__ = ["ExplainResult", "explain_cohort", "resolve_targets"]
 
@@ -105,6 +105,7 @@ def explain_cohort(
     from facehealth.models.predictor import model_from_checkpoint
 
     model, meta = model_from_checkpoint(checkpoint)
+    require_pixel_model(model, str(checkpoint))
     model = model.to(device)
     size = int(meta["img_size"])
     targets = resolve_targets(model, tasks)

@@ -14,7 +14,7 @@ from facehealth.errors import NoFaceError
 from facehealth.explain.cohort import resolve_targets
 from facehealth.explain.overlay import grid, overlay, save_png, to_original
 from facehealth.explain.regions import landmarks_to_crop, region_attribution
-from facehealth.explain.saliency import Baseline, Method, saliency, to_model_input
+from facehealth.explain.saliency import Baseline, Method, require_pixel_model, saliency, to_model_input
 
 __all__ = ["PhotoExplanation", "explain_photo"]
 
@@ -43,6 +43,7 @@ def explain_photo(
     from facehealth.models.predictor import FaceHealthModel
 
     predictor = FaceHealthModel.load(checkpoint)
+    require_pixel_model(predictor.model, str(checkpoint))
     photo = read_image(source)
     faces = [f for f in predictor.pipeline.process(photo).faces if f.quality.passed]
     if not faces:

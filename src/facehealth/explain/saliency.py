@@ -61,6 +61,7 @@ __all__ = [
     "completeness_gap",
     "to_model_input",
     "target_names",
+    "require_pixel_model",
 ]
 
 Method = Literal["gradcam", "rollout", "ig"]
@@ -96,6 +97,21 @@ def to_model_input(crops: np.ndarray | list[np.ndarray], size: int) -> torch.Ten
             crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
         out.append((crop.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD)
     return torch.from_numpy(np.ascontiguousarray(np.stack(out).transpose(0, 3, 1, 2)))
+
+
+def require_pixel_model(model: nn.Module, where: str) -> None:
+    """Raise a clear error for a model whose frames carry landmark motion: it has no per-photo pixel saliency.
+
+    Such a model reads a whole clip's motion (and, for ``both``, pixels beside it), so a single
+    photo cannot be scored; its explanation is the digital facial map of the cohort's videos.
+    """
+    frame_input = getattr(model, "frame_input", "pixels")
+    if frame_input != "pixels":
+        raise ConfigError(
+            f"{where}: this video model reads landmark motion (frame_input: {frame_input}), not single photos; "
+            "explain it with the digital facial map (gradient x motion per landmark), which `facehealth run` / "
+            "`facehealth demo` write to explain/, or from Python with facehealth.explain.facial_map"
+        )
 
 
 def target_names(model: nn.Module) -> list[tuple[str, int, str]]:
