@@ -208,3 +208,15 @@ def test_video_input_with_temporal_pooling_for_the_affective_task(tmp_path):
         assert abs(sum(p.probabilities["affective"].values()) - 1) < 1e-5
     with pytest.raises(TrainingError, match="input: video"):
         finetune(_cfg(cohort, prepared, tmp_path / "bad", tasks=("age",), frame_input="landmarks"))
+    # The shipped Emoface config runs from the CLI (landmarks-only: no backbone, seconds to train).
+    from typer.testing import CliRunner
+
+    from facehealth.cli import app
+
+    config = Path(__file__).parents[2] / "configs" / "affective.yaml"
+    args = ["finetune", "--config", str(config), "--cohort", str(cohort), "--prepared", str(prepared)]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "cli"), "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    _, meta = load_checkpoint(tmp_path / "cli" / "checkpoint-best.safetensors")
+    assert (meta["frame_input"], meta["pooling"], meta["input"]) == ("landmarks", "timebins", "video")
+    assert "affective_accuracy" in json.loads((tmp_path / "cli" / "metrics.json").read_text())["metrics"]["test"]
