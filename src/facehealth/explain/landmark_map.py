@@ -30,6 +30,7 @@ from scipy import stats
 
 from facehealth.errors import InputError
 from facehealth.faces.landmarks import REGIONS, inter_ocular_distance
+from facehealth.faces.motion import aligned_landmarks
 
 __all__ = [
     "LANDMARK_REGION",
@@ -216,9 +217,7 @@ def landmark_motion(
 
 def crop_landmarks(manifest: pd.DataFrame) -> np.ndarray:
     """(N, 68, 2) crop-pixel landmarks of manifest rows (``landmarks`` in the photo, ``matrix`` photo -> crop)."""
-    lm = np.stack([np.asarray(v, np.float64).reshape(68, 2) for v in manifest["landmarks"]])
-    mat = np.stack([np.asarray(v, np.float64).reshape(2, 3) for v in manifest["matrix"]])
-    return np.einsum("nij,npj->npi", mat[:, :, :2], lm) + mat[:, None, :, 2]
+    return aligned_landmarks(np.stack(manifest["landmarks"].to_numpy()), np.stack(manifest["matrix"].to_numpy()))
 
 
 def video_landmark_motion(
