@@ -97,7 +97,7 @@ def test_motion_attributions_of_a_linear_model_add_up_to_its_output(affective_vi
     inputs = batch_inputs({k: v.unsqueeze(0) for k, v in item.items() if isinstance(v, torch.Tensor)}, "cpu")
     with torch.no_grad():
         logit = model(**inputs)["affective"][0, 2]
-    assert values.sum() + float(model.heads["affective"].bias[2]) == pytest.approx(float(logit), abs=1e-4)
+    assert values.sum() + model.heads["affective"].bias[2].item() == pytest.approx(logit.item(), abs=1e-4)
 
 
 def test_facial_map_of_a_motion_model_ranks_landmark_gradients(affective_videos, tmp_path):
