@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from facehealth.config import load_config
-from facehealth.errors import ConfigError
+from facehealth.errors import ConfigError, InputError
 from facehealth.models.checkpoint import load_checkpoint
 from facehealth.train.config import OptimConfig
 from facehealth.train.engine import TrainingError, pretrain_mae
@@ -206,6 +206,10 @@ def test_video_input_with_temporal_pooling_for_the_affective_task(tmp_path):
         p = model.predict(video)
         assert p.frames_read == 20 and set(p.probabilities["affective"]) == {"healthy", "MDD", "BPD"}
         assert abs(sum(p.probabilities["affective"].values()) - 1) < 1e-5
+        if frame_input == "landmarks":  # a still photo has no motion to read
+            photo = next((cohort / "media" / "S00000").glob("img*.jpg"))
+            with pytest.raises(InputError, match="at least 3 accepted frames"):
+                model.predict(photo)
     with pytest.raises(TrainingError, match="input: video"):
         finetune(_cfg(cohort, prepared, tmp_path / "bad", tasks=("age",), frame_input="landmarks"))
     # The shipped Emoface config runs from the CLI (landmarks-only: no backbone, seconds to train).

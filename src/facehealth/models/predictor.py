@@ -21,11 +21,13 @@ import cv2
 import numpy as np
 import torch
 
-from facehealth.errors import ConfigError, NoFaceError
+from facehealth.errors import ConfigError, InputError, NoFaceError
 from facehealth.faces.motion import aligned_landmarks, expression_motion
 from facehealth.faces.records import QualityReport
 
-__all__ = ["Prediction", "FaceHealthModel", "load", "model_from_checkpoint"]
+__all__ = ["Prediction", "FaceHealthModel", "load", "model_from_checkpoint", "MIN_MOTION_FRAMES"]
+
+MIN_MOTION_FRAMES = 3  # a landmark-motion model needs a clip; the facial map uses the same minimum
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,13 @@ class FaceHealthModel:
         if not crops:
             reasons = ", ".join(f"{k}: {v}" for k, v in sorted(rejected.items())) or "none found"
             raise NoFaceError(f"{name}: no face passed the quality gate ({reasons})")
+        if self.meta.get("frame_input", "pixels") != "pixels" and len(crops) < MIN_MOTION_FRAMES:
+            # A still (or a clip the gate mostly rejected) has no motion: the model would score "no
+            # expression at all" and look confident about it.
+            raise InputError(
+                f"{name}: this model reads facial motion over a video and needs at least {MIN_MOTION_FRAMES} "
+                f"accepted frames; got {len(crops)} ({frames} read)"
+            )
         outputs = self._score(crops, times, shapes)
         prediction = Prediction(name, len(crops), frames, dict(rejected), quality=tuple(reports))
         for task in self.model.tasks:
