@@ -150,7 +150,13 @@ def make_run(root: Path, seed: int = 0, n: int = 90) -> Path:
     }
     (root / "finetune/checkpoint-best.json").write_text(json.dumps(meta))
     (root / "finetune_affective").mkdir()
-    video = meta | {"input": "video", "pooling": "temporal", "frames": 16, "tasks": meta["tasks"][-1:]}
+    video = meta | {
+        "input": "video",
+        "pooling": "timebins",
+        "frame_input": "landmarks",
+        "frames": 16,
+        "tasks": meta["tasks"][-1:],
+    }
     video["history"] = [{"epoch": i + 1, "train_loss": 1.1 - 0.1 * i, "val_loss": 1.2 - 0.05 * i} for i in range(3)]
     (root / "finetune_affective/checkpoint-best.json").write_text(json.dumps(video))
 

@@ -85,7 +85,8 @@ def test_every_section_renders(full_run, full_report):
     assert "TRIPOD+AI" in html
     # QC reasons, system groups, survival.json numbers and the contact sheet made it in
     assert "no_face" in html and "electrolyte / endocrine" in html
-    assert 'alt="Fine-tuning (video model)"' in html and "temporal" in html  # the affective video model
+    assert 'alt="Fine-tuning (video model)"' in html and "video / timebins" in html  # the affective video model
+    assert "none (reads landmark motion only)" in html and "68 landmarks&#39; motion" in html
     survival = json.loads((full_run / "evaluate/survival.json").read_text())["splits"]
     for split in ("test", "external"):
         assert parsed.sections[f"survival-{split}"] is True

@@ -25,6 +25,12 @@ from facehealth.report.studies import explanations_section, robustness_section, 
 
 __all__ = ["build_report", "run_sections"]
 
+_FRAME_INPUT = {
+    "pixels": "the aligned crop's pixels",
+    "landmarks": "the 68 landmarks' motion (aligned, from the clip's median shape, in inter-ocular distances)",
+    "both": "the crop's pixels and the 68 landmarks' motion",
+}
+
 _TASK_LABELS = {  # label coverage: (task, columns that must be present)
     "age": ("age",),
     "cad": ("cad",),
@@ -259,8 +265,14 @@ def _training_section(run: RunFolder) -> Section:
             Table.of(
                 ["video model", "value"],
                 [
-                    ["backbone", affective.get("backbone")],
+                    [
+                        "backbone",
+                        "none (reads landmark motion only)"
+                        if affective.get("frame_input") == "landmarks"
+                        else affective.get("backbone"),
+                    ],
                     ["input / pooling", f"{affective.get('input')} / {affective.get('pooling')}"],
+                    ["per frame", _FRAME_INPUT.get(affective.get("frame_input", "pixels"), "?")],
                     ["tasks", tasks],
                     ["frames per clip", affective.get("frames")],
                 ],
