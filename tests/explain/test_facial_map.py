@@ -108,3 +108,10 @@ def test_facial_map_of_a_motion_model_ranks_landmark_gradients(affective_videos,
     assert result.gradient["p"].between(0, 1).all()
     saved = pd.read_csv(tmp_path / "map" / "landmark_gradient_significance.csv")
     assert saved["score"].tolist() == pytest.approx(result.gradient["score"].tolist())
+    # Both rankings are painted on the standardized faces (Emoface paints the model's).
+    for key in ("standard_2d", "standard_2d_gradient"):
+        image = cv2.imread(str(result.files[key]))
+        assert image is not None and image.std() > 10, key
+    assert result.files["standard_2d_gradient"].name == "standard_face_gradient.png"
+    if "standard_3d" in result.files:  # the 3D mesh model is optional
+        assert result.files["standard_3d_gradient"].is_file()

@@ -23,7 +23,8 @@ Output folder::
     landmark_gradient_significance.csv   the same for the model's gradients (with a checkpoint)
     digital_facial_map_gradient.png
     attention_heatmap.png                Gaussian heatmaps of both rankings over the mean face image
-    standard_face.png, standard_face_3d.png, standard_face.csv
+    standard_face.png, standard_face_3d.png, standard_face.csv   the motion ranking on the standardized faces
+    standard_face_gradient.png, standard_face_3d_gradient.png   the gradient ranking (with a checkpoint)
 """
 
 from __future__ import annotations
@@ -125,9 +126,9 @@ def affective_facial_map(
             image=background,
         )
     files["heatmap"] = _heatmaps(background, mean_lm, table, gradient, out / "attention_heatmap.png")
-    files.update(
-        {f"standard_{k}": v for k, v in write_standard_faces(root, out, table["score"].to_numpy(), max_faces).items()}
-    )
+    more = {} if gradient is None else {"gradient": gradient.sort_values("landmark")["score"].to_numpy()}
+    standard = write_standard_faces(root, out, table["score"].to_numpy(), max_faces, more_scores=more)
+    files.update({f"standard_{k}": v for k, v in standard.items()})
     n_videos = {g: int(len(part)) for g, part in per_group.items()}
     return FacialMapResult(out, groups, n_videos, n_all - sum(n_videos.values()), table, gradient, files)
 

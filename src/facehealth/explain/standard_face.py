@@ -363,13 +363,16 @@ def write_standard_faces(
     scores: np.ndarray | None = None,
     max_faces: int = 200,
     seed: int = 0,
+    more_scores: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Path]:
     """Standardized 2D and 3D faces of a ``faces prepare`` folder, painted with 68 ``scores``.
 
     Uses up to ``max_faces`` crops drawn at random (``seed``). Writes into ``out_dir``:
     ``standard_face.png`` (2D mesh), ``standard_face_3d.png`` (468-point mesh, two views)
     and ``standard_face.csv`` (the 68 mean landmarks, crop pixels). The 3D face is
-    skipped (key absent) when the face mesh model is not installed.
+    skipped (key absent) when the face mesh model is not installed. Each entry of
+    ``more_scores`` (e.g. ``{"gradient": ...}``) is painted on the same faces as
+    ``standard_face_<name>.png`` / ``standard_face_3d_<name>.png`` (keys ``2d_<name>``, ``3d_<name>``).
     """
     import pandas as pd
 
@@ -386,13 +389,22 @@ def write_standard_faces(
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(mean2d, columns=["x", "y"]).rename_axis("landmark").to_csv(out / "standard_face.csv")
     paths = {"csv": out / "standard_face.csv"}
-    paths["2d"] = render_standard_face(mean2d, scores, out / "standard_face.png", size=size)
+    paintings = {"": scores, **{f"_{k}": v for k, v in (more_scores or {}).items()}}
+    for suffix, values in paintings.items():
+        title = f"standardized face, ranking: {suffix[1:]}" if suffix else ""
+        paths["2d" + suffix] = render_standard_face(
+            mean2d, values, out / f"standard_face{suffix}.png", size=size, title=title
+        )
     try:
         mesh = FaceMesh()
     except ModelNotFoundError:
         return paths
     meshes = np.stack([mesh.predict(load_crop(root / p))[0] for p in rows["crop_path"]])
-    mean3d = procrustes_mean(meshes).mean
-    vertex = None if scores is None else scores_to_mesh(mean3d[:, :2], mean2d, scores)
-    paths["3d"] = render_standard_face_3d(mean3d, vertex, out / "standard_face_3d.png")
+    mean3d = procrustes_mean(meshes).mean  # fitted once, painted once per set of scores
+    for suffix, values in paintings.items():
+        vertex = None if values is None else scores_to_mesh(mean3d[:, :2], mean2d, values)
+        title = f"standardized 3D face, ranking: {suffix[1:]}" if suffix else ""
+        paths["3d" + suffix] = render_standard_face_3d(
+            mean3d, vertex, out / f"standard_face_3d{suffix}.png", title=title
+        )
     return paths
