@@ -5,7 +5,7 @@
 1. synthesizes a cohort (3 photos per subject; 30% of subjects for testing, 60 for training,
    the rest for validation) and prepares its faces;
 2. pretrains an MAE ViT-Ti/16 at 64 px on all crops (self-supervised: no labels used);
-3. runs the label-efficiency study (``facehealth.evaluate.studies``): fine-tunes age, CAD and
+3. runs the label-efficiency study (``facehealth.studies.designs``): fine-tunes age, CAD and
    three biomarkers (haemoglobin and total bilirubin, which have painted signs, and sodium, a
    negative control) on n = 20, 40, 60 labelled subjects (nested subsets), 3 seeds, once from
    the MAE encoder ("foundation") and once from random init ("vit_scratch"), same recipe,
@@ -26,8 +26,8 @@ import pandas as pd
 from facehealth.data.cohort import load_cohort
 from facehealth.data.splits import make_splits, save_splits
 from facehealth.data.synth import SynthConfig, synthesize_cohort
-from facehealth.evaluate.studies import label_efficiency
-from facehealth.evaluate.study_config import StudyConfig
+from facehealth.studies.designs import label_efficiency
+from facehealth.studies.config import StudyConfig
 from facehealth.faces.prepare import prepare_faces
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.engine import pretrain_mae

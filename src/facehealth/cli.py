@@ -471,7 +471,7 @@ StudyOut = Annotated[Path | None, typer.Option("--out", help="Output folder; ove
 def _run_study(name: str, config: Path | None, out_dir: Path | None) -> None:
     from facehealth.config import load_config
     from facehealth.evaluate import studies
-    from facehealth.evaluate.study_config import StudyConfig
+    from facehealth.studies.config import StudyConfig
 
     try:
         cfg = load_config(StudyConfig, config, {"out_dir": str(out_dir)} if out_dir else None)

@@ -28,7 +28,7 @@ import numpy as np
 
 from facehealth.config import merge_config
 from facehealth.errors import ConfigError
-from facehealth.evaluate.study_config import StudyConfig
+from facehealth.studies.config import StudyConfig
 from facehealth.faces.config import FacesConfig, VideoConfig
 from facehealth.faces.io import read_image, write_video
 from facehealth.faces.prepare import PrepareSummary, prepare_faces

@@ -86,7 +86,7 @@ def test_study_settings_build_on_the_runs_recipe_and_encoder(tmp_path):
     """The studies stage: the run's backbone and MAE encoder, with the study's overrides on top."""
     import dataclasses
 
-    from facehealth.evaluate.study_config import StudyConfig
+    from facehealth.studies.config import StudyConfig
     from facehealth.workflow.run import RunRecord
     from facehealth.workflow.stages import StageContext, study_config_for_run
 

@@ -1,6 +1,6 @@
 """Studies (external site, subgroups, baselines, label efficiency), explanations and robustness.
 
-Study tables come from ``facehealth.evaluate.studies`` (``studies/external.csv``,
+Study tables come from ``facehealth.studies.designs`` (``studies/external.csv``,
 ``subgroups.csv``, ``baselines.csv``, ``baselines_comparison.csv``,
 ``label_efficiency_summary.csv``); each has ``value, low, high`` (or ``mean``) per arm, task and
 metric. The readers take the columns they find, draw forest plots and curves, and print the

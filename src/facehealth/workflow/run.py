@@ -25,7 +25,7 @@ from typing import Any
 
 from facehealth.config import save_resolved, to_mapping
 from facehealth.errors import FaceHealthError
-from facehealth.evaluate.study_config import StudyConfig
+from facehealth.studies.config import StudyConfig
 from facehealth.faces.config import FacesConfig
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.finetune import FinetuneConfig

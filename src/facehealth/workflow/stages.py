@@ -18,7 +18,7 @@ import pandas as pd
 from facehealth.config import to_mapping
 from facehealth.errors import ConfigError, SchemaError
 from facehealth.evaluate.metrics import DegenerateMetricWarning
-from facehealth.evaluate.study_config import StudyConfig
+from facehealth.studies.config import StudyConfig
 from facehealth.train.finetune import FinetuneConfig
 from facehealth.workflow.run import Progress, RunConfig, RunRecord
 

@@ -1,6 +1,6 @@
 """Study designs: label efficiency, external validation, baselines on identical splits, subgroups.
 
-Every study trains *arms* (:mod:`facehealth.evaluate.study_arms`: the foundation model, a ViT
+Every study trains *arms* (:mod:`facehealth.studies.arms`: the foundation model, a ViT
 from scratch, CNN/Swin baselines, the dlib-descriptor linear baseline, or any function
 ``(train_ids, work_dir, seed) -> predictions``) on training subjects only, and scores the
 same test subjects for every arm with a subject-bootstrap CI
@@ -32,10 +32,10 @@ import pandas as pd
 from facehealth.config import save_resolved
 from facehealth.data.splits import load_splits, make_splits, stratify_labels
 from facehealth.errors import ConfigError, SchemaError
-from facehealth.evaluate.study_arms import Arm, descriptor_arm, finetune_arm, merge_overrides
-from facehealth.evaluate.study_config import StudyConfig
-from facehealth.evaluate.study_metrics import METRICS, metric_rows, paired_difference, targets_of
-from facehealth.evaluate.study_plots import plot_forest, plot_label_efficiency
+from facehealth.studies.arms import Arm, descriptor_arm, finetune_arm, merge_overrides
+from facehealth.studies.config import StudyConfig
+from facehealth.studies.metrics import METRICS, metric_rows, paired_difference, targets_of
+from facehealth.studies.plots import plot_forest, plot_label_efficiency
 from facehealth.evaluate.subgroups import subgroup_table
 from facehealth.models.multitask import TaskSpec
 from facehealth.train.finetune import build_tasks

@@ -11,7 +11,7 @@ import pytest
 
 from facehealth.config import load_config
 from facehealth.errors import ConfigError
-from facehealth.evaluate.studies import (
+from facehealth.studies.designs import (
     StudyConfig,
     baseline_table,
     external_validation,
@@ -230,7 +230,7 @@ def test_baseline_table_compares_every_arm_with_the_reference(study_cohort, tmp_
 
 
 def test_full_training_runs_are_reused_across_studies_only_when_nothing_changed(study_cohort, tmp_path):
-    from facehealth.evaluate.study_arms import Arm
+    from facehealth.studies.arms import Arm
 
     cfg = _tiny(study_cohort, "unused", tmp_path, tasks=("age",), reference_arm="counted")
     oracle = _oracle_arms(cfg, {"o": 0.1})["o"]
@@ -291,8 +291,8 @@ def test_dlib_descriptor_arm_learns_age_in_label_efficiency_and_external(study_c
 
 
 def test_build_arms_checks_the_foundation_checkpoint_and_study_owned_keys(study_cohort, tmp_path):
-    from facehealth.evaluate.studies import build_arms
-    from facehealth.evaluate.study_arms import finetune_arm
+    from facehealth.studies.designs import build_arms
+    from facehealth.studies.arms import finetune_arm
 
     cfg = _tiny(
         study_cohort, "unused", tmp_path, arms={"foundation": {"init_from": str(tmp_path / "none.safetensors")}}

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from facehealth.errors import ConfigError
-from facehealth.evaluate.study_arms import ARM_KINDS, arm_keys
-from facehealth.evaluate.study_metrics import METRICS
+from facehealth.studies.arms import ARM_KINDS, arm_keys
+from facehealth.studies.metrics import METRICS
 from facehealth.train.finetune import TASK_NAMES
 
 __all__ = ["StudyConfig", "TASK_KIND", "DEFAULT_PRIMARY"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facehealth.evaluate.study_metrics import LOWER_IS_BETTER
+from facehealth.studies.metrics import LOWER_IS_BETTER
 
 __all__ = ["plot_label_efficiency", "plot_forest"]
 
