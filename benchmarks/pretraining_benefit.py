@@ -26,9 +26,9 @@ import pandas as pd
 from facehealth.data.cohort import load_cohort
 from facehealth.data.splits import make_splits, save_splits
 from facehealth.data.synth import SynthConfig, synthesize_cohort
-from facehealth.studies.designs import label_efficiency
-from facehealth.studies.config import StudyConfig
 from facehealth.faces.prepare import prepare_faces
+from facehealth.studies.config import StudyConfig
+from facehealth.studies.designs import label_efficiency
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.engine import pretrain_mae
 

@@ -28,10 +28,10 @@ import numpy as np
 
 from facehealth.config import merge_config
 from facehealth.errors import ConfigError
-from facehealth.studies.config import StudyConfig
 from facehealth.faces.config import FacesConfig, VideoConfig
 from facehealth.faces.io import read_image, write_video
 from facehealth.faces.prepare import PrepareSummary, prepare_faces
+from facehealth.studies.config import StudyConfig
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.finetune import FinetuneConfig
 from facehealth.workflow import RunConfig, RunRecord, run_study

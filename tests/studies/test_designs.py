@@ -291,8 +291,8 @@ def test_dlib_descriptor_arm_learns_age_in_label_efficiency_and_external(study_c
 
 
 def test_build_arms_checks_the_foundation_checkpoint_and_study_owned_keys(study_cohort, tmp_path):
-    from facehealth.studies.designs import build_arms
     from facehealth.studies.arms import finetune_arm
+    from facehealth.studies.designs import build_arms
 
     cfg = _tiny(
         study_cohort, "unused", tmp_path, arms={"foundation": {"init_from": str(tmp_path / "none.safetensors")}}

@@ -32,12 +32,12 @@ import pandas as pd
 from facehealth.config import save_resolved
 from facehealth.data.splits import load_splits, make_splits, stratify_labels
 from facehealth.errors import ConfigError, SchemaError
+from facehealth.evaluate.subgroups import subgroup_table
+from facehealth.models.multitask import TaskSpec
 from facehealth.studies.arms import Arm, descriptor_arm, finetune_arm, merge_overrides
 from facehealth.studies.config import StudyConfig
 from facehealth.studies.metrics import METRICS, metric_rows, paired_difference, targets_of
 from facehealth.studies.plots import plot_forest, plot_label_efficiency
-from facehealth.evaluate.subgroups import subgroup_table
-from facehealth.models.multitask import TaskSpec
 from facehealth.train.finetune import build_tasks
 
 __all__ = [

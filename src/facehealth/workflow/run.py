@@ -25,8 +25,8 @@ from typing import Any
 
 from facehealth.config import save_resolved, to_mapping
 from facehealth.errors import FaceHealthError
-from facehealth.studies.config import StudyConfig
 from facehealth.faces.config import FacesConfig
+from facehealth.studies.config import StudyConfig
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.finetune import FinetuneConfig
 
