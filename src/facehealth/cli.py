@@ -365,6 +365,7 @@ def finetune_cmd(
 ) -> None:
     """Fine-tune the multi-task clinical model; writes the best checkpoint, predictions and metrics."""
     from facehealth.config import load_config
+    from facehealth.evaluate.clinical import point_metrics
     from facehealth.train.finetune import FinetuneConfig, finetune
 
     overrides = _given(cohort=cohort, prepared=prepared, out_dir=out_dir, init_from=init_from, epochs=epochs)
@@ -375,7 +376,7 @@ def finetune_cmd(
     except FaceHealthError as exc:
         _fail(exc)
     out.print(f"best epoch {result.best_epoch}; checkpoint: {result.checkpoint}")
-    for split, values in result.metrics.items():
+    for split, values in point_metrics(result.predictions, result.labels, result.tasks).items():
         shown = ", ".join(f"{k} {v:.3f}" for k, v in values.items() if k != "n_subjects" and isinstance(v, float))
         out.print(f"{split} (n={values['n_subjects']}): {shown}")
 
@@ -428,27 +429,14 @@ def evaluate_cmd(
     score_train: Annotated[bool, typer.Option(help="Also score the training split (fit, not performance).")] = False,
 ) -> None:
     """Score every split of a cohort; write metrics.json (and survival.json) with a CI for every number."""
-    from facehealth.data.cohort import load_cohort
-    from facehealth.evaluate.outputs import write_evaluation
-    from facehealth.models.checkpoint import load_checkpoint
-    from facehealth.train.finetune import predict_cohort
+    from facehealth.evaluate.outputs import evaluate_checkpoint
 
     try:
-        predictions, labels, tasks = predict_cohort(model, cohort, prepared)
-        subjects = load_cohort(cohort or load_checkpoint(model)[1]["config"]["cohort"], check_files=False).subjects
+        result = evaluate_checkpoint(
+            model, out_dir, cohort, prepared, seed=seed, n_boot=n_boot, score_train=score_train
+        )
     except FaceHealthError as exc:
         _fail(exc)
-    result = write_evaluation(
-        predictions,
-        labels,
-        subjects,
-        tasks,
-        out_dir,
-        seed=seed,
-        n_boot=n_boot,
-        extra={"model": str(model)},
-        score_train=score_train,
-    )
     report = result.metrics
     for split, tasks_out in report["splits"].items():
         shown = []
@@ -470,7 +458,7 @@ StudyOut = Annotated[Path | None, typer.Option("--out", help="Output folder; ove
 
 def _run_study(name: str, config: Path | None, out_dir: Path | None) -> None:
     from facehealth.config import load_config
-    from facehealth.evaluate import studies
+    from facehealth.studies import designs as studies
     from facehealth.studies.config import StudyConfig
 
     try:

@@ -32,8 +32,7 @@ from facehealth.faces.config import FacesConfig, VideoConfig
 from facehealth.faces.io import read_image, write_video
 from facehealth.faces.prepare import PrepareSummary, prepare_faces
 from facehealth.studies.config import StudyConfig
-from facehealth.train.config import OptimConfig, PretrainConfig
-from facehealth.train.finetune import FinetuneConfig
+from facehealth.train.config import FinetuneConfig, OptimConfig, PretrainConfig
 from facehealth.workflow import RunConfig, RunRecord, run_study
 from facehealth.workflow.run import Progress
 
@@ -205,7 +204,7 @@ def run_demo(
     from facehealth.data.cohort import load_cohort
     from facehealth.data.splits import make_splits, save_splits
     from facehealth.data.synth import SynthConfig, synthesize_cohort
-    from facehealth.data.synth.generate import EXTERNAL_SITES
+    from facehealth.data.synth.model import EXTERNAL_SITES
     from facehealth.workflow.run import RunRecord
 
     default_subjects, cfg = demo_profile(profile, out, seed, workers)

@@ -20,6 +20,8 @@ __all__ = [
     "ModelNotFoundError",
     "SchemaError",
     "WorkerError",
+    "CheckpointVersionError",
+    "SplitMismatchError",
 ]
 
 
@@ -73,3 +75,11 @@ class SchemaError(FaceHealthError, ValueError):
 
 class WorkerError(FaceHealthError, RuntimeError):
     """A worker process died (e.g. a script that spawns workers without a ``__main__`` guard)."""
+
+
+class CheckpointVersionError(ConfigError):
+    """A checkpoint's metadata was written by another (older or newer) facehealth."""
+
+
+class SplitMismatchError(SchemaError):
+    """Evaluation would score subjects the model was trained or validated on as held out."""

@@ -106,10 +106,10 @@ def test_affective_videos_plant_group_differences(tmp_path):
 def test_expression_warper_matches_a_fresh_warp_per_frame():
     """The per-video shortcut (two precomputed fields, scaled) stays within a grey level of the exact warp."""
     from facehealth.data.synth.faces import ExpressionWarper, apply_expression, load_base_faces, render_face
-    from facehealth.data.synth.generate import SynthConfig, _draw_subjects
+    from facehealth.data.synth.model import SynthConfig, draw_subjects
 
     bases = load_base_faces(None)
-    subject = _draw_subjects(SynthConfig(subjects=1), np.random.default_rng(0), len(bases))[0]
+    subject = draw_subjects(SynthConfig(subjects=1), np.random.default_rng(0), len(bases))[0]
     face, landmarks = render_face(bases, subject.appearance)
     warp = ExpressionWarper(face, landmarks)
     for e in (-1.0, -0.4, 0.0, 0.3, 1.0):
@@ -126,12 +126,12 @@ def test_expression_moves_the_detected_mouth_corners_as_planted(pipeline):
     (An anchored warp, pinned by the still landmarks around each corner, moved them a quarter of that.)
     """
     from facehealth.data.synth.faces import ExpressionWarper, load_base_faces, render_face
-    from facehealth.data.synth.generate import SynthConfig, _draw_subjects
+    from facehealth.data.synth.model import SynthConfig, draw_subjects
     from facehealth.faces.landmarks import inter_ocular_distance
     from facehealth.faces.motion import aligned_landmarks
 
     bases = load_base_faces(None)
-    subject = _draw_subjects(SynthConfig(subjects=1), np.random.default_rng(0), len(bases))[0]
+    subject = draw_subjects(SynthConfig(subjects=1), np.random.default_rng(0), len(bases))[0]
     face, landmarks = render_face(bases, subject.appearance)
     warp = ExpressionWarper(face, landmarks)
     shapes = {}

@@ -3,14 +3,16 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from facehealth.cli import app
 from facehealth.evaluate.clinical import REGRESSION_METRICS, evaluate_predictions, youden_threshold
 from facehealth.evaluate.metrics import auroc, bland_altman, spearman_rho
+from facehealth.models.cohort_predictor import predict_cohort
 from facehealth.train.config import OptimConfig
-from facehealth.train.finetune import FinetuneConfig, finetune, predict_cohort
+from facehealth.train.finetune import FinetuneConfig, finetune
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +84,18 @@ def test_youden_threshold():
     p = np.array([0.1, 0.2, 0.3, 0.35, 0.8, 0.9])
     assert youden_threshold(y, p) == pytest.approx(0.35)  # the cut that separates the classes perfectly
     assert youden_threshold([1, 1], [0.2, 0.3]) == 0.5
+
+
+def test_evaluation_refuses_splits_that_score_training_subjects_as_test(trained, cohort_copy):
+    # The same cohort, split again afterwards: some training subjects would now be "test".
+    from facehealth.errors import SplitMismatchError
+    from facehealth.models.checkpoint import read_meta
+
+    meta = read_meta(trained.checkpoint)
+    recorded = {sid: split for split, ids in meta.splits.items() for sid in ids}
+    moved = sorted(meta.splits["train"])[:3]
+    table = pd.DataFrame({"subject_id": list(recorded), "split": list(recorded.values())})
+    table.loc[table["subject_id"].isin(moved), "split"] = "test"
+    table.to_csv(cohort_copy / "splits.csv", index=False)
+    with pytest.raises(SplitMismatchError, match="3 subject"):
+        predict_cohort(trained.checkpoint, cohort_copy)

@@ -26,9 +26,9 @@ def _true_log_hazard(frame: pd.DataFrame, survival: dict) -> pd.Series:
 @pytest.fixture(scope="module")
 def cohort():
     """Tables of a 2,000-subject synthetic cohort (labels only; no photos are needed here)."""
-    from facehealth.data.synth.generate import SURVIVAL, SynthConfig, _draw_subjects
+    from facehealth.data.synth.model import SURVIVAL, SynthConfig, draw_subjects
 
-    drawn = _draw_subjects(SynthConfig(subjects=2000, seed=21), np.random.default_rng(21), n_bases=2)
+    drawn = draw_subjects(SynthConfig(subjects=2000, seed=21), np.random.default_rng(21), n_bases=2)
     rows = pd.DataFrame([s.row | {"frailty": s.latent["frailty"]} for s in drawn])
     rng = np.random.default_rng(0)
     predictions = pd.DataFrame(
@@ -104,7 +104,7 @@ def test_evaluate_predictions_reports_ipcw_metrics_on_the_synthetic_cohort(synth
     """The 120-subject image cohort's tables, scored with its true log-hazard."""
     from facehealth.data.cohort import load_cohort
     from facehealth.data.splits import make_splits
-    from facehealth.data.synth.generate import SURVIVAL
+    from facehealth.data.synth.model import SURVIVAL
 
     cohort = load_cohort(synth_cohort)
     table = cohort.subject_labels().merge(pd.read_csv(synth_cohort / "ground_truth_subjects.csv"), on="subject_id")

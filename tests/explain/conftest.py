@@ -47,15 +47,21 @@ def untrained_checkpoint(folder, tasks, img_size: int = 32):  # noqa: ANN001, AN
     """A fine-tune checkpoint of a random ViT-Ti/16 with ``tasks``: explaining needs a model, not skill."""
     import torch
 
-    from facehealth.models.checkpoint import save_checkpoint
+    from facehealth.models.checkpoint import CheckpointMeta, save_checkpoint
     from facehealth.models.multitask import MultiTaskModel
 
     torch.manual_seed(0)
     model = MultiTaskModel("vit_tiny_patch16", tasks, img_size=img_size)
-    meta = {
-        "stage": "finetune",
-        "backbone": "vit_tiny_patch16",
-        "img_size": img_size,
-        "tasks": [t.__dict__ for t in tasks],
-    }
+    meta = CheckpointMeta(backbone="vit_tiny_patch16", img_size=img_size, tasks=tuple(tasks))
     return save_checkpoint(folder / "checkpoint-best", model.state_dict(), meta)
+
+
+STANDARD_FACE_PHOTOS = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "group4.jpg")
+
+
+@pytest.fixture(scope="session")
+def fixture_faces(pipeline, read):
+    """Aligned crops and crop-space landmarks of every accepted face in the fixture photos (8 faces)."""
+    faces = [face for name in STANDARD_FACE_PHOTOS for face in pipeline.process(read(name)).accepted]
+    assert len(faces) >= 6
+    return [f.aligned.image for f in faces], np.stack([f.aligned.to_crop(f.landmarks) for f in faces]), faces

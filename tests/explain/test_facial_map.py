@@ -40,7 +40,7 @@ def _motion_checkpoint(folder, only_landmark: int | None = None):  # noqa: ANN00
     that sees only one landmark's motion features."""
     import torch
 
-    from facehealth.models.checkpoint import save_checkpoint
+    from facehealth.models.checkpoint import CheckpointMeta, save_checkpoint
     from facehealth.models.multitask import MultiTaskModel, TaskSpec
 
     torch.manual_seed(0)
@@ -54,16 +54,15 @@ def _motion_checkpoint(folder, only_landmark: int | None = None):  # noqa: ANN00
             keep[start : start + 2] = True
         with torch.no_grad():
             model.heads["affective"].weight[:, ~keep] = 0
-    meta = {
-        "stage": "finetune",
-        "backbone": "vit_tiny_patch16",
-        "img_size": 32,
-        "input": "video",
-        "pooling": "stats",
-        "frames": 16,
-        "frame_input": "both",
-        "tasks": [task.__dict__],
-    }
+    meta = CheckpointMeta(
+        backbone="vit_tiny_patch16",
+        img_size=32,
+        tasks=(task,),
+        input="video",
+        pooling="stats",
+        frames=16,
+        frame_input="both",
+    )
     return save_checkpoint(folder / "checkpoint-best", model.state_dict(), meta)
 
 

@@ -39,15 +39,15 @@ def test_explain_command_needs_an_input_and_names_unknown_targets(tmp_path):
 
 
 def test_a_landmark_motion_video_model_is_pointed_to_the_facial_map(tmp_path):
-    from facehealth.models.checkpoint import save_checkpoint
+    from facehealth.models.checkpoint import CheckpointMeta, save_checkpoint
     from facehealth.models.multitask import MultiTaskModel
 
     task = TaskSpec("affective", "multiclass", ("affective_code",), ("healthy", "MDD", "BPD"))
     model = MultiTaskModel("vit_tiny_patch16", [task], pooling="timebins", frame_input="landmarks")
-    meta = {"stage": "finetune", "backbone": "vit_tiny_patch16", "img_size": 64, "tasks": [task.__dict__]}
-    ckpt = save_checkpoint(
-        tmp_path / "ckpt", model.state_dict(), {**meta, "pooling": "timebins", "frame_input": "landmarks"}
+    meta = CheckpointMeta(
+        backbone="vit_tiny_patch16", img_size=64, tasks=(task,), pooling="timebins", frame_input="landmarks"
     )
+    ckpt = save_checkpoint(tmp_path / "ckpt", model.state_dict(), meta)
     args = ["explain", "--model", str(ckpt), "--out", str(tmp_path / "o"), "--input", str(fixture_path("obama.jpg"))]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "digital facial map" in result.output, result.output

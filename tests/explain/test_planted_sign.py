@@ -111,6 +111,7 @@ def _planted_sign_saliency(root: Path, seed: int) -> dict:
     import torch
 
     from facehealth.data.datasets import load_crop
+    from facehealth.evaluate.clinical import point_metrics
     from facehealth.explain.cohort import explain_cohort
     from facehealth.explain.regions import compare_tasks, landmarks_to_crop, region_attribution
     from facehealth.explain.saliency import saliency, to_model_input
@@ -155,7 +156,7 @@ def _planted_sign_saliency(root: Path, seed: int) -> dict:
     comparison = compare_tasks(trained_items, untrained_items, subjects, rng)
     out = {
         "seed": seed,
-        "test_r": result.metrics["test"][f"{MARKER}_r"],
+        "test_r": point_metrics(result.predictions, result.labels, result.tasks)["test"][f"{MARKER}_r"],
         "ig_ranking": settings["ranking_by_density"][f"biomarkers:{MARKER}"],
         "ig_density": table["density"].round(2).to_dict(),
         "ig_share": table["share"].round(3).to_dict(),

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from facehealth.models.checkpoint import CHECKPOINT_VERSION
+
 MARKERS = ("haemoglobin", "haematocrit", "alt", "creatinine", "glucose", "ldl_cholesterol", "crp", "sodium")
 CLASSES = ("healthy", "MDD", "BPD")
 
@@ -133,11 +135,22 @@ def make_run(root: Path, seed: int = 0, n: int = 90) -> Path:
         "".join(json.dumps({"epoch": i + 1, "loss": v, "lr": 1e-3}) + "\n" for i, v in enumerate(losses))
     )
     (root / "pretrain/checkpoint-last.json").write_text(
-        json.dumps({"stage": "mae_pretrain", "backbone": "vit_tiny_patch16", "epoch": 4, "n_images": 2 * n})
+        json.dumps(
+            {
+                "version": CHECKPOINT_VERSION,
+                "stage": "mae_pretrain",
+                "backbone": "vit_tiny_patch16",
+                "img_size": 64,
+                "epoch": 4,
+                "loss": losses[-1],
+                "n_images": 2 * n,
+            }
+        )
     )
     (root / "finetune").mkdir()
     history = [{"epoch": i + 1, "train_loss": 2.0 - 0.3 * i, "val_loss": 2.1 - 0.2 * i} for i in range(5)]
     meta = {
+        "version": CHECKPOINT_VERSION,
         "stage": "finetune",
         "backbone": "vit_tiny_patch16",
         "img_size": 64,
@@ -145,7 +158,7 @@ def make_run(root: Path, seed: int = 0, n: int = 90) -> Path:
         "pooling": "mean",
         "best_epoch": 5,
         "history": history,
-        "tasks": [t.__dict__ | {"columns": list(t.columns), "classes": list(t.classes)} for t in _tasks()],
+        "tasks": [t.as_dict() for t in _tasks()],
         "config": {"init_from": "pretrain/checkpoint-last.safetensors"},
     }
     (root / "finetune/checkpoint-best.json").write_text(json.dumps(meta))

@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from facehealth.models.checkpoint import load_checkpoint
+from facehealth.models.checkpoint import PretrainMeta, load_checkpoint
 
 
 def _free_port() -> int:
@@ -76,11 +76,11 @@ def test_two_process_ddp_equals_one_process(prepared_synth, tmp_path):
         timeout=600,
     )
     assert two.returncode == 0, two.stderr[-3000:]
-    a, meta_a = load_checkpoint(tmp_path / "single" / "checkpoint-last.safetensors")
-    b, meta_b = load_checkpoint(tmp_path / "double" / "checkpoint-last.safetensors")
-    assert meta_a["history"] == pytest.approx(meta_b["history"], rel=1e-4)
+    a, meta_a = load_checkpoint(tmp_path / "single" / "checkpoint-last.safetensors", PretrainMeta)
+    b, meta_b = load_checkpoint(tmp_path / "double" / "checkpoint-last.safetensors", PretrainMeta)
+    assert meta_a.history == pytest.approx(meta_b.history, rel=1e-4)
     worst = max(float((a[k] - b[k]).abs().max()) for k in a)
     assert worst < 1e-4, worst
     lines = (tmp_path / "double" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2 and json.loads(lines[-1])["epoch"] == 2  # written once, by rank 0
-    assert torch.isfinite(torch.tensor(meta_b["history"])).all()
+    assert torch.isfinite(torch.tensor(meta_b.history)).all()

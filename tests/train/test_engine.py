@@ -7,7 +7,7 @@ import torch
 
 from facehealth.config import load_config
 from facehealth.errors import ModelNotFoundError
-from facehealth.models.checkpoint import load_checkpoint, save_checkpoint
+from facehealth.models.checkpoint import PretrainMeta, load_checkpoint, save_checkpoint
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.engine import TrainingError, cosine_lr, pretrain_mae
 from tests.conftest import tiny_pretrain_config
@@ -19,8 +19,8 @@ def test_mae_loss_falls_and_checkpoint_is_written(prepared_synth, tmp_path):
     result = pretrain_mae(_config(prepared_synth, tmp_path / "run", epochs=4))
     assert len(result.epoch_losses) == 4
     assert result.epoch_losses[-1] < 0.85 * result.epoch_losses[0], result.epoch_losses
-    weights, meta = load_checkpoint(result.checkpoint)
-    assert meta["epoch"] == 4 and meta["backbone"] == "vit_tiny_patch16" and len(meta["data_hash"]) == 16
+    weights, meta = load_checkpoint(result.checkpoint, PretrainMeta)
+    assert meta.epoch == 4 and meta.backbone == "vit_tiny_patch16" and len(meta.data_hash) == 16
     assert any(k.startswith("encoder.blocks.") for k in weights)
     assert (tmp_path / "run" / "config.resolved.yaml").is_file()
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
@@ -32,8 +32,8 @@ def test_resume_after_interruption_reproduces_the_loss_curve(prepared_synth, tmp
     pretrain_mae(_config(prepared_synth, tmp_path / "b"), stop_after_epochs=1)
     resumed = pretrain_mae(_config(prepared_synth, tmp_path / "b"))
     assert resumed.epoch_losses == pytest.approx(straight.epoch_losses, rel=1e-6, abs=1e-7)
-    a, _ = load_checkpoint(straight.checkpoint)
-    b, _ = load_checkpoint(resumed.checkpoint)
+    a, _ = load_checkpoint(straight.checkpoint, PretrainMeta)
+    b, _ = load_checkpoint(resumed.checkpoint, PretrainMeta)
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
@@ -76,9 +76,10 @@ def test_cosine_schedule():
 
 
 def test_checkpoint_round_trip_and_config_file(tmp_path):
-    path = save_checkpoint(tmp_path / "ck", {"w": torch.arange(6.0).reshape(2, 3)}, {"epoch": 1})
-    weights, meta = load_checkpoint(path)
-    assert torch.equal(weights["w"], torch.arange(6.0).reshape(2, 3)) and meta == {"epoch": 1}
+    written = PretrainMeta(backbone="vit_tiny_patch16", img_size=64, epoch=1, loss=0.5, history=(0.5,))
+    path = save_checkpoint(tmp_path / "ck", {"w": torch.arange(6.0).reshape(2, 3)}, written)
+    weights, meta = load_checkpoint(path, PretrainMeta)
+    assert torch.equal(weights["w"], torch.arange(6.0).reshape(2, 3)) and meta == written
     from pathlib import Path
 
     cfg = load_config(PretrainConfig, Path(__file__).parents[2] / "configs" / "pretrain.yaml")
@@ -96,7 +97,7 @@ def test_gradient_accumulation_matches_one_large_batch(prepared_synth, tmp_path)
     def run(name: str, batch: int, accum: int) -> dict:
         optim = OptimConfig(base_lr=5e-3, warmup_epochs=0.5, clip_grad=None, accum_steps=accum)
         cfg = _config(prepared_synth, tmp_path / name, batch_size=batch, epochs=1, augment=False, optim=optim)
-        return load_checkpoint(pretrain_mae(cfg).checkpoint)[0]
+        return load_checkpoint(pretrain_mae(cfg).checkpoint, PretrainMeta)[0]
 
     big, accumulated, plain = run("big", 32, 1), run("accum", 16, 2), run("plain", 16, 1)
 

@@ -9,10 +9,12 @@ import torch
 
 from facehealth.config import load_config
 from facehealth.errors import ConfigError, InputError
-from facehealth.models.checkpoint import load_checkpoint
+from facehealth.evaluate.clinical import point_metrics
+from facehealth.models.checkpoint import PretrainMeta, load_checkpoint
+from facehealth.models.tasks import build_tasks
 from facehealth.train.config import OptimConfig
 from facehealth.train.engine import TrainingError, pretrain_mae
-from facehealth.train.finetune import FinetuneConfig, _param_groups, build_tasks, finetune
+from facehealth.train.finetune import FinetuneConfig, _param_groups, finetune
 from tests.conftest import tiny_pretrain_config
 
 
@@ -57,13 +59,14 @@ def test_finetune_from_mae_writes_checkpoint_predictions_and_metrics(
         _cfg(split_cohort, prepared_synth, tmp_path / "ft", init_from=str(mae_checkpoint), age_balanced_epochs=1)
     )
     weights, meta = load_checkpoint(result.checkpoint)
-    assert meta["init"]["loaded"] > 10 and meta["best_epoch"] == result.best_epoch >= 1
-    assert [t["name"] for t in meta["tasks"]] == ["biomarkers", "age", "survival", "cad"]
+    assert meta.init["loaded"] > 10 and meta.best_epoch == result.best_epoch >= 1
+    assert [t.name for t in meta.tasks] == ["biomarkers", "age", "survival", "cad"]
     predictions = pd.read_parquet(tmp_path / "ft" / "predictions.parquet")
     assert predictions.groupby("subject_id")["split"].nunique().max() == 1  # one split per subject
     assert set(predictions["split"]) == {"train", "val", "test", "external"}
     assert {"pred_haemoglobin", "pred_age", "prob_cad", "risk_survival", "n_images"} <= set(predictions.columns)
-    metrics = json.loads((tmp_path / "ft" / "metrics.json").read_text())["metrics"]
+    assert json.loads((tmp_path / "ft" / "metrics.json").read_text())["best_epoch"] == result.best_epoch
+    metrics = point_metrics(result.predictions, result.labels, result.tasks)
     assert {"age_mae", "cad_auroc", "survival_c_index", "haemoglobin_r"} <= set(metrics["test"])
     # Predictions are in clinical units: ages near the cohort's range, not standardised values.
     assert 20 < predictions["pred_age"].median() < 90
@@ -82,7 +85,7 @@ def test_linear_probe_only_trains_the_heads(split_cohort, prepared_synth, mae_ch
         )
     )
     tuned, _ = load_checkpoint(result.checkpoint)
-    mae, _ = load_checkpoint(mae_checkpoint)
+    mae, _ = load_checkpoint(mae_checkpoint, PretrainMeta)
     assert torch.equal(tuned["backbone.blocks.0.attn.qkv.weight"], mae["encoder.blocks.0.attn.qkv.weight"])
 
 
@@ -222,5 +225,5 @@ def test_video_input_with_temporal_pooling_for_the_affective_task(tmp_path):
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "cli"), "--epochs", "2"])
     assert result.exit_code == 0, result.output
     _, meta = load_checkpoint(tmp_path / "cli" / "checkpoint-best.safetensors")
-    assert (meta["frame_input"], meta["pooling"], meta["input"]) == ("landmarks", "timebins", "video")
-    assert "affective_accuracy" in json.loads((tmp_path / "cli" / "metrics.json").read_text())["metrics"]["test"]
+    assert (meta.frame_input, meta.pooling, meta.input) == ("landmarks", "timebins", "video")
+    assert "affective_accuracy" in result.output

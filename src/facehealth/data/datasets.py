@@ -24,10 +24,21 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from facehealth.data.spec import DatasetSpec
 from facehealth.errors import SchemaError
 from facehealth.faces.motion import aligned_landmarks, expression_motion
 
-__all__ = ["CropDataset", "SubjectDataset", "FrameSequenceDataset", "load_crop", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = [
+    "CropDataset",
+    "SubjectDataset",
+    "FrameSequenceDataset",
+    "DatasetSpec",
+    "make_dataset",
+    "item_subjects",
+    "load_crop",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+]
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -257,3 +268,40 @@ class FrameSequenceDataset(_Base):
             motion[:n] = torch.from_numpy(expression_motion(aligned).astype(np.float32))
             item["landmarks"] = motion
         return item
+
+
+def make_dataset(
+    spec: DatasetSpec,
+    prepared_dir: str | Path,
+    labels: pd.DataFrame,
+    targets: Sequence[str],
+    subjects: Sequence[str],
+    augment: Augmenter | None = None,
+    seed: int = 0,
+) -> CropDataset | SubjectDataset | FrameSequenceDataset:
+    """The dataset of ``spec.input`` over the crops of ``subjects``."""
+    common = dict(subjects=subjects, size=spec.size, augment=augment, seed=seed)
+    if spec.input == "subject":
+        return SubjectDataset(prepared_dir, labels, targets, k=spec.images_per_subject, **common)
+    if spec.input == "video":
+        return FrameSequenceDataset(
+            prepared_dir,
+            labels,
+            targets,
+            length=spec.frames,
+            landmarks=spec.frame_input != "pixels",
+            images=spec.frame_input != "landmarks",
+            **common,
+        )
+    if spec.input != "image":
+        raise SchemaError(f"input must be image, subject or video, got {spec.input!r}")
+    return CropDataset(prepared_dir, labels, targets, **common)
+
+
+def item_subjects(data: CropDataset | SubjectDataset | FrameSequenceDataset) -> list[str]:
+    """The subject of each item of any of the three datasets, in item order."""
+    if isinstance(data, SubjectDataset):
+        return [sid for sid, _ in data.groups]
+    if isinstance(data, FrameSequenceDataset):
+        return [frames["subject_id"].iloc[0] for _, frames in data.videos]
+    return data.manifest["subject_id"].tolist()

@@ -20,9 +20,9 @@ from facehealth.evaluate import metrics as m
 from facehealth.evaluate.bootstrap import bootstrap_ci
 from facehealth.evaluate.calibration import calibration_slope_intercept, reliability_curve
 from facehealth.evaluate.survival_report import survival_metric_cis
-from facehealth.models.multitask import TaskSpec
+from facehealth.models.tasks import TaskSpec
 
-__all__ = ["evaluate_predictions", "youden_threshold"]
+__all__ = ["evaluate_predictions", "point_metrics", "youden_threshold"]
 
 
 # Per regression column: accuracy (MAE, RMSE), association (Pearson, Spearman), explained variance
@@ -69,7 +69,7 @@ def evaluate_predictions(
     val = data[data["split"] == "val"]
     for t in tasks:
         if t.kind == "binary":
-            thresholds[t.name] = youden_threshold(val[t.columns[0]], val[f"prob_{t.name}"]) if len(val) else 0.5
+            thresholds[t.name] = youden_threshold(val[t.columns[0]], val[t.output_column()]) if len(val) else 0.5
     result: dict = {"thresholds": thresholds, "n_boot": n_boot, "splits": {}}
     for split, part in data.groupby("split"):
         if splits is not None and split not in splits:
@@ -85,7 +85,7 @@ def evaluate_predictions(
             task: dict = {}
             if t.kind == "regression":
                 for c in t.columns:
-                    task[c] = {name: ci(fn, [c, f"pred_{c}"], name) for name, fn in REGRESSION_METRICS}
+                    task[c] = {name: ci(fn, [c, t.output_column(c)], name) for name, fn in REGRESSION_METRICS}
                 systems = {}
                 for c in t.columns:
                     if c in BIOMARKERS:
@@ -96,7 +96,7 @@ def evaluate_predictions(
                         k: float(np.nanmean(v)) if np.isfinite(v).any() else float("nan") for k, v in systems.items()
                     }
             elif t.kind == "binary":
-                y, p = t.columns[0], f"prob_{t.name}"
+                y, p = t.columns[0], t.output_column()
                 cut = thresholds[t.name]
                 task = {
                     name: ci(fn, [y, p], name)
@@ -126,7 +126,7 @@ def evaluate_predictions(
                 task["reliability"] = reliability_curve(part[y], part[p], bins=5).to_dict("records")
             elif t.kind == "multiclass":
                 y = t.columns[0]
-                probs = [f"prob_{c}" for c in t.classes]
+                probs = list(t.output_columns())
                 k = len(t.classes)
                 task["accuracy"] = ci(
                     lambda yy, *ps: float(np.mean(np.argmax(np.column_stack(ps), 1) == yy)), [y, *probs], "accuracy"
@@ -145,7 +145,7 @@ def evaluate_predictions(
                 ).tolist()
             else:
                 time, event = t.columns
-                risk = f"risk_{t.name}"
+                risk = t.output_column()
                 task["c_index"] = ci(m.harrell_c_index, [time, risk, event], "c_index")
                 # Censoring distribution and baseline hazard from the train split, fixed across resamples.
                 train = data.loc[data["split"] == "train", [time, event, risk]].dropna()
@@ -157,4 +157,43 @@ def evaluate_predictions(
                     task["censoring_from"] = "train" if ref is train else str(split)
             out[t.name] = task
         result["splits"][str(split)] = out
+    return result
+
+
+def point_metrics(predictions: pd.DataFrame, labels: pd.DataFrame, tasks: list[TaskSpec]) -> dict[str, dict]:
+    """Headline point estimates per split (MAE and r per regression column, AUROC, accuracy, C).
+
+    A quick look after fine-tuning; :func:`evaluate_predictions` gives every metric with its CI.
+    Returns ``{split: {"n_subjects": n, "<column>_mae": ..., "<task>_auroc": ...}}``; a metric
+    that is undefined on a split (too few labels, one class, no events) is left out.
+    """
+    merged = predictions.merge(labels, on="subject_id", how="left", suffixes=("", "_label"))
+    result: dict[str, dict] = {}
+    for split, part in merged.groupby("split"):
+        out: dict[str, float | int] = {"n_subjects": int(len(part))}
+        for t in tasks:
+            if t.kind == "regression":
+                for c in t.columns:
+                    ok = part[c].notna()
+                    if ok.sum() >= 3:
+                        y, p = part.loc[ok, c].to_numpy(float), part.loc[ok, t.output_column(c)].to_numpy(float)
+                        out[f"{c}_mae"] = m.mae(y, p)
+                        out[f"{c}_r"] = m.pearson_r(y, p) if np.std(p) > 0 else float("nan")
+            elif t.kind == "binary":
+                ok = part[t.columns[0]].notna()
+                if part.loc[ok, t.columns[0]].nunique() == 2:
+                    out[f"{t.name}_auroc"] = m.auroc(part.loc[ok, t.columns[0]], part.loc[ok, t.output_column()])
+            elif t.kind == "multiclass":
+                ok = part[t.columns[0]].notna()
+                if ok.any():
+                    probs = part.loc[ok, list(t.output_columns())].to_numpy()
+                    out[f"{t.name}_accuracy"] = float((probs.argmax(1) == part.loc[ok, t.columns[0]].to_numpy()).mean())
+            else:
+                time, event = t.columns
+                ok = part[[time, event]].notna().all(axis=1)
+                if part.loc[ok, event].sum() > 0:
+                    out[f"{t.name}_c_index"] = m.harrell_c_index(
+                        part.loc[ok, time], part.loc[ok, t.output_column()], part.loc[ok, event]
+                    )
+        result[str(split)] = out
     return result

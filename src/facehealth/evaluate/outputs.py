@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from facehealth.evaluate.clinical import evaluate_predictions
-from facehealth.models.multitask import TaskSpec
+from facehealth.models.tasks import TaskSpec, pred_column
 
-__all__ = ["EvaluationOutput", "write_evaluation"]
+__all__ = ["EvaluationOutput", "write_evaluation", "evaluate_checkpoint"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,39 @@ def write_evaluation(
     return EvaluationOutput(out, metrics, survival)
 
 
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    out_dir: str | Path,
+    cohort: str | Path | None = None,
+    prepared: str | Path | None = None,
+    seed: int = 0,
+    n_boot: int = 1000,
+    score_train: bool = False,
+) -> EvaluationOutput:
+    """``facehealth evaluate``: score a fine-tuned checkpoint on a cohort (default: its own) and write the folder.
+
+    The splits are bound to the ones the checkpoint was trained with
+    (:func:`facehealth.models.cohort_predictor.bind_splits`).
+    """
+    from facehealth.data.cohort import load_cohort
+    from facehealth.models.checkpoint import read_meta
+    from facehealth.models.cohort_predictor import predict_cohort
+
+    predictions, labels, tasks = predict_cohort(checkpoint, cohort, prepared)
+    subjects = load_cohort(cohort or read_meta(checkpoint).config["cohort"], check_files=False).subjects
+    return write_evaluation(
+        predictions,
+        labels,
+        subjects,
+        tasks,
+        out_dir,
+        seed=seed,
+        n_boot=n_boot,
+        extra={"model": str(checkpoint)},
+        score_train=score_train,
+    )
+
+
 def _survival(
     predictions: pd.DataFrame,
     labels: pd.DataFrame,
@@ -83,6 +116,6 @@ def _survival(
     covariates = tuple(c for c in ("age", "sex") if c in subjects.columns)
     common = dict(task=cox.name, covariates=covariates, rng=rng, n_boot=n_boot, time_col=time_col, event_col=event_col)
     result = survival_analysis(predictions, labels, subjects, **common)
-    if "pred_age" in predictions.columns:
+    if pred_column("age") in predictions.columns:
         result["combined"] = combined_scores(predictions, labels, subjects, **common)
     return result

@@ -26,6 +26,7 @@ from facehealth.evaluate.survival import (
     quartile_hazard_ratio,
     risk_quartiles,
 )
+from facehealth.models.tasks import pred_column, risk_column
 
 __all__ = [
     "DEFAULT_HORIZONS",
@@ -179,8 +180,8 @@ def _splits(data: pd.DataFrame, splits) -> dict[str, pd.DataFrame]:  # noqa: ANN
 
 def _prepare(predictions, labels, subjects, task, covariates, time_col, event_col, extra=()):  # noqa: ANN001, ANN202
     data = _merge(predictions, labels, subjects)
-    _require(data, ["split", f"risk_{task}", time_col, event_col, *covariates, *extra])
-    data = data.rename(columns={time_col: "time", event_col: "event", f"risk_{task}": "risk"})
+    _require(data, ["split", risk_column(task), time_col, event_col, *covariates, *extra])
+    data = data.rename(columns={time_col: "time", event_col: "event", risk_column(task): "risk"})
     data = data.dropna(subset=["time", "event", "risk"])
     sd = data.loc[data["split"] == "train", "risk"].std() if (data["split"] == "train").any() else np.nan
     data["risk_z"] = data["risk"] / (sd if sd and np.isfinite(sd) and sd > 0 else data["risk"].std())
@@ -277,7 +278,7 @@ def combined_scores(
     *,
     rng: np.random.Generator,
     n_boot: int = 1000,
-    age_pred: str = "pred_age",
+    age_pred: str = pred_column("age"),
     age: str = "age",
     splits: tuple[str, ...] = ("test", "external"),
     time_col: str = "survival_time",

@@ -107,10 +107,10 @@ def explain_cohort(
     model, meta = model_from_checkpoint(checkpoint)
     require_pixel_model(model, str(checkpoint))
     model = model.to(device)
-    size = int(meta["img_size"])
+    size = meta.img_size
     targets = resolve_targets(model, tasks)
     rng = np.random.default_rng(seed)
-    rows = _select_rows(Path(prepared_dir), split, cohort or (meta.get("config") or {}).get("cohort"), n_subjects, rng)
+    rows = _select_rows(Path(prepared_dir), split, cohort or meta.config.get("cohort"), n_subjects, rng)
     crops = [load_crop(Path(prepared_dir) / p) for p in rows["crop_path"]]
     landmarks = [
         landmarks_to_crop(np.asarray(lm).reshape(68, 2), np.asarray(m))

@@ -1,7 +1,7 @@
 """Emoface's digital facial map for a cohort: which landmarks differ between two diagnostic groups.
 
 Two per-landmark measures, each tested between groups (Mann-Whitney U, Benjamini-Hochberg FDR)
-and ranked (:func:`~facehealth.explain.landmark_map.landmark_significance`):
+and ranked (:func:`~facehealth.explain.landmark_stats.landmark_significance`):
 
 - ``motion``: how far each landmark moves over a stimulus video (the data itself: where do the
   groups' faces move differently?);
@@ -38,14 +38,10 @@ import torch
 
 from facehealth.errors import SchemaError
 from facehealth.explain.heatmap import gaussian_heatmap, overlay_heatmap
-from facehealth.explain.landmark_map import (
-    crop_landmark_gradients,
-    crop_landmarks,
-    digital_facial_map,
-    landmark_significance,
-    video_landmark_motion,
-)
-from facehealth.explain.standard_face import mean_shape, write_standard_faces
+from facehealth.explain.landmark_map import crop_landmark_gradients, crop_landmarks, video_landmark_motion
+from facehealth.explain.landmark_stats import digital_facial_map, landmark_significance
+from facehealth.explain.standard_face import mean_shape
+from facehealth.explain.standard_face_3d import write_standard_faces
 
 __all__ = ["FacialMapResult", "affective_facial_map", "motion_attributions"]
 
@@ -140,7 +136,7 @@ def _gradient_significance(checkpoint, root, manifest, per_group, groups, frames
     model, meta = model_from_checkpoint(checkpoint)
     task = next(t for t in model.tasks if t.kind == "multiclass")
     index = list(task.classes).index(groups[0])
-    if meta.get("frame_input", "pixels") != "pixels":
+    if meta.uses_motion:
         return _motion_gradient_significance(model, meta, root, manifest, per_group, groups, task.name, index)
     values = {}
     for g, part in per_group.items():
@@ -148,7 +144,7 @@ def _gradient_significance(checkpoint, root, manifest, per_group, groups, frames
         for media_id in part.index:
             frames = manifest[manifest["media_id"] == media_id].sort_values("frame_index")
             pick = np.linspace(0, len(frames) - 1, min(frames_per_video, len(frames))).round().astype(int)
-            grads = crop_landmark_gradients(model, root, frames.iloc[pick], task.name, index, int(meta["img_size"]))
+            grads = crop_landmark_gradients(model, root, frames.iloc[pick], task.name, index, meta.img_size)
             rows.append(grads.mean(axis=0))
         values[g] = np.stack(rows)
     return landmark_significance(values[groups[0]], values[groups[1]])
@@ -181,11 +177,11 @@ def _motion_gradient_significance(model, meta, root, manifest, per_group, groups
     videos = [mid for part in per_group.values() for mid in part.index]
     data = FrameSequenceDataset(
         root,
-        length=int(meta.get("frames", 32)),
-        size=int(meta["img_size"]),
+        length=meta.frames,
+        size=meta.img_size,
         manifest=manifest[manifest["media_id"].isin(videos)],
         landmarks=True,
-        images=meta.get("frame_input") != "landmarks",
+        images=meta.frame_input != "landmarks",
     )
     position = {mid: i for i, (mid, _) in enumerate(data.videos)}
     values = {

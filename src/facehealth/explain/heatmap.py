@@ -35,7 +35,7 @@ def gaussian_heatmap(
         landmarks: (P, 2) points in pixels of the target image; with P = 68 the
             IOD comes from the eyes (iBUG order), otherwise from the points' spread.
         weights: (P,) non-negative weights (e.g. the ``score`` column of
-            :func:`~facehealth.explain.landmark_map.landmark_significance`); NaN = 0.
+            :func:`~facehealth.explain.landmark_stats.landmark_significance`); NaN = 0.
         shape: (height, width) of the output.
         sigma_iod: Gaussian sd in inter-ocular distances (0.15 ~ a mouth corner's patch).
         normalise: divide by the maximum (an all-zero map stays zero).

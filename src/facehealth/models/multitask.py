@@ -19,7 +19,6 @@ expression dynamics). A video model reads each frame's pixels, its landmark moti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -30,6 +29,7 @@ from facehealth.faces.motion import MOTION_FEATURES
 from facehealth.models.losses import cox_partial_likelihood, masked_bce, masked_cross_entropy, masked_mse
 from facehealth.models.pooling import masked_mean, mean_and_sd, time_bins
 from facehealth.models.registry import create_model, get_spec
+from facehealth.models.tasks import TaskSpec
 
 __all__ = ["TaskSpec", "MultiTaskModel", "Pooling", "FrameInput", "batch_inputs", "MOTION_SCALE"]
 
@@ -46,30 +46,6 @@ def batch_inputs(batch: dict, device: torch.device | str) -> dict[str, torch.Ten
     """The keyword inputs of :meth:`MultiTaskModel.forward` from a dataset batch, on ``device``."""
     keys = {"images": "image", "mask": "mask", "times": "time", "landmarks": "landmarks"}
     return {arg: (batch[key].to(device) if batch.get(key) is not None else None) for arg, key in keys.items()}
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str
-    kind: Literal["regression", "binary", "multiclass", "cox"]
-    columns: tuple[str, ...]  # label columns; cox: (time, event)
-    classes: tuple[str, ...] = ()  # multiclass labels in index order
-    weight: float = 1.0  # contribution to the total loss
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TaskSpec:
-        """Inverse of ``task.__dict__`` as stored in checkpoint metadata (lists back to tuples)."""
-        return cls(
-            data["name"], data["kind"], tuple(data["columns"]), tuple(data.get("classes", ())), data.get("weight", 1.0)
-        )
-
-    @property
-    def outputs(self) -> int:
-        if self.kind == "regression":
-            return len(self.columns)
-        if self.kind == "multiclass":
-            return len(self.classes)
-        return 1
 
 
 class MultiTaskModel(nn.Module):

@@ -13,6 +13,7 @@ scored and the scores are averaged, as DigitalShadow does for several photos.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,28 @@ import cv2
 import numpy as np
 import torch
 
-from facehealth.errors import ConfigError, InputError, NoFaceError
+from facehealth.errors import InputError, NoFaceError
 from facehealth.faces.motion import aligned_landmarks, expression_motion
 from facehealth.faces.records import QualityReport
+from facehealth.models.checkpoint import CheckpointMeta
+from facehealth.models.multitask import MultiTaskModel
+from facehealth.models.tasks import TaskSpec
 
-__all__ = ["Prediction", "FaceHealthModel", "load", "model_from_checkpoint", "MIN_MOTION_FRAMES"]
+__all__ = [
+    "Prediction",
+    "FaceHealthModel",
+    "load",
+    "model_from_checkpoint",
+    "model_from_meta",
+    "MIN_MOTION_FRAMES",
+    "SYNTHETIC_WARNING",
+]
 
 MIN_MOTION_FRAMES = 3  # a landmark-motion model needs a clip; the facial map uses the same minimum
+# Said by every person-facing output of a model whose checkpoint records a synthetic training cohort.
+SYNTHETIC_WARNING = (
+    "This model was trained on synthetic faces with planted effects; its numbers are not health information."
+)
 
 
 @dataclass(frozen=True)
@@ -42,10 +58,31 @@ class Prediction:
     probabilities: dict[str, Any] = field(default_factory=dict)  # binary: float; multiclass: {class: p}
     risks: dict[str, float] = field(default_factory=dict)  # Cox log relative hazard
     quality: tuple[QualityReport, ...] = ()
+    synthetic_model: bool = False  # the model was trained on a synthetic cohort
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return (SYNTHETIC_WARNING,) if self.synthetic_model else ()
+
+    def as_row(self, tasks: Sequence[TaskSpec]) -> dict[str, float]:
+        """The scores as one prediction-table row, named by :meth:`TaskSpec.output_columns`."""
+        row: dict[str, float] = {}
+        for t in tasks:
+            if t.kind == "regression":
+                row.update({t.output_column(c): self.values[c] for c in t.columns if c in self.values})
+            elif t.kind == "multiclass" and t.name in self.probabilities:
+                probs = self.probabilities[t.name]
+                row.update(dict(zip(t.output_columns(), (probs[c] for c in t.classes))))
+            elif t.kind == "binary" and t.name in self.probabilities:
+                row[t.output_column()] = self.probabilities[t.name]
+            elif t.kind == "cox" and t.name in self.risks:
+                row[t.output_column()] = self.risks[t.name]
+        return row
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
+            "warnings": list(self.warnings),
             "faces_used": self.faces_used,
             "frames_read": self.frames_read,
             "rejected": self.rejected,
@@ -59,7 +96,7 @@ class Prediction:
 class FaceHealthModel:
     """A fine-tuned multi-task model with its face pipeline."""
 
-    def __init__(self, model: torch.nn.Module, meta: dict, device: str = "cpu") -> None:
+    def __init__(self, model: MultiTaskModel, meta: CheckpointMeta, device: str = "cpu") -> None:
         from facehealth.config import from_mapping
         from facehealth.faces.config import FacesConfig
         from facehealth.faces.pipeline import FacePipeline
@@ -67,9 +104,9 @@ class FaceHealthModel:
         self.model = model.eval().to(device)
         self.meta = meta
         self.device = device
-        faces = from_mapping(FacesConfig, meta.get("faces_config") or {}, "checkpoint faces_config")
+        faces = from_mapping(FacesConfig, meta.faces_config, "checkpoint faces_config")
         self.pipeline = FacePipeline(faces)
-        self.img_size = int(meta["img_size"])
+        self.img_size = meta.img_size
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> FaceHealthModel:
@@ -109,7 +146,7 @@ class FaceHealthModel:
         if not crops:
             reasons = ", ".join(f"{k}: {v}" for k, v in sorted(rejected.items())) or "none found"
             raise NoFaceError(f"{name}: no face passed the quality gate ({reasons})")
-        if self.meta.get("frame_input", "pixels") != "pixels" and len(crops) < MIN_MOTION_FRAMES:
+        if self.meta.uses_motion and len(crops) < MIN_MOTION_FRAMES:
             # A still (or a clip the gate mostly rejected) has no motion: the model would score "no
             # expression at all" and look confident about it.
             raise InputError(
@@ -117,7 +154,9 @@ class FaceHealthModel:
                 f"accepted frames; got {len(crops)} ({frames} read)"
             )
         outputs = self._score(crops, times, shapes)
-        prediction = Prediction(name, len(crops), frames, dict(rejected), quality=tuple(reports))
+        prediction = Prediction(
+            name, len(crops), frames, dict(rejected), quality=tuple(reports), synthetic_model=self.meta.synthetic
+        )
         for task in self.model.tasks:
             values = outputs[task.name].mean(0).tolist()
             if task.kind == "regression":
@@ -135,10 +174,10 @@ class FaceHealthModel:
         """Per-crop outputs (N, ...) for an image model; one pooled row (1, ...) for subject/video models."""
         from facehealth.data.datasets import IMAGENET_MEAN, IMAGENET_STD
 
-        mode = self.meta.get("input", "image")
-        if mode == "video" and len(crops) > int(self.meta.get("frames", 32)):
+        mode = self.meta.input
+        if mode == "video" and len(crops) > self.meta.frames:
             # Sampled as in training (FrameSequenceDataset), so the motion's reference shape matches.
-            keep = np.linspace(0, len(crops) - 1, int(self.meta["frames"])).round().astype(int)
+            keep = np.linspace(0, len(crops) - 1, self.meta.frames).round().astype(int)
             crops, times, shapes = [crops[i] for i in keep], [times[i] for i in keep], [shapes[i] for i in keep]
         x = (np.stack(crops).astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
         batch = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).to(self.device)
@@ -147,37 +186,40 @@ class FaceHealthModel:
         mask = torch.ones(1, len(crops), dtype=torch.bool, device=self.device)
         t = torch.tensor([times], dtype=torch.float32, device=self.device)
         motion = None
-        if self.meta.get("frame_input", "pixels") != "pixels":
+        if self.meta.uses_motion:
             motion = torch.from_numpy(expression_motion(np.stack(shapes)).astype(np.float32)).to(self.device)[None]
         return self.model.predict(self.model(batch.unsqueeze(0), mask, t, motion))
 
 
-def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
-    """Rebuild the fine-tuned multi-task model saved at ``path``; returns (model in eval mode, metadata)."""
-    from facehealth.models.checkpoint import load_checkpoint
-    from facehealth.models.multitask import MultiTaskModel, TaskSpec
+def model_from_checkpoint(path: str | Path) -> tuple[MultiTaskModel, CheckpointMeta]:
+    """Rebuild the fine-tuned multi-task model saved at ``path``; returns (model in eval mode, metadata).
 
-    weights, meta = load_checkpoint(path)
-    if meta.get("stage") != "finetune":
-        raise ConfigError(
-            f"{path}: not a fine-tuned checkpoint (stage: {meta.get('stage')}); "
-            "pass the checkpoint-best.safetensors written by `facehealth finetune`"
-        )
-    tasks = [TaskSpec.from_dict(t) for t in meta["tasks"]]
-    model = MultiTaskModel(
-        meta["backbone"],
-        tasks,
-        meta["img_size"],
-        meta.get("pooling", "mean"),
-        meta.get("target_mean"),
-        meta.get("target_std"),
-        meta.get("pos_weight"),
-        meta.get("class_weights"),
-        frame_input=meta.get("frame_input", "pixels"),
-        bins=int(meta.get("time_bins", 5)),
-    )
+    Raises:
+        ModelNotFoundError: no checkpoint at ``path``.
+        ConfigError: not a fine-tuned checkpoint; CheckpointVersionError: written by another version.
+    """
+    from facehealth.models.checkpoint import load_checkpoint
+
+    weights, meta = load_checkpoint(path, CheckpointMeta)
+    model = model_from_meta(meta)
     model.load_state_dict(weights)
     return model.eval(), meta
+
+
+def model_from_meta(meta: CheckpointMeta) -> MultiTaskModel:
+    """An untrained model of the architecture ``meta`` describes (weights are loaded separately)."""
+    return MultiTaskModel(
+        meta.backbone,
+        list(meta.tasks),
+        meta.img_size,
+        meta.pooling,
+        meta.target_mean,
+        meta.target_std,
+        meta.pos_weight,
+        meta.class_weights,
+        frame_input=meta.frame_input,
+        bins=meta.time_bins,
+    )
 
 
 def load(path: str | Path, device: str = "cpu") -> FaceHealthModel:

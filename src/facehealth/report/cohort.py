@@ -212,30 +212,30 @@ def _label_coverage(subjects) -> Table:  # noqa: ANN001
 
 
 def _training_section(run: RunFolder) -> Section:
-    pre_meta, pre_hist = run.json("pretrain/checkpoint-last.json"), run.jsonl("pretrain/metrics.jsonl")
+    pre_meta, pre_hist = run.pretrain_meta, run.jsonl("pretrain/metrics.jsonl")
     ft = run.finetune_meta
-    if pre_meta is None and not pre_hist and ft is None and run.checkpoint_meta("finetune_affective") is None:
+    if pre_meta is None and not pre_hist and not run.history() and not run.history("finetune_affective"):
         return Section.not_run("training", "Model and training", "No pretraining or fine-tuning output was found.")
     blocks: list = []
     rows = []
     if ft is not None:
         rows += [
-            ["backbone", ft.get("backbone")],
-            ["input size (px)", ft.get("img_size")],
-            ["input / pooling", f"{ft.get('input', 'image')} / {ft.get('pooling', 'mean')}" if "input" in ft else None],
-            ["tasks", ", ".join(f"{t['name']} ({t['kind']})" for t in ft.get("tasks", []) if isinstance(t, dict))],
-            ["best epoch", ft.get("best_epoch")],
+            ["backbone", ft.backbone],
+            ["input size (px)", ft.img_size],
+            ["input / pooling", f"{ft.input} / {ft.pooling}"],
+            ["tasks", ", ".join(f"{t.name} ({t.kind})" for t in ft.tasks)],
+            ["best epoch", ft.best_epoch],
         ]
-    init = (ft or {}).get("config", {}).get("init_from") if ft else None
+    init = ft.config.get("init_from") if ft else None
     chain = ["ImageNet/timm or random initialisation"]
     if pre_meta is not None:
-        chain = [str(pre_meta.get("init_from") or "random initialisation")]
-        chain.append(f"MAE pretraining ({pre_meta.get('backbone')}, {pre_meta.get('epoch')} epochs)")
+        chain = [str(pre_meta.init_from or "random initialisation")]
+        chain.append(f"MAE pretraining ({pre_meta.backbone}, {pre_meta.epoch} epochs)")
     if ft is not None:
         chain.append("multi-task fine-tuning" + (f" from {Path(init).name}" if init else ""))
     rows.append(["pretraining chain", " \u2192 ".join(chain)])
     if pre_meta is not None:
-        rows.append(["pretraining images", pre_meta.get("n_images")])
+        rows.append(["pretraining images", pre_meta.n_images])
     if run.predictions is not None and "split" in run.predictions:
         counts = run.predictions["split"].value_counts()
         rows.append(["evaluated subjects per split", ", ".join(f"{k} {int(v)}" for k, v in sorted(counts.items()))])
@@ -250,7 +250,7 @@ def _training_section(run: RunFolder) -> Section:
         ("finetune", "Fine-tuning (image model)"),
         ("finetune_affective", "Fine-tuning (video model)"),
     ):
-        history = (run.checkpoint_meta(stage) or {}).get("history") or []
+        history = run.history(stage)
         if history:
             x = [h.get("epoch", i + 1) for i, h in enumerate(history)]
             series = {k: (x, [h.get(f"{k}_loss") for h in history]) for k in ("train", "val")}
@@ -259,8 +259,8 @@ def _training_section(run: RunFolder) -> Section:
         elif stage == "finetune" or run.exists(stage):
             blocks.append(Para(f"{title}: not run.", "note"))
     affective = run.checkpoint_meta("finetune_affective")
-    if affective and affective.get("backbone"):
-        tasks = ", ".join(t["name"] for t in affective.get("tasks", []) if isinstance(t, dict))
+    if affective is not None:
+        tasks = ", ".join(t.name for t in affective.tasks)
         blocks.append(
             Table.of(
                 ["video model", "value"],
@@ -268,13 +268,13 @@ def _training_section(run: RunFolder) -> Section:
                     [
                         "backbone",
                         "none (reads landmark motion only)"
-                        if affective.get("frame_input") == "landmarks"
-                        else affective.get("backbone"),
+                        if affective.frame_input == "landmarks"
+                        else affective.backbone,
                     ],
-                    ["input / pooling", f"{affective.get('input')} / {affective.get('pooling')}"],
-                    ["per frame", _FRAME_INPUT.get(affective.get("frame_input", "pixels"), "?")],
+                    ["input / pooling", f"{affective.input} / {affective.pooling}"],
+                    ["per frame", _FRAME_INPUT.get(affective.frame_input, "?")],
                     ["tasks", tasks],
-                    ["frames per clip", affective.get("frames")],
+                    ["frames per clip", affective.frames],
                 ],
             )
         )

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from facehealth.evaluate.conformal import ConformalRegressor
+from facehealth.models.tasks import pred_column
 from facehealth.report.run_folder import RunFolder
 
 __all__ = ["conformal_intervals"]
@@ -38,11 +39,12 @@ def conformal_intervals(
     part = scored[scored["split"] == split]
     out = {}
     for key, value in values.items():
-        if key not in part.columns or f"pred_{key}" not in part.columns or not math.isfinite(value):
+        column = pred_column(key)
+        if key not in part.columns or column not in part.columns or not math.isfinite(value):
             continue
-        ok = part[[key, f"pred_{key}"]].dropna()
+        ok = part[[key, column]].dropna()
         if len(ok) < _MIN_CALIBRATION:
             continue
-        low, high = ConformalRegressor.fit(ok[key], ok[f"pred_{key}"], alpha).interval(value)
+        low, high = ConformalRegressor.fit(ok[key], ok[column], alpha).interval(value)
         out[key] = (float(low), float(high))
     return out

@@ -63,7 +63,7 @@ def model_card_section(run: RunFolder) -> Section:
         "Predictors",
         run.exists("cohort_faces/summary.json"),
         "aligned face crops from the face pipeline (detection, 68-point landmarks, quality gate); "
-        + (f"backbone {ft.get('backbone')}." if ft and ft.get("backbone") else "backbone unknown."),
+        + (f"backbone {ft.backbone}." if ft else "backbone unknown."),
     )
     counts = run.predictions["split"].value_counts().to_dict() if run.predictions is not None else {}
     item(

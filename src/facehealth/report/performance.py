@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from facehealth.data.labels import AFFECTIVE_CODE
+from facehealth.models.tasks import pred_column, prob_column
 from facehealth.report import plots
 from facehealth.report.blocks import Figure, Metric, Para, Row, Section, Table, fmt, metric_cell
 from facehealth.report.run_folder import RunFolder, metric_at
@@ -104,10 +106,10 @@ def _biomarker_section(run: RunFolder, split: str) -> Section:
     )
     panels = []
     for c in ranked[:_SCATTER_PANELS]:
-        part = _part(run, split, [c, f"pred_{c}"])
+        part = _part(run, split, [c, pred_column(c)])
         if part is not None and len(part):
             r = _metric_value(metrics, f"splits.{split}.biomarkers.{c}.pearson_r")
-            panels.append((f"{c} (r={fmt(r, 2)})", part[c].to_numpy(), part[f"pred_{c}"].to_numpy()))
+            panels.append((f"{c} (r={fmt(r, 2)})", part[c].to_numpy(), part[pred_column(c)].to_numpy()))
     if panels:
         blocks.append(
             Figure("Predicted vs true biomarkers", plots.scatter_grid(panels), f"{split} split, best markers by r.")
@@ -123,9 +125,9 @@ def _age_section(run: RunFolder, split: str, splits: list[str]) -> Section:
     metrics = run.metrics
     rows = [[s, *(metric_cell(metrics, f"splits.{s}.age.age.{m}") for m in ("mae", "pearson_r", "r2"))] for s in splits]
     blocks: list = [Table.of(["split", "MAE (years)", "Pearson r", "R\u00b2"], rows, "Biological age")]
-    part = _part(run, split, ["age", "pred_age"])
+    part = _part(run, split, ["age", pred_column("age")])
     if part is not None and len(part):
-        y, p = part["age"].to_numpy(float), part["pred_age"].to_numpy(float)
+        y, p = part["age"].to_numpy(float), part[pred_column("age")].to_numpy(float)
         blocks.append(Figure("Predicted vs chronological age", plots.scatter_grid([(f"age ({split})", y, p)], cols=1)))
         lo, hi = np.floor(y.min() / 10) * 10, np.ceil((y.max() + 1e-9) / 10) * 10
         edges = list(np.arange(lo, hi + 10, 10))
@@ -154,9 +156,9 @@ def _binary_section(run: RunFolder, split: str, splits: list[str], task: str) ->
         Table.of(["metric", *splits], rows, f"Coronary artery disease ({task}); value [95% CI]."),
         Table.of(["decision threshold (Youden's J on the validation split)"], [[threshold]]),
     ]
-    part = _part(run, split, [task, f"prob_{task}"])
+    part = _part(run, split, [task, prob_column(task)])
     if part is not None and part[task].nunique() == 2:
-        y, p = part[task].to_numpy(int), part[f"prob_{task}"].to_numpy(float)
+        y, p = part[task].to_numpy(int), part[prob_column(task)].to_numpy(float)
         blocks.append(Figure("ROC curve", plots.roc_plot(y, {split: p}, f"ROC ({split})")))
         blocks.append(Figure("Precision-recall curve", plots.pr_plot(y, p, f"Precision-recall ({split})")))
         cut = threshold.value if isinstance(threshold, Metric) else 0.5
@@ -187,12 +189,12 @@ def _multiclass_section(run: RunFolder, split: str, splits: list[str], task: str
         blocks.append(
             Figure("Confusion matrix", plots.confusion_plot(cm, classes), f"{split} split, most likely class")
         )
-    probs = [f"prob_{c}" for c in AFFECTIVE_CLASSES]
-    part = _part(run, split, ["affective_code", *probs])
-    if part is not None and part["affective_code"].nunique() > 1:
-        code = part["affective_code"].to_numpy(int)
+    probs = [prob_column(c) for c in AFFECTIVE_CLASSES]
+    part = _part(run, split, [AFFECTIVE_CODE, *probs])
+    if part is not None and part[AFFECTIVE_CODE].nunique() > 1:
+        code = part[AFFECTIVE_CODE].to_numpy(int)
         scores = {
-            c: part[f"prob_{c}"].to_numpy()
+            c: part[prob_column(c)].to_numpy()
             for i, c in enumerate(AFFECTIVE_CLASSES)
             if 0 < (code == i).sum() < len(code)
         }

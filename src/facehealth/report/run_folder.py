@@ -16,6 +16,8 @@ from typing import Any
 import pandas as pd
 
 from facehealth.data.schema import AFFECTIVE_CLASSES
+from facehealth.errors import FaceHealthError
+from facehealth.models.checkpoint import CheckpointMeta, PretrainMeta, read_meta
 
 __all__ = ["RunFolder", "metric_at", "finite"]
 
@@ -97,17 +99,34 @@ class RunFolder:
     def predictions(self) -> pd.DataFrame | None:
         return self.table("evaluate/predictions.parquet")
 
-    def checkpoint_meta(self, stage: str = "finetune") -> dict | None:
-        """Fine-tuned checkpoint metadata (backbone, tasks, history) of ``stage`` (finetune, finetune_affective);
-        falls back to the history in the stage's metrics.json."""
-        meta = self.json(f"{stage}/checkpoint-best.json")
-        if meta is None:
-            ft = self.json(f"{stage}/metrics.json")
-            meta = {"history": ft.get("history", [])} if isinstance(ft, dict) else None
-        return meta
+    def checkpoint_meta(self, stage: str = "finetune") -> CheckpointMeta | None:
+        """The fine-tuned checkpoint metadata of ``stage`` (finetune, finetune_affective), if readable."""
+        return self._meta(f"{stage}/checkpoint-best.json", CheckpointMeta)
 
     @cached_property
-    def finetune_meta(self) -> dict | None:
+    def pretrain_meta(self) -> PretrainMeta | None:
+        """The MAE encoder's checkpoint metadata, if the run pretrained."""
+        return self._meta("pretrain/checkpoint-last.json", PretrainMeta)
+
+    def _meta(self, rel: str, kind: type[CheckpointMeta] | type[PretrainMeta]) -> Any:
+        if not (self.root / rel).is_file():
+            return None
+        try:
+            return read_meta(self.root / rel, kind)
+        except FaceHealthError as exc:
+            warnings.warn(f"{self.root / rel}: {exc}; the report treats it as missing", stacklevel=2)
+            return None
+
+    def history(self, stage: str = "finetune") -> list[dict]:
+        """Per-epoch losses of a fine-tuning stage (from its checkpoint, else its metrics.json)."""
+        meta = self.checkpoint_meta(stage)
+        if meta is not None:
+            return list(meta.history)
+        ft = self.json(f"{stage}/metrics.json")
+        return list(ft.get("history", [])) if isinstance(ft, dict) else []
+
+    @cached_property
+    def finetune_meta(self) -> CheckpointMeta | None:
         """The image model's checkpoint metadata."""
         return self.checkpoint_meta("finetune")
 
@@ -115,9 +134,10 @@ class RunFolder:
         """Tasks of every fine-tuned model of the run (image and affective video models)."""
         names: list[str] = []
         for stage in ("finetune", "finetune_affective"):
-            for t in (self.checkpoint_meta(stage) or {}).get("tasks", []):
-                if isinstance(t, dict) and t.get("name") not in names:
-                    names.append(t.get("name"))
+            meta = self.checkpoint_meta(stage)
+            for t in meta.tasks if meta else ():
+                if t.name not in names:
+                    names.append(t.name)
         return names
 
     @cached_property

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from facehealth.models.tasks import risk_column
 from facehealth.report import plots
 from facehealth.report.blocks import Figure, Para, Section, Table, fmt, fmt_metric, metric_cell
 from facehealth.report.run_folder import RunFolder, finite, metric_at
@@ -170,13 +171,14 @@ def _km_from_predictions(run: RunFolder, split: str) -> dict[str, pd.DataFrame] 
     from facehealth.evaluate.survival import kaplan_meier_by_group, risk_quartiles
 
     scored = run.scored
-    cols = ["risk_survival", "survival_time", "survival_event"]
+    risk = risk_column("survival")
+    cols = [risk, "survival_time", "survival_event"]
     if scored is None or not set(cols) <= set(scored.columns):
         return None
     part = scored[scored["split"] == split].dropna(subset=cols) if "split" in scored else scored.dropna(subset=cols)
     if len(part) < 8:
         return None
-    q = risk_quartiles(part["risk_survival"].to_numpy())
+    q = risk_quartiles(part[risk].to_numpy())
     curves = kaplan_meier_by_group(part["survival_time"], part["survival_event"], q)
     return {f"Q{g}": c for g, c in sorted(curves.items())}
 

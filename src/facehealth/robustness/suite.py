@@ -35,6 +35,7 @@ import pandas as pd
 from facehealth.errors import ConfigError, NoFaceError
 from facehealth.evaluate import metrics as m
 from facehealth.evaluate.bootstrap import bootstrap_ci
+from facehealth.models.tasks import TaskSpec
 from facehealth.robustness.agreement import cohen_kappa, icc_pair
 from facehealth.robustness.perturb import PERTURBATIONS
 
@@ -103,29 +104,12 @@ def _score(model, image: np.ndarray) -> tuple[dict[str, float], str | None]:  # 
         # The predictor counts reasons in its message ("... quality gate (blurry: 1)"); keep the commonest.
         found = _REASONS.findall(str(err).rsplit("(", 1)[-1])
         return {}, max(found, key=lambda kv: int(kv[1]))[0] if found else "no_face"
-    out = {f"pred_{k}": v for k, v in p.values.items()}
-    out.update({f"risk_{k}": v for k, v in p.risks.items()})
-    for task, prob in p.probabilities.items():
-        if isinstance(prob, dict):
-            out.update({f"prob_{task}:{c}": v for c, v in prob.items()})
-        else:
-            out[f"prob_{task}"] = prob
-    return out, None
+    return p.as_row(model.model.tasks), None
 
 
-def _output_columns(tasks: list) -> list[str]:  # noqa: ANN001
+def _output_columns(tasks: list[TaskSpec]) -> list[str]:
     """Every output column the predictor can give, so a slice where all faces failed still has them."""
-    cols = []
-    for t in tasks:
-        if t.kind == "regression":
-            cols += [f"pred_{c}" for c in t.columns]
-        elif t.kind == "binary":
-            cols.append(f"prob_{t.name}")
-        elif t.kind == "multiclass":
-            cols += [f"prob_{t.name}:{c}" for c in t.classes]
-        else:
-            cols.append(f"risk_{t.name}")
-    return cols
+    return [c for t in tasks for c in t.output_columns()]
 
 
 def _task_rows(
@@ -160,24 +144,24 @@ def _task_rows(
         if t.kind == "regression":
             for c in t.columns:
                 name = c if len(t.columns) == 1 else f"{t.name}:{c}"
-                col = f"pred_{c}"
+                col = t.output_column(c)
                 agree = icc_pair(paired[f"{col}_clean"], paired[col])
                 n = int(ok[c].notna().sum())
                 add(name, "mae", m.mae, [c, col], agree, "icc21", n)
                 add(name, "pearson_r", m.pearson_r, [c, col], agree, "icc21", n)
         elif t.kind == "binary":
-            col = f"prob_{t.name}"
+            col = t.output_column()
             agree = icc_pair(paired[f"{col}_clean"], paired[col])
             add(t.name, "auroc", m.auroc, [t.columns[0], col], agree, "icc21", int(ok[t.columns[0]].notna().sum()))
         elif t.kind == "multiclass":
-            cols = [f"prob_{t.name}:{c}" for c in t.classes]
+            cols = list(t.output_columns())
             kappa = cohen_kappa(
                 paired[[f"{c}_clean" for c in cols]].to_numpy(float).argmax(1), paired[cols].to_numpy(float).argmax(1)
             )
             n = int(ok[t.columns[0]].notna().sum())
             add(t.name, "accuracy", _accuracy, [t.columns[0], *cols], kappa, "kappa", n)
         else:  # cox
-            col = f"risk_{t.name}"
+            col = t.output_column()
             time_col, event_col = t.columns
             agree = icc_pair(paired[f"{col}_clean"], paired[col])
             n = int(ok[[time_col, event_col]].notna().all(1).sum())
@@ -251,7 +235,7 @@ def _run(checkpoint, out, cohort_dir, prepared_dir, split, names, severities, n_
     from facehealth.robustness.plots import contact_sheet, plot_curves
 
     model = load(checkpoint)
-    cfg = model.meta.get("config", {})
+    cfg = model.meta.config
     cohort_dir = Path(cohort_dir or cfg.get("cohort", ""))
     prepared_dir = Path(prepared_dir or cfg.get("prepared", ""))
     labels, splits = _labels_and_splits(cohort_dir)

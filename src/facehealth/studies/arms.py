@@ -34,8 +34,8 @@ import pandas as pd
 from facehealth.config import load_config, to_mapping
 from facehealth.data.splits import save_splits
 from facehealth.errors import ConfigError
-from facehealth.models.multitask import TaskSpec
-from facehealth.train.finetune import FinetuneConfig
+from facehealth.models.tasks import TaskSpec
+from facehealth.train.config import FinetuneConfig
 
 __all__ = ["Arm", "ARM_KINDS", "arm_keys", "finetune_arm", "descriptor_arm", "merge_overrides"]
 
@@ -218,20 +218,24 @@ def descriptor_arm(
             if t.kind == "regression":
                 for c in t.columns:
                     y = y_of[c].to_numpy(float)
-                    out[f"pred_{c}"] = _fit_head("regression", x_all[in_train], y[in_train], x_all, cox_components, c)
+                    out[t.output_column(c)] = _fit_head(
+                        "regression", x_all[in_train], y[in_train], x_all, cox_components, c
+                    )
             elif t.kind == "binary":
                 y = y_of[t.columns[0]].to_numpy(float)
-                out[f"prob_{t.name}"] = _fit_head("binary", x_all[in_train], y[in_train], x_all, cox_components, t.name)
+                out[t.output_column()] = _fit_head(
+                    "binary", x_all[in_train], y[in_train], x_all, cox_components, t.name
+                )
             elif t.kind == "multiclass":
                 y = y_of[t.columns[0]].to_numpy(float)
                 probs = _fit_head(
                     "multiclass", x_all[in_train], y[in_train], x_all, cox_components, t.name, len(t.classes)
                 )
-                for k, cls in enumerate(t.classes):
-                    out[f"prob_{cls}"] = probs[:, k]
+                for k, column in enumerate(t.output_columns()):
+                    out[column] = probs[:, k]
             else:
                 y = y_of[list(t.columns)].to_numpy(float)
-                out[f"risk_{t.name}"] = _fit_head("cox", x_all[in_train], y[in_train], x_all, cox_components, t.name)
+                out[t.output_column()] = _fit_head("cox", x_all[in_train], y[in_train], x_all, cox_components, t.name)
         return out
 
     return Arm(name, fit_predict, fingerprint)

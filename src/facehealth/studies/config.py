@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from facehealth.errors import ConfigError
+from facehealth.models.tasks import TASK_NAMES
 from facehealth.studies.arms import ARM_KINDS, arm_keys
 from facehealth.studies.metrics import METRICS
-from facehealth.train.finetune import TASK_NAMES
 
 __all__ = ["StudyConfig", "TASK_KIND", "DEFAULT_PRIMARY"]
 

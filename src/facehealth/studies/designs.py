@@ -33,12 +33,11 @@ from facehealth.config import save_resolved
 from facehealth.data.splits import load_splits, make_splits, stratify_labels
 from facehealth.errors import ConfigError, SchemaError
 from facehealth.evaluate.subgroups import subgroup_table
-from facehealth.models.multitask import TaskSpec
+from facehealth.models.tasks import TaskSpec, build_tasks, is_output_column
 from facehealth.studies.arms import Arm, descriptor_arm, finetune_arm, merge_overrides
 from facehealth.studies.config import StudyConfig
 from facehealth.studies.metrics import METRICS, metric_rows, paired_difference, targets_of
 from facehealth.studies.plots import plot_forest, plot_label_efficiency
-from facehealth.train.finetune import build_tasks
 
 __all__ = [
     "StudyConfig",
@@ -187,7 +186,7 @@ def label_efficiency(
                 rng = np.random.default_rng([seed, n])  # the same resamples for every arm
                 for row in metric_rows(scored, targets, lambda t: [cfg.primary(t.task)], rng, cfg.n_boot):
                     rows.append({"arm": name, "n": n, "seed": seed, **row})
-                cols = ["subject_id", "split"] + [c for c in pred.columns if c.startswith(("pred_", "prob_", "risk_"))]
+                cols = ["subject_id", "split"] + [c for c in pred.columns if is_output_column(c)]
                 predictions.append(scored[cols].assign(arm=name, n=n, seed=seed))
                 done += 1
                 if on_progress:

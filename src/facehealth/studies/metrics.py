@@ -18,11 +18,9 @@ import pandas as pd
 from facehealth.evaluate import metrics as m
 from facehealth.evaluate.bootstrap import bootstrap_ci
 from facehealth.evaluate.compare import delong_test
-from facehealth.models.multitask import TaskSpec
+from facehealth.models.tasks import TaskSpec, is_output_column
 
 __all__ = ["METRICS", "LOWER_IS_BETTER", "Target", "targets_of", "metric_rows", "paired_difference"]
-
-OUTPUT_PREFIXES = ("pred_", "prob_", "risk_")
 
 
 def _accuracy(y, *probs) -> float:  # noqa: ANN001
@@ -53,7 +51,7 @@ class Target:
     @staticmethod
     def is_output(column: str) -> bool:
         """A model output column (the rest are labels)."""
-        return column.startswith(OUTPUT_PREFIXES)
+        return is_output_column(column)
 
 
 def targets_of(tasks: Sequence[TaskSpec]) -> list[Target]:
@@ -63,14 +61,14 @@ def targets_of(tasks: Sequence[TaskSpec]) -> list[Target]:
         if t.kind == "regression":
             for c in t.columns:
                 name = t.name if len(t.columns) == 1 else f"{t.name}.{c}"
-                out.append(Target(name, t.name, t.kind, (c, f"pred_{c}")))
+                out.append(Target(name, t.name, t.kind, (c, t.output_column(c))))
         elif t.kind == "binary":
-            out.append(Target(t.name, t.name, t.kind, (t.columns[0], f"prob_{t.name}")))
+            out.append(Target(t.name, t.name, t.kind, (t.columns[0], t.output_column())))
         elif t.kind == "multiclass":
-            out.append(Target(t.name, t.name, t.kind, (t.columns[0], *(f"prob_{c}" for c in t.classes))))
+            out.append(Target(t.name, t.name, t.kind, (t.columns[0], *t.output_columns())))
         else:
             time, event = t.columns
-            out.append(Target(t.name, t.name, t.kind, (time, f"risk_{t.name}", event)))
+            out.append(Target(t.name, t.name, t.kind, (time, t.output_column(), event)))
     return out
 
 

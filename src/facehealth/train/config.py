@@ -1,11 +1,11 @@
-"""Training configs (``configs/pretrain.yaml``)."""
+"""Training configs: MAE pretraining (``configs/pretrain.yaml``) and fine-tuning (``configs/finetune.yaml``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["OptimConfig", "PretrainConfig"]
+__all__ = ["OptimConfig", "PretrainConfig", "FinetuneConfig"]
 
 
 @dataclass(frozen=True)
@@ -52,3 +52,43 @@ class PretrainConfig:
             raise ValueError(f"mask_ratio must be in (0, 1), got {self.mask_ratio}")
         if self.batch_size < 1 or self.epochs < 1:
             raise ValueError("batch_size and epochs must be >= 1")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Clinical fine-tuning of the multi-task model on a cohort's prepared crops (FaceFound stage 3)."""
+
+    cohort: str = "runs/demo/cohort"
+    prepared: str = "runs/demo/cohort_faces"  # `faces prepare` output of the cohort
+    out_dir: str = "runs/finetune"
+    tasks: tuple[str, ...] = ("biomarkers", "age", "survival", "cad")
+    biomarkers: tuple[str, ...] = ()  # empty = every registered marker in the labels table
+    backbone: str = "vit_small_patch16"
+    img_size: int = 224
+    init_from: str | None = None
+    mode: Literal["full", "linear_probe"] = "full"
+    # "fit": heads start at their penalised optimum on frozen features (LP-FT, train/heads.py);
+    # "random": PyTorch's default init. Fitting matters most from a pretrained encoder.
+    head_init: Literal["fit", "random"] = "fit"
+    # Layer-wise decay (BEiT/MAE fine-tuning): block i of L gets lr * decay^(L + 1 - i), so
+    # early, general layers move less than late ones. 1.0 = off.
+    layer_decay: float = 0.75
+    epochs: int = 20
+    batch_size: int = 32
+    optim: OptimConfig = OptimConfig(base_lr=1e-3, weight_decay=0.05, betas=(0.9, 0.999), warmup_epochs=1.0)
+    # What one training item is: one crop; all photos of a subject (pooled, DigitalShadow); or the
+    # frames of one video in time order (Emoface's expression dynamics; pooling: temporal or stats).
+    input: Literal["image", "subject", "video"] = "image"
+    pooling: Literal["mean", "attention", "temporal", "stats", "timebins"] = "mean"
+    images_per_subject: int = 4  # input: subject
+    frames: int = 32  # input: video; longer clips are sampled evenly, shorter ones padded
+    # input: video: what a frame gives the model: its crop's pixels, its landmark motion (faces/motion.py,
+    # measured on the full-resolution frame: Emoface's expression dynamics), or both.
+    frame_input: Literal["pixels", "landmarks", "both"] = "pixels"
+    time_bins: int = 5  # pooling: timebins (the clip's duration in this many equal slices)
+    age_balanced_epochs: int = 0
+    age_bins: int = 8
+    patience: int = 5  # epochs without a better validation loss before stopping
+    augment: bool = True
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"

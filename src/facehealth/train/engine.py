@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
@@ -32,8 +33,11 @@ from torch.utils.data import BatchSampler, ConcatDataset, DataLoader, RandomSamp
 
 from facehealth.config import save_resolved, to_mapping
 from facehealth.errors import FaceHealthError
-from facehealth.models.checkpoint import data_hash, load_checkpoint, save_checkpoint
+from facehealth.models.checkpoint import PretrainMeta, data_hash, load_checkpoint, save_checkpoint
 from facehealth.train.config import OptimConfig, PretrainConfig
+
+if TYPE_CHECKING:
+    from facehealth.data.datasets import CropDataset
 
 __all__ = ["TrainingError", "PretrainResult", "cosine_lr", "pretrain_mae", "resolve_device"]
 
@@ -138,7 +142,7 @@ def pretrain_mae(
     start_epoch = 0
     state_path = out / "trainer_state.pt"
     if cfg.resume and state_path.is_file():
-        weights, _ = load_checkpoint(out / "checkpoint-last.safetensors")
+        weights, _ = load_checkpoint(out / "checkpoint-last.safetensors", PretrainMeta)
         model.load_state_dict(weights)
         state = torch.load(state_path, map_location=device, weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
@@ -210,18 +214,18 @@ def pretrain_mae(
         history.append(running / count)
         if rank != 0:
             continue
-        meta = {
-            "stage": "mae_pretrain",
-            "backbone": cfg.backbone,
-            "img_size": cfg.img_size,
-            "epoch": epoch + 1,
-            "loss": history[-1],
-            "history": history,
-            "config": to_mapping(cfg),
-            "data_hash": data_hash(p for part in parts for p in part.manifest["crop_path"]),
-            "n_images": len(dataset),
-            "init_from": cfg.init_from,
-        }
+        meta = PretrainMeta(
+            backbone=cfg.backbone,
+            img_size=cfg.img_size,
+            epoch=epoch + 1,
+            loss=history[-1],
+            history=tuple(history),
+            n_images=len(dataset),
+            data_hash=data_hash(p for part in parts for p in part.manifest["crop_path"]),
+            subjects=_subjects_seen(parts),
+            init_from=cfg.init_from,
+            config=to_mapping(cfg),
+        )
         checkpoint = save_checkpoint(out / "checkpoint-last", model.state_dict(), meta)
         torch.save({"epoch": epoch + 1, "optimizer": optimizer.state_dict(), "history": history}, state_path)
         with (out / "metrics.jsonl").open("a") as fh:
@@ -233,13 +237,22 @@ def pretrain_mae(
     return PretrainResult(out, checkpoint, history, images / seconds if seconds else 0.0)
 
 
+def _subjects_seen(parts: list[CropDataset]) -> tuple[str, ...]:
+    """Subjects whose crops a pretraining run saw (crop folders without subject ids add none)."""
+    seen: set[str] = set()
+    for part in parts:
+        if "subject_id" in part.manifest.columns:
+            seen.update(part.manifest["subject_id"].astype(str))
+    return tuple(sorted(seen))
+
+
 def _init_from(model: torch.nn.Module, path: str) -> None:
     """Start from an earlier stage: take every tensor whose name and shape match; report the rest."""
-    weights, meta = load_checkpoint(path)
+    from facehealth.models.weights import read_state_dict
+
+    weights = read_state_dict(path)
     own = model.state_dict()
     usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
     if not any(k.startswith("encoder.") for k in usable):
-        raise TrainingError(
-            f"{path}: no encoder weights match {model.__class__.__name__} ({meta.get('backbone', 'unknown backbone')})"
-        )
+        raise TrainingError(f"{path}: no encoder weights match {model.__class__.__name__}")
     model.load_state_dict(usable, strict=False)

@@ -27,8 +27,7 @@ from facehealth.config import save_resolved, to_mapping
 from facehealth.errors import FaceHealthError
 from facehealth.faces.config import FacesConfig
 from facehealth.studies.config import StudyConfig
-from facehealth.train.config import OptimConfig, PretrainConfig
-from facehealth.train.finetune import FinetuneConfig
+from facehealth.train.config import FinetuneConfig, OptimConfig, PretrainConfig
 
 __all__ = ["RunConfig", "RunRecord", "run_study", "Progress", "STAGES"]
 

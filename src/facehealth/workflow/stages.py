@@ -19,7 +19,7 @@ from facehealth.config import to_mapping
 from facehealth.errors import ConfigError, SchemaError
 from facehealth.evaluate.metrics import DegenerateMetricWarning
 from facehealth.studies.config import StudyConfig
-from facehealth.train.finetune import FinetuneConfig
+from facehealth.train.config import FinetuneConfig
 from facehealth.workflow.run import Progress, RunConfig, RunRecord
 
 __all__ = ["StageContext", "Stage", "STAGE_FUNCTIONS"]
@@ -170,10 +170,9 @@ def _affective(ctx: StageContext) -> str:
 
 def _evaluate(ctx: StageContext) -> str:
     from facehealth.data.cohort import load_cohort
+    from facehealth.data.labels import subject_labels_with_codes
     from facehealth.evaluate.outputs import write_evaluation
-    from facehealth.models.checkpoint import load_checkpoint
-    from facehealth.models.multitask import TaskSpec
-    from facehealth.train.finetune import subject_labels_with_codes
+    from facehealth.models.checkpoint import read_meta
 
     cohort = load_cohort(ctx.cohort, check_files=False)
     labels = subject_labels_with_codes(cohort)
@@ -182,8 +181,7 @@ def _evaluate(ctx: StageContext) -> str:
         if not (folder / "predictions.parquet").is_file():
             continue
         part = pd.read_parquet(folder / "predictions.parquet").drop(columns=["n_images"], errors="ignore")
-        _, meta = load_checkpoint(folder / "checkpoint-best.safetensors")
-        tasks += [TaskSpec.from_dict(t) for t in meta["tasks"]]
+        tasks += read_meta(folder / "checkpoint-best.safetensors").tasks
         predictions = part if predictions is None else predictions.merge(part, on=["subject_id", "split"], how="outer")
     if predictions is None:
         raise SchemaError(f"no predictions to evaluate in {ctx.finetune_dir}")
@@ -248,7 +246,7 @@ def study_config_for_run(ctx: StageContext) -> StudyConfig:
 
 
 def _studies(ctx: StageContext) -> str:
-    from facehealth.evaluate import studies
+    from facehealth.studies import designs as studies
 
     unknown = [s for s in ctx.cfg.studies if s not in STUDY_NAMES]
     if unknown:
