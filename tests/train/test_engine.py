@@ -105,3 +105,22 @@ def test_gradient_accumulation_matches_one_large_batch(prepared_synth, tmp_path)
         return sum(float((a[k] - b[k]).norm()) for k in a if k.startswith("encoder.blocks"))
 
     assert distance(big, accumulated) < 0.2 * distance(big, plain)
+
+
+def test_pretraining_on_a_split_table_never_sees_held_out_faces(synth_cohort, prepared_synth, tmp_path):
+    from facehealth.data.cohort import load_cohort
+    from facehealth.data.splits import make_splits
+
+    splits = make_splits(load_cohort(synth_cohort).subject_labels(), 0, external_sites=["site_c"])
+    path = tmp_path / "splits.csv"
+    splits.to_csv(path, index=False)
+    cfg = _config(prepared_synth, tmp_path / "run", epochs=1, splits_file=str(path))
+    _, meta = load_checkpoint(pretrain_mae(cfg).checkpoint, PretrainMeta)
+    split_of = dict(zip(splits["subject_id"].astype(str), splits["split"]))
+    assert meta.subjects and {split_of[s] for s in meta.subjects} == {"train"}
+    # Without a split table every crop is used: the transductive case the run must label as such.
+    everything = _config(prepared_synth, tmp_path / "all", epochs=1)
+    _, seen_all = load_checkpoint(pretrain_mae(everything).checkpoint, PretrainMeta)
+    assert {"test", "external"} <= {split_of[s] for s in seen_all.subjects}
+    with pytest.raises(TrainingError, match="splits_file .* not found"):
+        pretrain_mae(_config(prepared_synth, tmp_path / "x", splits_file=str(tmp_path / "missing.csv")))

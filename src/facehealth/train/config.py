@@ -26,6 +26,13 @@ class PretrainConfig:
     """Self-supervised MAE pretraining on prepared face crops (FaceFound stage 2)."""
 
     data: tuple[str, ...] = ("runs/demo/cohort_faces",)  # folders written by `faces prepare`
+    # Evaluation integrity: with a split table, only the crops of subjects in `use_splits` are used
+    # from `data`, so no held-out (test, external) face reaches the encoder. None = every crop
+    # (a transductive run: a report must say so).
+    splits_file: str | None = None
+    use_splits: tuple[str, ...] = ("train",)
+    # Folders of unlabeled face crops used whole (no split filter), e.g. a public-face stage.
+    extra_data: tuple[str, ...] = ()
     out_dir: str = "runs/pretrain"
     backbone: str = "vit_small_patch16"
     img_size: int = 224

@@ -86,11 +86,14 @@ def _dataset(cfg: PretrainConfig):  # noqa: ANN202
     from facehealth.data.augment import Augment
     from facehealth.data.datasets import CropDataset
 
-    parts = [
-        CropDataset(d, size=cfg.img_size, augment=Augment() if cfg.augment else None, seed=cfg.seed) for d in cfg.data
-    ]
+    subjects = _allowed_subjects(cfg)
+    aug = Augment() if cfg.augment else None
+    parts = [CropDataset(d, subjects=subjects, size=cfg.img_size, augment=aug, seed=cfg.seed) for d in cfg.data]
+    parts += [CropDataset(d, size=cfg.img_size, augment=aug, seed=cfg.seed) for d in cfg.extra_data]
     if not parts or sum(len(p) for p in parts) == 0:
-        raise TrainingError(f"no face crops found in {list(cfg.data)}; run `facehealth faces prepare` first")
+        where = list(cfg.data) + list(cfg.extra_data)
+        held = f" of subjects in splits {list(cfg.use_splits)} of {cfg.splits_file}" if subjects is not None else ""
+        raise TrainingError(f"no face crops{held} found in {where}; run `facehealth faces prepare` first")
     return parts, ConcatDataset(parts)
 
 
@@ -235,6 +238,21 @@ def pretrain_mae(
         dist.destroy_process_group()
     checkpoint = out / "checkpoint-last.safetensors"
     return PretrainResult(out, checkpoint, history, images / seconds if seconds else 0.0)
+
+
+def _allowed_subjects(cfg: PretrainConfig) -> list[str] | None:
+    """Subjects of ``cfg.use_splits`` in ``cfg.splits_file``; None when no split table is given."""
+    if cfg.splits_file is None:
+        return None
+    import pandas as pd
+
+    path = Path(cfg.splits_file)
+    if not path.is_file():
+        raise TrainingError(f"splits_file {path} not found; run `facehealth cohort split` or set splits_file: null")
+    splits = pd.read_csv(path, dtype={"subject_id": str})
+    if not {"subject_id", "split"} <= set(splits.columns):
+        raise TrainingError(f"{path}: a split table needs columns subject_id and split")
+    return splits.loc[splits["split"].isin(cfg.use_splits), "subject_id"].tolist()
 
 
 def _subjects_seen(parts: list[CropDataset]) -> tuple[str, ...]:
