@@ -1,4 +1,4 @@
-"""Shared fixtures: the real face photographs in ../shared/fixtures/faces and package-shipped portraits."""
+"""Shared fixtures: the real face photographs in tests/fixtures/faces and a synthetic cohort."""
 
 from __future__ import annotations
 
@@ -9,20 +9,24 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FACES = REPO.parent / "shared" / "fixtures" / "faces"
+# The photos live in the repository (copied from the project's shared fixtures, provenance in the
+# README there), so a bare clone runs every test; a missing photo is a broken checkout, not a skip.
+FACES = REPO / "tests" / "fixtures" / "faces"
 
 
 def fixture_path(name: str) -> Path:
+    """The path of a fixture photo in tests/fixtures/faces; fails the test when the file is missing."""
     path = FACES / name
     if not path.is_file():
-        pytest.skip(f"fixture photo {path} is missing (the shared/ folder sits beside the repository)")
+        available = sorted(p.name for p in FACES.glob("*") if p.suffix != ".md") if FACES.is_dir() else []
+        pytest.fail(f"fixture photo {name!r} is missing from {FACES} (present: {available})", pytrace=False)
     return path
 
 
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
     if not FACES.is_dir():
-        pytest.skip(f"{FACES} is missing")
+        pytest.fail(f"the fixture photo folder {FACES} is missing (it is part of the repository)", pytrace=False)
     return FACES
 
 
