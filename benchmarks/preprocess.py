@@ -2,7 +2,7 @@
 
 Builds N JPEG photos at 640x480, each holding exactly one face whose width is
 drawn uniformly between 40 and 200 px (crops and rescales of the public-domain
-portraits: ../shared/fixtures/faces when present, plus the ones shipped in
+portraits: the repository's tests/fixtures/faces, plus the ones shipped in
 scikit-image and matplotlib). Then, on the same files and in the same run:
 
 - ``facehealth faces prepare`` with 1 and 2 worker processes (decode, BlazeFace,
@@ -33,7 +33,7 @@ import pandas as pd
 import psutil
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures" / "faces"
+FIXTURES = REPO / "tests" / "fixtures" / "faces"
 
 
 def _sources() -> list[np.ndarray]:

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real face photographs in ../shared/fixtures/faces and package-shipped portraits."""
+"""Shared fixtures: the real face photographs in tests/fixtures/faces and a synthetic cohort."""
 
 from __future__ import annotations
 
@@ -9,20 +9,24 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FACES = REPO.parent / "shared" / "fixtures" / "faces"
+# The photos live in the repository (copied from the project's shared fixtures, provenance in the
+# README there), so a bare clone runs every test; a missing photo is a broken checkout, not a skip.
+FACES = REPO / "tests" / "fixtures" / "faces"
 
 
 def fixture_path(name: str) -> Path:
+    """The path of a fixture photo in tests/fixtures/faces; fails the test when the file is missing."""
     path = FACES / name
     if not path.is_file():
-        pytest.skip(f"fixture photo {path} is missing (the shared/ folder sits beside the repository)")
+        available = sorted(p.name for p in FACES.glob("*") if p.suffix != ".md") if FACES.is_dir() else []
+        pytest.fail(f"fixture photo {name!r} is missing from {FACES} (present: {available})", pytrace=False)
     return path
 
 
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
     if not FACES.is_dir():
-        pytest.skip(f"{FACES} is missing")
+        pytest.fail(f"the fixture photo folder {FACES} is missing (it is part of the repository)", pytrace=False)
     return FACES
 
 
@@ -77,6 +81,42 @@ def cohort_copy(synth_cohort, tmp_path) -> Path:
         shutil.copy(synth_cohort / name, root / name)
     (root / "media").symlink_to(synth_cohort / "media")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(synth_cohort, prepared_synth, tmp_path_factory) -> Path:
+    """ViT-Ti at 64 px, one epoch from random init, on age / CAD / survival (seconds on a CPU).
+
+    Shared by the predictor and robustness tests; session-scoped, so it is trained once per run.
+    """
+    from facehealth.data.cohort import load_cohort
+    from facehealth.data.splits import make_splits, save_splits
+    from facehealth.train.config import OptimConfig
+    from facehealth.train.finetune import FinetuneConfig, finetune
+
+    # The same splits tests/train/test_finetune.py saves, so either order of the modules agrees.
+    splits = make_splits(load_cohort(synth_cohort).subject_labels(), 0, stratify="cad", external_sites=["site_c"])
+    save_splits(splits, synth_cohort)
+    cfg = FinetuneConfig(
+        cohort=str(synth_cohort),
+        prepared=str(prepared_synth),
+        out_dir=str(tmp_path_factory.mktemp("tiny_ft")),
+        backbone="vit_tiny_patch16",
+        img_size=64,
+        tasks=("age", "cad", "survival"),
+        epochs=1,
+        batch_size=32,
+        optim=OptimConfig(base_lr=2e-3, warmup_epochs=0.5, betas=(0.9, 0.999)),
+        device="cpu",
+    )
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a shared 2-core CPU: one thread avoids spin-waiting
+    try:
+        return finetune(cfg).checkpoint
+    finally:
+        torch.set_num_threads(threads)
 
 
 def tiny_pretrain_config(prepared, out, **overrides):  # noqa: ANN001, ANN201

@@ -3,12 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch  # pinned in requirements.lock and installed by `make`; the datasets cannot be tested without it
 
-torch = pytest.importorskip("torch")
-
-from facehealth.data.augment import Augment, AugmentConfig  # noqa: E402
-from facehealth.data.datasets import CropDataset, FrameSequenceDataset, SubjectDataset  # noqa: E402
-from facehealth.errors import SchemaError  # noqa: E402
+from facehealth.data.augment import Augment, AugmentConfig
+from facehealth.data.datasets import CropDataset, FrameSequenceDataset, SubjectDataset
+from facehealth.errors import SchemaError
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from facehealth.evaluate.compare import delong_test, nested_cox_test
-from facehealth.evaluate.conformal import ConformalClassifier, ConformalRegressor, coverage
 
 
 def _scores(seed: int, n: int = 300):
@@ -55,29 +54,3 @@ def test_nested_cox_detects_an_informative_second_score_and_not_a_useless_one():
     assert useful.p < 1e-6 and useful.c_full > useful.c_base
     useless = nested_cox_test(frame, ("x1", "x2"), ("noise",))
     assert useless.p > 0.01 and useless.df == 1
-
-
-def test_conformal_intervals_and_sets_reach_their_coverage():
-    rng = np.random.default_rng(0)
-    y = rng.normal(50, 15, 4000)
-    pred = y + rng.normal(0, 5, 4000)
-    reg = ConformalRegressor.fit(y[:2000], pred[:2000], alpha=0.1)
-    low, high = reg.interval(pred[2000:])
-    assert 0.88 < coverage(low, high, y[2000:]) < 0.92
-    assert reg.q == pytest.approx(5 * 1.645, rel=0.08)  # |N(0, 5)| 90% quantile
-    labels = rng.integers(0, 3, 4000)
-    logits = rng.normal(size=(4000, 3)) + 2.0 * np.eye(3)[labels]
-    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    clf = ConformalClassifier.fit(labels[:2000], probs[:2000], alpha=0.1)
-    sets = clf.sets(probs[2000:])
-    covered = sets[np.arange(2000), labels[2000:]].mean()
-    assert 0.88 < covered < 0.93 and sets.sum(1).mean() < 3
-
-
-def test_conformal_quantile_is_the_kth_smallest_residual():
-    """n = 20, alpha = 0.1: k = ceil(21 * 0.9) = 19, so q is the 19th smallest |residual| (not the 20th)."""
-    residuals = np.arange(1.0, 21.0)  # |y - pred| = 1..20
-    reg = ConformalRegressor.fit(residuals, np.zeros(20), alpha=0.1)
-    assert reg.q == 19.0
-    # Too few calibration subjects for the level (k = 10 > n = 5): the largest residual.
-    assert ConformalRegressor.fit(np.arange(1.0, 6.0), np.zeros(5), alpha=0.1).q == 5.0

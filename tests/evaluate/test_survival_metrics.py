@@ -1,17 +1,20 @@
-"""IPCW survival metrics against scikit-survival, hand-computed values and degenerate input."""
+"""IPCW survival metrics against scikit-survival, hand-computed values and degenerate input.
+
+scikit-survival is the reference and a pinned test dependency (the `test` extra, requirements.lock),
+so it is imported plainly: without it this module fails to collect rather than skipping.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import sksurv.metrics as sksurv_metrics
 from numpy.testing import assert_allclose
+from sksurv.linear_model.coxph import BreslowEstimator
+from sksurv.util import Surv
 
 from facehealth.evaluate import survival_metrics as sm
 from facehealth.evaluate.metrics import DegenerateMetricWarning, harrell_c_index
-
-sksurv_metrics = pytest.importorskip("sksurv.metrics")
-from sksurv.linear_model.coxph import BreslowEstimator  # noqa: E402
-from sksurv.util import Surv  # noqa: E402
 
 
 def _draw(rng: np.random.Generator, n: int, round_to: int | None = None) -> tuple[np.ndarray, ...]:

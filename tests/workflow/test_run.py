@@ -80,19 +80,3 @@ def test_run_command_on_a_users_cohort(cohort_copy, tmp_path):
     assert "test.age.age.mae" in result.output  # a headline number with its interval
     saved = json.loads((tmp_path / "r" / "run.json").read_text())
     assert saved["profile"] == "custom" and not saved["synthetic"]
-
-
-def test_study_settings_build_on_the_runs_recipe_and_encoder(tmp_path):
-    """The studies stage: the run's backbone and MAE encoder, with the study's overrides on top."""
-    import dataclasses
-
-    from facehealth.studies.config import StudyConfig
-    from facehealth.workflow.run import RunRecord
-    from facehealth.workflow.stages import StageContext, study_config_for_run
-
-    cfg = dataclasses.replace(_tiny(tmp_path), study=StudyConfig(finetune_config=None, finetune={"img_size": 64}))
-    ctx = StageContext(cfg, tmp_path / "cohort", tmp_path, None, RunRecord(tmp_path))
-    study = study_config_for_run(ctx)
-    assert study.finetune["backbone"] == "vit_tiny_patch16" and study.finetune["img_size"] == 64
-    assert study.arms["foundation"]["init_from"] == str(tmp_path / "pretrain" / "checkpoint-last.safetensors")
-    assert study.cohort == str(tmp_path / "cohort") and study.out_dir == str(tmp_path / "studies")
