@@ -470,7 +470,7 @@ StudyOut = Annotated[Path | None, typer.Option("--out", help="Output folder; ove
 
 def _run_study(name: str, config: Path | None, out_dir: Path | None) -> None:
     from facehealth.config import load_config
-    from facehealth.evaluate import studies
+    from facehealth.studies import designs as studies
     from facehealth.studies.config import StudyConfig
 
     try:

@@ -248,7 +248,7 @@ def study_config_for_run(ctx: StageContext) -> StudyConfig:
 
 
 def _studies(ctx: StageContext) -> str:
-    from facehealth.evaluate import studies
+    from facehealth.studies import designs as studies
 
     unknown = [s for s in ctx.cfg.studies if s not in STUDY_NAMES]
     if unknown:
