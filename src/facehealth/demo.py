@@ -34,8 +34,7 @@ from facehealth.faces.prepare import PrepareSummary, prepare_faces
 from facehealth.studies.config import StudyConfig
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.finetune import FinetuneConfig
-from facehealth.workflow import RunConfig, RunRecord, run_study
-from facehealth.workflow.run import Progress
+from facehealth.workflow import Progress, RunConfig, RunRecord, run_study
 
 __all__ = ["DemoResult", "example_photos", "write_examples", "run_demo", "demo_profile", "PROFILES"]
 
@@ -206,7 +205,6 @@ def run_demo(
     from facehealth.data.splits import make_splits, save_splits
     from facehealth.data.synth import SynthConfig, synthesize_cohort
     from facehealth.data.synth.generate import EXTERNAL_SITES
-    from facehealth.workflow.run import RunRecord
 
     default_subjects, cfg = demo_profile(profile, out, seed, workers)
     cfg = dataclasses.replace(cfg, faces=FacesConfig(video=VideoConfig(fps=2.5)))

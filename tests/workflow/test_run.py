@@ -87,7 +87,7 @@ def test_study_settings_build_on_the_runs_recipe_and_encoder(tmp_path):
     import dataclasses
 
     from facehealth.studies.config import StudyConfig
-    from facehealth.workflow.run import RunRecord
+    from facehealth.workflow.records import RunRecord
     from facehealth.workflow.stages import StageContext, study_config_for_run
 
     cfg = dataclasses.replace(_tiny(tmp_path), study=StudyConfig(finetune_config=None, finetune={"img_size": 64}))

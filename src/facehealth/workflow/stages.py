@@ -20,7 +20,7 @@ from facehealth.errors import ConfigError, SchemaError
 from facehealth.evaluate.metrics import DegenerateMetricWarning
 from facehealth.studies.config import StudyConfig
 from facehealth.train.finetune import FinetuneConfig
-from facehealth.workflow.run import Progress, RunConfig, RunRecord
+from facehealth.workflow.records import Progress, RunConfig, RunRecord
 
 __all__ = ["StageContext", "Stage", "STAGE_FUNCTIONS"]
 
