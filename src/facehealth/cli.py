@@ -740,15 +740,15 @@ def run_cmd(
     config: Annotated[Path | None, typer.Option(help="Run YAML (configs/run.yaml).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder; overrides the config.")] = None,
 ) -> None:
-    """The whole study on your cohort: faces -> pretrain -> fine-tune -> evaluate -> explain -> report."""
+    """The whole pipeline on your cohort: faces -> pretrain -> fine-tune -> evaluate -> explain -> report."""
     from facehealth.config import load_config
-    from facehealth.workflow import RunConfig, run_study
+    from facehealth.workflow import RunConfig, run_pipeline
 
     overrides = {"out_dir": str(out_dir)} if out_dir else {}
     try:
         cfg = load_config(RunConfig, config, overrides)
         with _stage_bars() as stage:
-            record = run_study(cfg, cohort, progress=stage)
+            record = run_pipeline(cfg, cohort, progress=stage)
     except FaceHealthError as exc:
         _fail(exc)
     _print_run(record)

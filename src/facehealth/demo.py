@@ -6,7 +6,7 @@
    (NASA's astronaut portrait, the US Navy portrait of Grace Hopper, the "cameraman") plus the
    inputs the gate must catch (a group photo, blurred, dark, tiny and cut-off copies, a corrupt
    file) and a short video;
-3. the study itself (:func:`facehealth.workflow.run_study`): faces -> MAE pretraining ->
+3. the whole pipeline (:func:`facehealth.workflow.run_pipeline`): faces -> MAE pretraining ->
    multi-task fine-tuning -> affective video model -> evaluation with CIs -> explanations ->
    robustness -> HTML report.
 
@@ -34,7 +34,7 @@ from facehealth.faces.prepare import PrepareSummary, prepare_faces
 from facehealth.studies.config import StudyConfig
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.finetune import FinetuneConfig
-from facehealth.workflow import Progress, RunConfig, RunRecord, run_study
+from facehealth.workflow import Progress, RunConfig, RunRecord, run_pipeline
 
 __all__ = ["DemoResult", "example_photos", "write_examples", "run_demo", "demo_profile", "PROFILES"]
 
@@ -196,7 +196,7 @@ def run_demo(
     progress: Progress | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> DemoResult:
-    """Synthesize a cohort into ``out/cohort``, run the quality-gate showcase and the whole study.
+    """Synthesize a cohort into ``out/cohort``, run the quality-gate showcase and the whole pipeline.
 
     ``overrides`` is a nested mapping (e.g. from a YAML file) merged over the profile's
     :class:`~facehealth.workflow.RunConfig`, so any stage's settings can be changed.
@@ -246,5 +246,5 @@ def run_demo(
     examples = write_examples(out / "examples")
     showcase = prepare_faces(examples, out / "faces", FacesConfig(), workers=workers, on_progress=bar("QC showcase"))
     record.stage("qc_showcase", "done", time.perf_counter() - start, note=f"{showcase.crops} crops")
-    record = run_study(cfg, cohort_dir, progress=progress, profile=profile, record=record)
+    record = run_pipeline(cfg, cohort_dir, progress=progress, profile=profile, record=record)
     return DemoResult(out, cohort_dir, splits["split"].value_counts().to_dict(), showcase, record)

@@ -43,7 +43,7 @@ Progress = Callable[[str], Callable[[int, int], None]]
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One whole run. Paths inside the nested stage configs are filled in by :func:`~facehealth.workflow.run_study`."""
+    """One whole run. Paths inside the nested stage configs are set by :func:`facehealth.workflow.run_pipeline`."""
 
     out_dir: str = "runs/study"
     workers: int = 2  # face preparation processes

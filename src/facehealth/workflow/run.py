@@ -1,7 +1,7 @@
 """The whole pipeline as one run: faces -> pretraining -> fine-tuning -> evaluation -> explanations -> report.
 
 ``facehealth run --cohort DIR --config configs/run.yaml`` and ``facehealth demo`` (which first
-synthesizes a cohort) both call :func:`run_study`. Every stage writes into its own sub-folder
+synthesizes a cohort) both call :func:`run_pipeline`. Every stage writes into its own sub-folder
 of the run folder (the layout is in docs/run_folder.md) and is recorded in ``run.json`` with
 its status and duration as soon as it ends, so a failed or interrupted run shows how far it
 got. The config and the record are in :mod:`facehealth.workflow.records`.
@@ -21,10 +21,10 @@ from facehealth.errors import FaceHealthError
 from facehealth.workflow.records import STAGES, Progress, RunConfig, RunRecord
 from facehealth.workflow.stages import STAGE_FUNCTIONS, StageContext
 
-__all__ = ["run_study"]
+__all__ = ["run_pipeline"]
 
 
-def run_study(
+def run_pipeline(
     cfg: RunConfig,
     cohort: str | Path,
     progress: Progress | None = None,

@@ -1,4 +1,6 @@
-"""The stages of a study run. Each has a skip rule (why it cannot or need not run) and a body.
+"""The stages of a whole run (:func:`facehealth.workflow.run_pipeline`).
+
+Each has a skip rule (why it cannot or need not run) and a body.
 
 A body reads the outputs of earlier stages from fixed places in the run folder and writes its
 own; it returns a one-line note for ``run.json``. Heavy imports happen inside the bodies so that
