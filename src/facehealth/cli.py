@@ -658,19 +658,6 @@ def report_cmd(
         _fail(exc)
 
 
-def _read_yaml_mapping(path: Path) -> dict[str, Any]:
-    import yaml
-
-    from facehealth.errors import ConfigError
-
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys")
-    return data
-
-
 @contextmanager
 def _stage_bars() -> Iterator[Callable[[str], Callable[[int, int], None]]]:
     """One Rich progress bar per stage of a run."""
@@ -710,10 +697,11 @@ def demo(
     ] = None,
 ) -> None:
     """The main job on synthetic data: cohort -> faces -> pretrain -> fine-tune -> evaluate -> report."""
+    from facehealth.config import read_yaml_mapping
     from facehealth.demo import run_demo
 
     try:
-        overrides = _read_yaml_mapping(config) if config else None
+        overrides = read_yaml_mapping(config) if config else None
         with _stage_bars() as stage:
             result = run_demo(
                 out_dir,
