@@ -619,25 +619,17 @@ def report_cmd(
         missing = [n for n, v in (("--model", model), ("--history", history), ("--subject", subject)) if v is None]
         if missing or photo is None:
             _fail(ValueError(f"report person needs {', '.join(missing + (['--input'] if photo is None else []))}"))
-        from facehealth.models.predictor import load
-
         try:
-            regions = None
-            if explain:  # the facial regions behind each score (Grad-CAM), as the report's last line per score
-                from facehealth.explain.photo import explain_photo
-
-                shown = explain_photo(model, photo, (html or history).parent / "explanations", None).top_regions
-                regions = {label.split(":")[-1]: [r.replace("_", " ") for r in v] for label, v in shown.items()}
-            person = reports.report_visit(
-                load(model),
+            person = reports.visit_report(
+                model,
                 photo,
-                reports.HistoryStore(history),
+                history,
                 subject,
-                model_id=model.name,
-                run_dir=str(run) if run else None,
+                run_dir=run,
                 record=record,
                 time=when,
-                regions=regions,
+                explain=explain,  # Grad-CAM panels beside the HTML (or the history) file
+                explanations_dir=(html or history).parent / "explanations",
             )
         except FaceHealthError as exc:
             _fail(exc)
