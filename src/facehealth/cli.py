@@ -119,7 +119,7 @@ def faces_detect(
     try:
         cfg = _load_faces_config(config, {"multi_face": policy})
         from facehealth.faces.draw import draw_faces
-        from facehealth.faces.io import read_image
+        from facehealth.faces.io import read_image, write_image
         from facehealth.faces.pipeline import FacePipeline
 
         pipeline = FacePipeline(cfg)
@@ -148,11 +148,8 @@ def faces_detect(
             }
         )
         if draw is not None:
-            import cv2
-
             target = draw if len(files) == 1 else draw.with_name(f"{draw.stem}-{path.stem}{draw.suffix or '.png'}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(target), cv2.cvtColor(draw_faces(image, result), cv2.COLOR_RGB2BGR))
+            write_image(target, draw_faces(image, result))
         if not as_json:
             verdicts = ", ".join("ok" if f.quality.passed else "/".join(f.quality.reasons) for f in result.faces)
             out.print(f"{path}: {len(result.faces)} face(s) kept of {result.detected} found [{verdicts}]")

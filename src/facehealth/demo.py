@@ -29,7 +29,7 @@ import numpy as np
 from facehealth.config import merge_config
 from facehealth.errors import ConfigError
 from facehealth.faces.config import FacesConfig, VideoConfig
-from facehealth.faces.io import read_image, write_video
+from facehealth.faces.io import read_image, write_image, write_video
 from facehealth.faces.prepare import PrepareSummary, prepare_faces
 from facehealth.studies.config import StudyConfig
 from facehealth.train.config import OptimConfig, PretrainConfig
@@ -83,9 +83,7 @@ def write_examples(folder: Path) -> Path:
         "empty_wall/wall.jpg": np.full((480, 640, 3), 180, np.uint8),
     }
     for rel, image in files.items():
-        target = folder / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(target), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        write_image(folder / rel, image)
     (folder / "broken").mkdir(exist_ok=True)
     (folder / "broken" / "truncated.jpg").write_bytes((folder / "grace_hopper" / "portrait.jpg").read_bytes()[:2000])
     (folder / "README.txt").write_text(
