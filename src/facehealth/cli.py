@@ -118,8 +118,6 @@ def faces_detect(
     """Detect faces with 68 landmarks and a quality report in each image."""
     try:
         cfg = _load_faces_config(config, {"multi_face": policy})
-        from facehealth.faces.draw import draw_faces
-        from facehealth.faces.io import read_image, write_image
         from facehealth.faces.pipeline import FacePipeline
 
         pipeline = FacePipeline(cfg)
@@ -127,29 +125,18 @@ def faces_detect(
         _fail(exc)
     reports, failed = [], 0
     for path in files:
+        drawing = None
+        if draw is not None:  # one file: this path; several: the file's stem appended
+            drawing = draw if len(files) == 1 else draw.with_name(f"{draw.stem}-{path.stem}{draw.suffix or '.png'}")
         try:
-            image = read_image(path)
-            result = pipeline.process(image, source=str(path))
+            result = pipeline.process_file(path, draw_to=drawing)
         except FaceHealthError as exc:
             failed += 1
-            reports.append({"file": str(path), "error": str(exc)})
+            reports.append({"source": str(path), "error": str(exc)})
             if not as_json:
                 err.print(f"[red]{path}: {exc}[/]")
             continue
-        w, h = result.image_size
-        reports.append(
-            {
-                "file": str(path),
-                "width": w,
-                "height": h,
-                "detected": result.detected,
-                "rejected": result.rejected,
-                "faces": [f.as_dict() for f in result.faces],
-            }
-        )
-        if draw is not None:
-            target = draw if len(files) == 1 else draw.with_name(f"{draw.stem}-{path.stem}{draw.suffix or '.png'}")
-            write_image(target, draw_faces(image, result))
+        reports.append(result.as_dict())  # the shape `predict --json` uses: source, quality, ...
         if not as_json:
             verdicts = ", ".join("ok" if f.quality.passed else "/".join(f.quality.reasons) for f in result.faces)
             out.print(f"{path}: {len(result.faces)} face(s) kept of {result.detected} found [{verdicts}]")
