@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -454,33 +454,17 @@ StudyOut = Annotated[Path | None, typer.Option("--out", help="Output folder; ove
 
 def _run_study(name: str, config: Path | None, out_dir: Path | None) -> None:
     from facehealth.config import load_config
-    from facehealth.studies import designs as studies
     from facehealth.studies.config import StudyConfig
+    from facehealth.workflow.designs import run_design
 
     try:
         cfg = load_config(StudyConfig, config, {"out_dir": str(out_dir)} if out_dir else None)
-        if name == "label_efficiency":
-            with _progress("label efficiency (runs)") as update:
-                table = studies.label_efficiency(cfg, on_progress=update)
-        elif name == "external":
-            table = _external_rows(studies.external_validation(cfg))
-        elif name == "baselines":
-            table = studies.baseline_table(cfg)
-        else:
-            table = studies.subgroup_study(cfg)
+        # Only label efficiency reports progress (over its dozens of fine-tuning runs).
+        with _progress("label efficiency (runs)") if name == "label_efficiency" else nullcontext() as update:
+            outcome = run_design(name, cfg, on_progress=update)
     except FaceHealthError as exc:
         _fail(exc)
-    out.print(f"{name.replace('_', ' ')}: {len(table)} rows; tables and plots in {cfg.out_dir}")
-
-
-def _external_rows(external: dict) -> list:
-    """external_validation returns a dict; its row count is the number of (arm, site, metric) rows."""
-    return [
-        row
-        for arm in external.get("arms", {}).values()
-        for rows in [arm.get("internal_test", []), *arm.get("external", {}).values()]
-        for row in rows
-    ]
+    out.print(f"{name.replace('_', ' ')}: {outcome.rows} rows; tables and plots in {outcome.out_dir}")
 
 
 @study_app.command("label-efficiency")
