@@ -254,20 +254,15 @@ def cohort_split(
     folds: Annotated[int, typer.Option(help="K for cross-validation folds over train+val.")] = 5,
 ) -> None:
     """Assign subjects (never images) to train/val/test/external and CV folds; writes splits.csv."""
-    from facehealth.data.cohort import load_cohort
-    from facehealth.data.splits import assert_no_leakage, make_splits, save_splits
+    from facehealth.data.splits import split_cohort, splits_path
 
     try:
-        data = load_cohort(cohort)
-        splits = make_splits(
-            data.subject_labels(), seed, test_fraction, val_fraction, folds, stratify, external_site or ()
-        )
-        assert_no_leakage(data.media, splits)
-        path = save_splits(splits, cohort)
+        splits = split_cohort(cohort, seed, test_fraction, val_fraction, folds, stratify, external_site or ())
     except FaceHealthError as exc:
         _fail(exc)
     sizes = splits["split"].value_counts().to_dict()
-    out.print(f"{path}: " + ", ".join(f"{k} {v}" for k, v in sorted(sizes.items())) + " subjects; no subject leaks")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(sizes.items()))
+    out.print(f"{splits_path(cohort)}: {counts} subjects; no subject leaks")
 
 
 @cohort_app.command("import")
@@ -281,19 +276,12 @@ def cohort_import(
     sex_col: Annotated[str | None, typer.Option(help="csv: sex column.")] = None,
 ) -> None:
     """Turn a public face dataset you downloaded into a cohort folder (nothing is downloaded)."""
-    from facehealth.data import importers
+    from facehealth.data.importers import import_dataset
 
-    runners = {
-        "utkface": lambda: importers.import_utkface(source, out_dir),
-        "imdb-wiki": lambda: importers.import_imdb_wiki(source, out_dir),
-        "agedb": lambda: importers.import_agedb(source, out_dir),
-        "csv": lambda: importers.import_csv(source, out_dir, path_col, subject_col, age_col, sex_col),
-        "folder": lambda: importers.import_folder(source, out_dir),
-    }
-    if kind not in runners:
-        _fail(ValueError(f"unknown dataset kind '{kind}'; use one of {', '.join(runners)}"))
     try:
-        summary = runners[kind]()
+        summary = import_dataset(
+            kind, source, out_dir, path_col=path_col, subject_col=subject_col, age_col=age_col, sex_col=sex_col
+        )
     except FaceHealthError as exc:
         _fail(exc)
     out.print(
