@@ -52,6 +52,7 @@ def _sources() -> list[np.ndarray]:
 def make_images(folder: Path, n: int, seed: int = 0) -> None:
     """Write ``n`` 640x480 JPEGs, one face each, face width uniform in [40, 200] px."""
     from facehealth.faces.blazeface import BlazeFaceDetector
+    from facehealth.faces.io import write_image
 
     detector = BlazeFaceDetector()
     photos = [(p, detector.detect(p)[0].box) for p in _sources()]
@@ -69,9 +70,7 @@ def make_images(folder: Path, n: int, seed: int = 0) -> None:
         x0 = int(np.clip(cx - rng.uniform(0.25, 0.75) * 640, 0, canvas.shape[1] - 640))
         y0 = int(np.clip(cy - rng.uniform(0.3, 0.7) * 480, 0, canvas.shape[0] - 480))
         tile = canvas[y0 : y0 + 480, x0 : x0 + 640]
-        cv2.imwrite(
-            str(folder / f"img{i:05d}.jpg"), cv2.cvtColor(tile, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90]
-        )
+        write_image(folder / f"img{i:05d}.jpg", tile, jpeg_quality=90)
 
 
 def _peak_rss(proc: subprocess.Popen) -> tuple[int, float]:

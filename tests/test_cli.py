@@ -28,9 +28,13 @@ def test_detect_group_photo_json_via_the_installed_entry_point(tmp_path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert len(report) == 1 and report[0]["detected"] == 4
+    assert report[0]["source"] == str(fixture_path("group4.jpg"))
+    assert (report[0]["width"], report[0]["height"]) == (1403, 360)
     faces = report[0]["faces"]
     assert len(faces) == 4 and all(len(f["landmarks"]) == 68 for f in faces)
     assert all(set(f["quality"]) >= {"passed", "reasons", "blur", "yaw"} for f in faces)
+    # The per-face quality reports also sit at the top, as in `predict --json`.
+    assert report[0]["quality"] == [f["quality"] for f in faces]
     drawn = cv2.imread(str(draw))
     assert drawn.shape == (360, 1403, 3)
 
@@ -42,6 +46,7 @@ def test_detect_reports_a_bad_file_without_a_traceback(tmp_path):
     assert result.exit_code == 2
     report = json.loads(result.stdout)
     assert len(report[0]["faces"]) == 1 and "not a readable image" in report[1]["error"]
+    assert [r["source"] for r in report] == [str(fixture_path("obama.jpg")), str(bad)]  # as `predict --json`
     assert "Traceback" not in result.output
 
 

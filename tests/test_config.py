@@ -6,7 +6,7 @@ from typing import Literal
 import pytest
 import yaml
 
-from facehealth.config import load_config, save_resolved, to_mapping
+from facehealth.config import load_config, merge_overrides, read_yaml_mapping, save_resolved, to_mapping
 from facehealth.errors import ConfigError, FaceHealthError
 from facehealth.faces.config import FacesConfig
 
@@ -49,6 +49,36 @@ def test_missing_and_malformed_files(tmp_path):
     with pytest.raises(ConfigError, match="top level must be a mapping"):
         load_config(FacesConfig, bad)
     assert issubclass(ConfigError, FaceHealthError)
+
+
+def test_read_yaml_mapping_returns_the_unchecked_mapping(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("n_boot: 20\nfinetune: {epochs: 1, nmae: typo}\n")
+    assert read_yaml_mapping(path) == {"n_boot": 20, "finetune": {"epochs": 1, "nmae": "typo"}}  # keys not checked
+    (tmp_path / "empty.yaml").write_text("")
+    assert read_yaml_mapping(tmp_path / "empty.yaml") == {}
+    (tmp_path / "list.yaml").write_text("- a\n")
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        read_yaml_mapping(tmp_path / "list.yaml")
+    (tmp_path / "broken.yaml").write_text("a: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        read_yaml_mapping(tmp_path / "broken.yaml")
+    with pytest.raises(ConfigError, match="not found"):
+        read_yaml_mapping(tmp_path / "nope.yaml")
+
+
+def test_merge_overrides_merges_nested_mappings_only():
+    base = {"epochs": 10, "optim": {"base_lr": 1e-3, "warmup_epochs": 1.0}, "tasks": ["age", "cad"]}
+    merged = merge_overrides(base, {"optim": {"base_lr": 2e-3}, "tasks": ["age"], "seed": 1})
+    assert merged == {"epochs": 10, "optim": {"base_lr": 2e-3, "warmup_epochs": 1.0}, "tasks": ["age"], "seed": 1}
+    assert base["optim"]["base_lr"] == 1e-3 and base["tasks"] == ["age", "cad"]  # the inputs are not changed
+    assert merge_overrides(base, {"optim": None})["optim"] is None  # a non-mapping replaces the whole value
+
+
+def test_studies_merge_the_same_way():
+    from facehealth.studies import arms
+
+    assert arms.merge_overrides is merge_overrides
 
 
 def test_resolved_config_round_trips(tmp_path):

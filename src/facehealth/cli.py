@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -118,8 +118,6 @@ def faces_detect(
     """Detect faces with 68 landmarks and a quality report in each image."""
     try:
         cfg = _load_faces_config(config, {"multi_face": policy})
-        from facehealth.faces.draw import draw_faces
-        from facehealth.faces.io import read_image
         from facehealth.faces.pipeline import FacePipeline
 
         pipeline = FacePipeline(cfg)
@@ -127,32 +125,18 @@ def faces_detect(
         _fail(exc)
     reports, failed = [], 0
     for path in files:
+        drawing = None
+        if draw is not None:  # one file: this path; several: the file's stem appended
+            drawing = draw if len(files) == 1 else draw.with_name(f"{draw.stem}-{path.stem}{draw.suffix or '.png'}")
         try:
-            image = read_image(path)
-            result = pipeline.process(image, source=str(path))
+            result = pipeline.process_file(path, draw_to=drawing)
         except FaceHealthError as exc:
             failed += 1
-            reports.append({"file": str(path), "error": str(exc)})
+            reports.append({"source": str(path), "error": str(exc)})
             if not as_json:
                 err.print(f"[red]{path}: {exc}[/]")
             continue
-        w, h = result.image_size
-        reports.append(
-            {
-                "file": str(path),
-                "width": w,
-                "height": h,
-                "detected": result.detected,
-                "rejected": result.rejected,
-                "faces": [f.as_dict() for f in result.faces],
-            }
-        )
-        if draw is not None:
-            import cv2
-
-            target = draw if len(files) == 1 else draw.with_name(f"{draw.stem}-{path.stem}{draw.suffix or '.png'}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(target), cv2.cvtColor(draw_faces(image, result), cv2.COLOR_RGB2BGR))
+        reports.append(result.as_dict())  # the shape `predict --json` uses: source, quality, ...
         if not as_json:
             verdicts = ", ".join("ok" if f.quality.passed else "/".join(f.quality.reasons) for f in result.faces)
             out.print(f"{path}: {len(result.faces)} face(s) kept of {result.detected} found [{verdicts}]")
@@ -270,20 +254,15 @@ def cohort_split(
     folds: Annotated[int, typer.Option(help="K for cross-validation folds over train+val.")] = 5,
 ) -> None:
     """Assign subjects (never images) to train/val/test/external and CV folds; writes splits.csv."""
-    from facehealth.data.cohort import load_cohort
-    from facehealth.data.splits import assert_no_leakage, make_splits, save_splits
+    from facehealth.data.splits import split_cohort, splits_path
 
     try:
-        data = load_cohort(cohort)
-        splits = make_splits(
-            data.subject_labels(), seed, test_fraction, val_fraction, folds, stratify, external_site or ()
-        )
-        assert_no_leakage(data.media, splits)
-        path = save_splits(splits, cohort)
+        splits = split_cohort(cohort, seed, test_fraction, val_fraction, folds, stratify, external_site or ())
     except FaceHealthError as exc:
         _fail(exc)
     sizes = splits["split"].value_counts().to_dict()
-    out.print(f"{path}: " + ", ".join(f"{k} {v}" for k, v in sorted(sizes.items())) + " subjects; no subject leaks")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(sizes.items()))
+    out.print(f"{splits_path(cohort)}: {counts} subjects; no subject leaks")
 
 
 @cohort_app.command("import")
@@ -297,19 +276,12 @@ def cohort_import(
     sex_col: Annotated[str | None, typer.Option(help="csv: sex column.")] = None,
 ) -> None:
     """Turn a public face dataset you downloaded into a cohort folder (nothing is downloaded)."""
-    from facehealth.data import importers
+    from facehealth.data.importers import import_dataset
 
-    runners = {
-        "utkface": lambda: importers.import_utkface(source, out_dir),
-        "imdb-wiki": lambda: importers.import_imdb_wiki(source, out_dir),
-        "agedb": lambda: importers.import_agedb(source, out_dir),
-        "csv": lambda: importers.import_csv(source, out_dir, path_col, subject_col, age_col, sex_col),
-        "folder": lambda: importers.import_folder(source, out_dir),
-    }
-    if kind not in runners:
-        _fail(ValueError(f"unknown dataset kind '{kind}'; use one of {', '.join(runners)}"))
     try:
-        summary = runners[kind]()
+        summary = import_dataset(
+            kind, source, out_dir, path_col=path_col, subject_col=subject_col, age_col=age_col, sex_col=sex_col
+        )
     except FaceHealthError as exc:
         _fail(exc)
     out.print(
@@ -458,33 +430,17 @@ StudyOut = Annotated[Path | None, typer.Option("--out", help="Output folder; ove
 
 def _run_study(name: str, config: Path | None, out_dir: Path | None) -> None:
     from facehealth.config import load_config
-    from facehealth.studies import designs as studies
     from facehealth.studies.config import StudyConfig
+    from facehealth.workflow.designs import run_design
 
     try:
         cfg = load_config(StudyConfig, config, {"out_dir": str(out_dir)} if out_dir else None)
-        if name == "label_efficiency":
-            with _progress("label efficiency (runs)") as update:
-                table = studies.label_efficiency(cfg, on_progress=update)
-        elif name == "external":
-            table = _external_rows(studies.external_validation(cfg))
-        elif name == "baselines":
-            table = studies.baseline_table(cfg)
-        else:
-            table = studies.subgroup_study(cfg)
+        # Only label efficiency reports progress (over its dozens of fine-tuning runs).
+        with _progress("label efficiency (runs)") if name == "label_efficiency" else nullcontext() as update:
+            outcome = run_design(name, cfg, on_progress=update)
     except FaceHealthError as exc:
         _fail(exc)
-    out.print(f"{name.replace('_', ' ')}: {len(table)} rows; tables and plots in {cfg.out_dir}")
-
-
-def _external_rows(external: dict) -> list:
-    """external_validation returns a dict; its row count is the number of (arm, site, metric) rows."""
-    return [
-        row
-        for arm in external.get("arms", {}).values()
-        for rows in [arm.get("internal_test", []), *arm.get("external", {}).values()]
-        for row in rows
-    ]
+    out.print(f"{name.replace('_', ' ')}: {outcome.rows} rows; tables and plots in {outcome.out_dir}")
 
 
 @study_app.command("label-efficiency")
@@ -607,25 +563,17 @@ def report_cmd(
         missing = [n for n, v in (("--model", model), ("--history", history), ("--subject", subject)) if v is None]
         if missing or photo is None:
             _fail(ValueError(f"report person needs {', '.join(missing + (['--input'] if photo is None else []))}"))
-        from facehealth.models.predictor import load
-
         try:
-            regions = None
-            if explain:  # the facial regions behind each score (Grad-CAM), as the report's last line per score
-                from facehealth.explain.photo import explain_photo
-
-                shown = explain_photo(model, photo, (html or history).parent / "explanations", None).top_regions
-                regions = {label.split(":")[-1]: [r.replace("_", " ") for r in v] for label, v in shown.items()}
-            person = reports.report_visit(
-                load(model),
+            person = reports.visit_report(
+                model,
                 photo,
-                reports.HistoryStore(history),
+                history,
                 subject,
-                model_id=model.name,
-                run_dir=str(run) if run else None,
+                run_dir=run,
                 record=record,
                 time=when,
-                regions=regions,
+                explain=explain,  # Grad-CAM panels beside the HTML (or the history) file
+                explanations_dir=(html or history).parent / "explanations",
             )
         except FaceHealthError as exc:
             _fail(exc)
@@ -644,19 +592,6 @@ def report_cmd(
             out.print(f"PDF: {reports.report_pdf(page)}")
     except FaceHealthError as exc:
         _fail(exc)
-
-
-def _read_yaml_mapping(path: Path) -> dict[str, Any]:
-    import yaml
-
-    from facehealth.errors import ConfigError
-
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys")
-    return data
 
 
 @contextmanager
@@ -698,10 +633,11 @@ def demo(
     ] = None,
 ) -> None:
     """The main job on synthetic data: cohort -> faces -> pretrain -> fine-tune -> evaluate -> report."""
+    from facehealth.config import read_yaml_mapping
     from facehealth.demo import run_demo
 
     try:
-        overrides = _read_yaml_mapping(config) if config else None
+        overrides = read_yaml_mapping(config) if config else None
         with _stage_bars() as stage:
             result = run_demo(
                 out_dir,
@@ -728,15 +664,15 @@ def run_cmd(
     config: Annotated[Path | None, typer.Option(help="Run YAML (configs/run.yaml).")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder; overrides the config.")] = None,
 ) -> None:
-    """The whole study on your cohort: faces -> pretrain -> fine-tune -> evaluate -> explain -> report."""
+    """The whole pipeline on your cohort: faces -> pretrain -> fine-tune -> evaluate -> explain -> report."""
     from facehealth.config import load_config
-    from facehealth.workflow import RunConfig, run_study
+    from facehealth.workflow import RunConfig, run_pipeline
 
     overrides = {"out_dir": str(out_dir)} if out_dir else {}
     try:
         cfg = load_config(RunConfig, config, overrides)
         with _stage_bars() as stage:
-            record = run_study(cfg, cohort, progress=stage)
+            record = run_pipeline(cfg, cohort, progress=stage)
     except FaceHealthError as exc:
         _fail(exc)
     _print_run(record)

@@ -21,7 +21,15 @@ import yaml
 
 from facehealth.errors import ConfigError
 
-__all__ = ["load_config", "from_mapping", "to_mapping", "save_resolved", "merge_config"]
+__all__ = [
+    "load_config",
+    "read_yaml_mapping",
+    "from_mapping",
+    "to_mapping",
+    "save_resolved",
+    "merge_config",
+    "merge_overrides",
+]
 
 T = TypeVar("T")
 
@@ -39,23 +47,33 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Mapping
     Raises:
         ConfigError: the file is missing or malformed, or a key/value is invalid.
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(loaded).__name__}")
-        data = loaded
+    data = read_yaml_mapping(path) if path is not None else {}
     if overrides:
-        data = _deep_merge(data, overrides)
-    return from_mapping(cls, data, where=str(path) if path else cls.__name__)
+        data = merge_overrides(data, overrides)
+    return from_mapping(cls, data, where=str(path) if path is not None else cls.__name__)
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """The mapping at the top of a YAML file (an empty file is an empty mapping), not yet checked.
+
+    For settings that are merged over other settings before any check, e.g. ``facehealth demo
+    --config`` over a profile; :func:`load_config` reads its file with it.
+
+    Raises:
+        ConfigError: the file is missing, is not valid YAML, or holds something other than a mapping.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(loaded).__name__}")
+    return loaded
 
 
 def from_mapping(cls: type[T], data: Mapping[str, Any], where: str = "config") -> T:
@@ -85,7 +103,7 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], where: str = "config") -
 
 def merge_config(config: T, overrides: Mapping[str, Any], where: str = "overrides") -> T:
     """A copy of ``config`` with a nested mapping of ``overrides`` applied (checked like a YAML file)."""
-    return from_mapping(type(config), _deep_merge(to_mapping(config), overrides), where)
+    return from_mapping(type(config), merge_overrides(to_mapping(config), overrides), where)
 
 
 def to_mapping(config: Any) -> dict[str, Any]:
@@ -115,11 +133,16 @@ def save_resolved(config: Any, out_dir: str | Path, name: str = RESOLVED_CONFIG_
     return target
 
 
-def _deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+def merge_overrides(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` over ``base``, merging nested mappings (so ``optim: {base_lr: ..}`` keeps the other keys).
+
+    A value that is not a mapping on both sides replaces the base value whole (lists included);
+    neither input is changed.
+    """
     merged = dict(base)
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = merge_overrides(merged[key], value)
         else:
             merged[key] = value
     return merged

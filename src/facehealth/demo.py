@@ -6,7 +6,7 @@
    (NASA's astronaut portrait, the US Navy portrait of Grace Hopper, the "cameraman") plus the
    inputs the gate must catch (a group photo, blurred, dark, tiny and cut-off copies, a corrupt
    file) and a short video;
-3. the study itself (:func:`facehealth.workflow.run_study`): faces -> MAE pretraining ->
+3. the whole pipeline (:func:`facehealth.workflow.run_pipeline`): faces -> MAE pretraining ->
    multi-task fine-tuning -> affective video model -> evaluation with CIs -> explanations ->
    robustness -> HTML report.
 
@@ -29,12 +29,11 @@ import numpy as np
 from facehealth.config import merge_config
 from facehealth.errors import ConfigError
 from facehealth.faces.config import FacesConfig, VideoConfig
-from facehealth.faces.io import read_image, write_video
+from facehealth.faces.io import read_image, write_image, write_video
 from facehealth.faces.prepare import PrepareSummary, prepare_faces
 from facehealth.studies.config import StudyConfig
 from facehealth.train.config import FinetuneConfig, OptimConfig, PretrainConfig
-from facehealth.workflow import RunConfig, RunRecord, run_study
-from facehealth.workflow.run import Progress
+from facehealth.workflow import Progress, RunConfig, RunRecord, run_pipeline
 
 __all__ = ["DemoResult", "example_photos", "write_examples", "run_demo", "demo_profile", "PROFILES"]
 
@@ -83,9 +82,7 @@ def write_examples(folder: Path) -> Path:
         "empty_wall/wall.jpg": np.full((480, 640, 3), 180, np.uint8),
     }
     for rel, image in files.items():
-        target = folder / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(target), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        write_image(folder / rel, image)
     (folder / "broken").mkdir(exist_ok=True)
     (folder / "broken" / "truncated.jpg").write_bytes((folder / "grace_hopper" / "portrait.jpg").read_bytes()[:2000])
     (folder / "README.txt").write_text(
@@ -196,7 +193,7 @@ def run_demo(
     progress: Progress | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> DemoResult:
-    """Synthesize a cohort into ``out/cohort``, run the quality-gate showcase and the whole study.
+    """Synthesize a cohort into ``out/cohort``, run the quality-gate showcase and the whole pipeline.
 
     ``overrides`` is a nested mapping (e.g. from a YAML file) merged over the profile's
     :class:`~facehealth.workflow.RunConfig`, so any stage's settings can be changed.
@@ -205,7 +202,6 @@ def run_demo(
     from facehealth.data.splits import make_splits, save_splits
     from facehealth.data.synth import SynthConfig, synthesize_cohort
     from facehealth.data.synth.model import EXTERNAL_SITES
-    from facehealth.workflow.run import RunRecord
 
     default_subjects, cfg = demo_profile(profile, out, seed, workers)
     cfg = dataclasses.replace(cfg, faces=FacesConfig(video=VideoConfig(fps=2.5)))
@@ -247,5 +243,5 @@ def run_demo(
     examples = write_examples(out / "examples")
     showcase = prepare_faces(examples, out / "faces", FacesConfig(), workers=workers, on_progress=bar("QC showcase"))
     record.stage("qc_showcase", "done", time.perf_counter() - start, note=f"{showcase.crops} crops")
-    record = run_study(cfg, cohort_dir, progress=progress, profile=profile, record=record)
+    record = run_pipeline(cfg, cohort_dir, progress=progress, profile=profile, record=record)
     return DemoResult(out, cohort_dir, splits["split"].value_counts().to_dict(), showcase, record)

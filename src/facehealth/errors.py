@@ -15,6 +15,7 @@ __all__ = [
     "UnsupportedInputError",
     "InputTooLargeError",
     "VideoError",
+    "OutputError",
     "NoFaceError",
     "QualityError",
     "ModelNotFoundError",
@@ -51,6 +52,10 @@ class InputTooLargeError(InputError):
 
 class VideoError(InputError):
     """A video cannot be opened or decoded."""
+
+
+class OutputError(FaceHealthError, OSError):
+    """An output file cannot be written (folder not writable, disk full, a suffix that is no image format)."""
 
 
 class NoFaceError(FaceHealthError):

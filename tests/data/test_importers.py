@@ -10,9 +10,16 @@ import pandas as pd
 import pytest
 from scipy.io import savemat
 
-from facehealth.data.importers import import_agedb, import_csv, import_folder, import_imdb_wiki, import_utkface
+from facehealth.data.importers import (
+    import_agedb,
+    import_csv,
+    import_dataset,
+    import_folder,
+    import_imdb_wiki,
+    import_utkface,
+)
 from facehealth.data.validate import validate_cohort
-from facehealth.errors import SchemaError
+from facehealth.errors import ConfigError, SchemaError
 
 
 def _jpg(path, seed=0):
@@ -123,3 +130,15 @@ def test_plain_folder_for_pretraining(tmp_path):
     assert len(listed) == 3 and all(p.endswith(".png") for p in listed)
     with pytest.raises(SchemaError, match="no images"):
         import_folder(tmp_path / "list", tmp_path / "again")
+
+
+def test_import_dataset_picks_the_importer_by_kind(tmp_path):
+    _jpg(tmp_path / "utk" / "30_1_0_2017.jpg")
+    _jpg(tmp_path / "flat" / "a.jpg")
+    (tmp_path / "list.csv").write_text("path,person\nflat/a.jpg,p1\n")
+    assert import_dataset("utkface", tmp_path / "utk", tmp_path / "c1").as_dict()["subjects"] == 1
+    summary = import_dataset("csv", tmp_path / "list.csv", tmp_path / "c2", subject_col="person")
+    assert summary.media == 1 and "p1" in (tmp_path / "c2" / "subjects.csv").read_text()
+    assert import_dataset("folder", tmp_path / "flat", tmp_path / "c3").media == 1
+    with pytest.raises(ConfigError, match="unknown dataset kind 'celeba'; use one of utkface, imdb-wiki"):
+        import_dataset("celeba", tmp_path / "utk", tmp_path / "c4")

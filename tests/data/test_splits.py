@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from facehealth.data.cohort import load_cohort
-from facehealth.data.splits import assert_no_leakage, load_splits, make_splits, save_splits
+from facehealth.data.splits import assert_no_leakage, load_splits, make_splits, save_splits, split_cohort, splits_path
 from facehealth.errors import SchemaError
 
 
@@ -74,3 +74,13 @@ def test_bad_requests(cohort):
     with pytest.raises(SchemaError, match="one row per subject"):
         make_splits(twice, seed=0)
     assert np.isclose((make_splits(cohort.subject_labels(), seed=0)["split"] == "test").mean(), 0.2, atol=0.02)
+
+
+def test_split_cohort_makes_checks_and_writes_the_splits(cohort_copy):
+    splits = split_cohort(cohort_copy, seed=3, stratify="cad", external_sites=("site_c",))
+    expected = make_splits(load_cohort(cohort_copy).subject_labels(), 3, stratify="cad", external_sites=("site_c",))
+    pd.testing.assert_frame_equal(splits, expected)
+    assert splits_path(cohort_copy) == cohort_copy / "splits.csv"
+    pd.testing.assert_frame_equal(load_splits(cohort_copy), splits, check_dtype=False)
+    with pytest.raises(SchemaError):
+        split_cohort(cohort_copy, external_sites=("site_z",))

@@ -6,13 +6,22 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facehealth.errors import CorruptImageError, FaceHealthError, InputTooLargeError, UnsupportedInputError, VideoError
+from facehealth.errors import (
+    CorruptImageError,
+    FaceHealthError,
+    InputError,
+    InputTooLargeError,
+    OutputError,
+    UnsupportedInputError,
+    VideoError,
+)
 from facehealth.faces.io import (
     iter_video_frames,
     media_kind,
     probe_video,
     read_image,
     to_rgb_array,
+    write_image,
     write_video,
 )
 from tests.conftest import fixture_path
@@ -164,3 +173,24 @@ def test_fps_sampling_keeps_one_frame_per_tick_when_ticks_fall_between_frames(tm
     times = [f.timestamp for f in iter_video_frames(path, fps=2)]
     assert len(times) == 20
     assert min(b - a for a, b in zip(times, times[1:])) >= 0.39
+
+
+def test_write_image_round_trips_and_makes_folders(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    path = write_image(tmp_path / "a" / "b" / "x.png", rgb)
+    assert path == tmp_path / "a" / "b" / "x.png"
+    np.testing.assert_array_equal(read_image(path), rgb)  # RGB in, RGB out (no channel swap)
+    small = write_image(tmp_path / "q10.jpg", rgb, jpeg_quality=10).stat().st_size
+    assert small < write_image(tmp_path / "q95.jpg", rgb, jpeg_quality=95).stat().st_size
+
+
+def test_write_image_failures_name_the_path(tmp_path):
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(OutputError, match=r"x\.nope: could not write"):
+        write_image(tmp_path / "x.nope", rgb)  # OpenCV has no writer for the suffix
+    (tmp_path / "taken.png").mkdir()
+    with pytest.raises(OutputError, match=r"taken\.png: could not write") as caught:
+        write_image(tmp_path / "taken.png", rgb)  # a folder is where the file should go
+    assert isinstance(caught.value, FaceHealthError) and isinstance(caught.value, OSError)
+    with pytest.raises(InputError, match=r"expected an \(H, W, 3\) uint8"):
+        write_image(tmp_path / "grey.png", np.zeros((8, 8), np.uint8))

@@ -53,3 +53,16 @@ def test_blazeface_box_gives_landmarks_close_to_dlibs_own_detector(models, read)
 def test_region_table_covers_all_68_points():
     indices = sorted(i for group in REGIONS.values() for i in group)
     assert indices == list(range(68))
+
+
+def test_groups_add_unions_and_parts_and_region_points_picks_them():
+    from facehealth.faces.landmarks import GROUPS, region_points
+
+    points = np.arange(136, dtype=np.float64).reshape(68, 2)
+    assert GROUPS.items() >= REGIONS.items()
+    np.testing.assert_array_equal(region_points(points, "brows"), points[17:27])
+    np.testing.assert_array_equal(region_points(points, "right_eye"), points[36:42])
+    assert GROUPS["outer_lips"] + GROUPS["inner_lips"] == REGIONS["mouth"] == tuple(range(48, 68))
+    assert GROUPS["outer_lips"][-1] == 59
+    with pytest.raises(KeyError, match="no landmark group 'ears'"):
+        region_points(points, "ears")

@@ -69,3 +69,27 @@ def test_process_video_yields_sampled_frames(tmp_path, pipeline, read):
     results = list(pipeline.process_video(path))  # default: 5 frames per second
     assert [r.frame_index for r in results] == [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]
     assert all(len(r.accepted) == 1 for r in results)
+
+
+def test_frame_result_as_dict_is_json_ready_with_source_and_quality(policies):
+    import json
+
+    from tests.conftest import fixture_path
+
+    result = policies["largest"].process_file(fixture_path("group4.jpg"))
+    record = json.loads(json.dumps(result.as_dict()))  # plain JSON types only
+    assert record["source"] == str(fixture_path("group4.jpg")) and record["frame_index"] is None
+    assert (record["width"], record["height"]) == result.image_size and record["detected"] == 4
+    assert record["rejected"] == {Reason.NOT_SELECTED: 3}
+    assert record["quality"] == [result.faces[0].quality.as_dict()] == [record["faces"][0]["quality"]]
+    assert len(record["faces"][0]["landmarks"]) == 68
+
+
+def test_process_file_can_draw_the_result(pipeline, tmp_path, read):
+    from facehealth.faces.draw import draw_faces
+    from facehealth.faces.io import read_image
+    from tests.conftest import fixture_path
+
+    result = pipeline.process_file(fixture_path("obama.jpg"), draw_to=tmp_path / "d" / "drawn.png")
+    drawn = read_image(tmp_path / "d" / "drawn.png")
+    np.testing.assert_array_equal(drawn, draw_faces(read("obama.jpg"), result))

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from facehealth.config import load_config
-from facehealth.errors import SchemaError, UnsupportedInputError
+from facehealth.errors import OutputError, SchemaError, UnsupportedInputError
 from facehealth.faces.config import FacesConfig
 from facehealth.faces.io import write_video
 from facehealth.faces.prepare import prepare_faces
@@ -154,3 +154,14 @@ def test_a_script_without_main_guard_fails_clearly_instead_of_hanging(cohort_fol
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240)
     assert done.returncode != 0
     assert "WorkerError" in done.stderr and "__main__" in done.stderr, done.stderr[-2000:]
+
+
+def test_a_crop_that_cannot_be_written_stops_the_run(tmp_path):
+    """An output problem is not an unreadable input: it raises instead of being counted as a rejection."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(fixture_path("obama.jpg"), src / "a.jpg")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "crops").write_text("a file where the crops folder goes")
+    with pytest.raises(OutputError, match="could not write"):
+        _run(src, tmp_path / "out")

@@ -7,7 +7,7 @@ import pytest
 from facehealth.errors import SchemaError
 from facehealth.train.config import OptimConfig, PretrainConfig
 from facehealth.train.finetune import FinetuneConfig
-from facehealth.workflow import RunConfig, run_study
+from facehealth.workflow import RunConfig, run_pipeline
 
 
 def _tiny(out) -> RunConfig:  # noqa: ANN001
@@ -32,8 +32,8 @@ def _tiny(out) -> RunConfig:  # noqa: ANN001
     )
 
 
-def test_run_study_records_every_stage_and_headline_numbers(cohort_copy, tmp_path):
-    record = run_study(_tiny(tmp_path / "run"), cohort_copy)
+def test_run_pipeline_records_every_stage_and_headline_numbers(cohort_copy, tmp_path):
+    record = run_pipeline(_tiny(tmp_path / "run"), cohort_copy)
     saved = json.loads((tmp_path / "run" / "run.json").read_text())
     status = {k: v["status"] for k, v in saved["stages"].items()}
     assert status["faces"] == status["pretrain"] == status["finetune"] == status["evaluate"] == "done"
@@ -56,7 +56,7 @@ def test_a_failing_stage_is_recorded_and_raises(cohort_copy, tmp_path):
     text[1] = text[1].replace(",F,", ",woman,").replace(",M,", ",man,")
     (cohort_copy / "subjects.csv").write_text("\n".join(text) + "\n")
     with pytest.raises(SchemaError, match="cohort validate"):
-        run_study(_tiny(tmp_path / "run"), cohort_copy)
+        run_pipeline(_tiny(tmp_path / "run"), cohort_copy)
     saved = json.loads((tmp_path / "run" / "run.json").read_text())
     assert saved["stages"]["faces"]["status"] == "failed" and "sex" in saved["stages"]["faces"]["note"]
     assert "finetune" not in saved["stages"] and saved["finished"] is None

@@ -16,7 +16,7 @@ from facehealth.errors import SchemaError
 from facehealth.studies.config import StudyConfig
 from facehealth.train.config import PretrainConfig
 from facehealth.train.finetune import FinetuneConfig
-from facehealth.workflow.run import STAGES, RunConfig, RunRecord
+from facehealth.workflow.records import STAGES, RunConfig, RunRecord
 from facehealth.workflow.stages import STAGE_FUNCTIONS, StageContext, headline_numbers, study_config_for_run
 
 

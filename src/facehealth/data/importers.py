@@ -29,10 +29,22 @@ import numpy as np
 import pandas as pd
 
 from facehealth.data.cohort import write_table
-from facehealth.errors import SchemaError, UnsupportedInputError
+from facehealth.errors import ConfigError, SchemaError, UnsupportedInputError
 from facehealth.faces.io import IMAGE_SUFFIXES
 
-__all__ = ["ImportSummary", "import_utkface", "import_imdb_wiki", "import_agedb", "import_csv", "import_folder"]
+__all__ = [
+    "ImportSummary",
+    "DATASET_KINDS",
+    "import_dataset",
+    "import_utkface",
+    "import_imdb_wiki",
+    "import_agedb",
+    "import_csv",
+    "import_folder",
+]
+
+# The names ``facehealth cohort import KIND`` accepts, in the order its help lists them.
+DATASET_KINDS = ("utkface", "imdb-wiki", "agedb", "csv", "folder")
 
 UTK_RACES = {"0": "White", "1": "Black", "2": "Asian", "3": "Indian", "4": "Other"}
 
@@ -250,3 +262,31 @@ def import_folder(folder: str | Path, out: str | Path) -> ImportSummary:
     summary.media = len(images)
     (out / "import_report.json").write_text(json.dumps(summary.as_dict(), indent=2))
     return summary
+
+
+def import_dataset(
+    kind: str,
+    source: str | Path,
+    out: str | Path,
+    *,
+    path_col: str = "path",
+    subject_col: str | None = None,
+    age_col: str | None = None,
+    sex_col: str | None = None,
+) -> ImportSummary:
+    """Import a dataset of one of the :data:`DATASET_KINDS` (the column names apply to ``csv`` only).
+
+    Raises:
+        ConfigError: ``kind`` is not one of them.
+    """
+    if kind == "utkface":
+        return import_utkface(source, out)
+    if kind == "imdb-wiki":
+        return import_imdb_wiki(source, out)
+    if kind == "agedb":
+        return import_agedb(source, out)
+    if kind == "csv":
+        return import_csv(source, out, path_col, subject_col, age_col, sex_col)
+    if kind == "folder":
+        return import_folder(source, out)
+    raise ConfigError(f"unknown dataset kind '{kind}'; use one of {', '.join(DATASET_KINDS)}")

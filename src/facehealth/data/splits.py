@@ -15,9 +15,18 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
+from facehealth.data.cohort import load_cohort
 from facehealth.errors import SchemaError
 
-__all__ = ["make_splits", "save_splits", "load_splits", "assert_no_leakage", "stratify_labels"]
+__all__ = [
+    "make_splits",
+    "split_cohort",
+    "splits_path",
+    "save_splits",
+    "load_splits",
+    "assert_no_leakage",
+    "stratify_labels",
+]
 
 
 def stratify_labels(table: pd.DataFrame, column: str | None, bins: int = 4) -> np.ndarray | None:
@@ -98,14 +107,41 @@ def make_splits(
     return out
 
 
+def split_cohort(
+    cohort_root: str | Path,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    val_fraction: float = 0.1,
+    folds: int = 5,
+    stratify: str | None = None,
+    external_sites: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Split a cohort folder's subjects (:func:`make_splits`), check that no subject's media cross
+    sides, and write the splits to :func:`splits_path` (``facehealth cohort split``).
+
+    Raises:
+        SchemaError: the cohort's tables are invalid, or a split request cannot be met.
+    """
+    cohort = load_cohort(cohort_root)
+    splits = make_splits(cohort.subject_labels(), seed, test_fraction, val_fraction, folds, stratify, external_sites)
+    assert_no_leakage(cohort.media, splits)
+    save_splits(splits, Path(cohort_root))
+    return splits
+
+
+def splits_path(cohort_root: str | Path) -> Path:
+    """Where a cohort folder keeps its splits."""
+    return Path(cohort_root) / "splits.csv"
+
+
 def save_splits(splits: pd.DataFrame, cohort_root: Path) -> Path:
-    path = Path(cohort_root) / "splits.csv"
+    path = splits_path(cohort_root)
     splits.to_csv(path, index=False)
     return path
 
 
 def load_splits(cohort_root: Path) -> pd.DataFrame:
-    path = Path(cohort_root) / "splits.csv"
+    path = splits_path(cohort_root)
     if not path.is_file():
         raise SchemaError(f"{path} not found; run `facehealth cohort split {cohort_root}` first")
     return pd.read_csv(path, dtype={"subject_id": str})

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from facehealth.errors import InputError
+from facehealth.faces.io import write_image
 
 __all__ = ["overlay", "to_original", "invert_affine", "save_png", "grid"]
 
@@ -99,8 +100,4 @@ def grid(images: list[np.ndarray], columns: int, labels: list[str] | None = None
 
 def save_png(path: str | Path, image_rgb: np.ndarray) -> Path:
     """Write an RGB uint8 image as PNG (creating the folder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)):
-        raise InputError(f"could not write {path}")
-    return path
+    return write_image(path, image_rgb)

@@ -1,7 +1,7 @@
 """Facial regions from the 68 iBUG/dlib landmarks, and how much saliency each region holds.
 
-Landmark indices: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth 48-67.
-"left"/"right" are the *image* sides of the aligned crop (image-left = the
+Landmark groups are :data:`facehealth.faces.landmarks.GROUPS` (iBUG 300-W order).
+"left"/"right" here are the *image* sides of the aligned crop (image-left = the
 subject's right), as the iBUG order numbers points from the image's left.
 
 Regions are polygons rasterised at crop size and made disjoint by painting in a
@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from facehealth.errors import InputError
+from facehealth.faces.landmarks import region_points
 
 __all__ = [
     "REGIONS",
@@ -110,7 +111,7 @@ def region_polygons(landmarks_crop: np.ndarray) -> dict[str, list[np.ndarray]]:
     if not np.isfinite(p).all():
         raise InputError("landmarks contain NaN/inf")
     up = np.array([0.0, -1.0])
-    brow_y = p[17:27, 1].mean()
+    brow_y = region_points(p, "brows")[:, 1].mean()
     face_h = max(p[8, 1] - brow_y, 1.0)  # brow line to chin
     face_w = max(p[16, 0] - p[0, 0], 1.0)
     brow_t = 0.05 * face_h  # half-thickness of a brow band
@@ -125,8 +126,11 @@ def region_polygons(landmarks_crop: np.ndarray) -> dict[str, list[np.ndarray]]:
         outer = jaw[:, 0].min() - EAR_WIDTH * face_w if side < 0 else jaw[:, 0].max() + EAR_WIDTH * face_w
         return np.vstack([[outer, top], [jaw[0, 0], top], jaw, [outer, jaw[-1, 1]]])
 
-    brows = [np.vstack([p[a:b] + up * brow_t, p[a:b][::-1] - up * brow_t]) for a, b in ((17, 22), (22, 27))]
-    brow_line = p[17:27] + up * brow_t
+    brows = [
+        np.vstack([b + up * brow_t, b[::-1] - up * brow_t])
+        for b in (region_points(p, "right_brow"), region_points(p, "left_brow"))
+    ]
+    brow_line = region_points(p, "brows") + up * brow_t
     forehead = np.vstack([brow_line, brow_line[::-1] + up * FOREHEAD_FRACTION * face_h])
     nose_half = 0.35 * (p[35, 0] - p[31, 0])
     nose = np.vstack(
@@ -151,11 +155,11 @@ def region_polygons(landmarks_crop: np.ndarray) -> dict[str, list[np.ndarray]]:
         "cheek_left": [np.vstack([p[1:6], p[48], p[31], p[39], p[40], p[41], p[36]])],
         "cheek_right": [np.vstack([p[15:10:-1], p[54], p[35], p[42], p[47], p[46], p[45]])],
         "forehead": [forehead],
-        "perioral": [scaled(p[48:60], 1.25, 1.45)],
+        "perioral": [scaled(region_points(p, "outer_lips"), 1.25, 1.45)],
         "nose": [nose],
         "brows": brows,
-        "periorbital_left": [periorbital(p[36:42])],
-        "periorbital_right": [periorbital(p[42:48])],
+        "periorbital_left": [periorbital(region_points(p, "right_eye"))],  # the subject's right eye, image-left
+        "periorbital_right": [periorbital(region_points(p, "left_eye"))],
     }
 
 

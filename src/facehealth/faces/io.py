@@ -1,8 +1,9 @@
-"""Reading images and videos into RGB uint8 arrays.
+"""Reading images and videos into RGB uint8 arrays, and writing them back.
 
 Images: any format Pillow decodes (JPEG, PNG, WebP, TIFF, BMP ...), any mode
 (RGBA, LA, P, L, I;16, I, F), EXIF orientation applied. Videos: decoded with
 PyAV one frame at a time, so memory does not grow with the video's length.
+Writing: :func:`write_image` (every image facehealth writes) and :func:`write_video`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from facehealth.errors import CorruptImageError, InputTooLargeError, UnsupportedInputError, VideoError
+from facehealth.errors import (
+    CorruptImageError,
+    InputError,
+    InputTooLargeError,
+    OutputError,
+    UnsupportedInputError,
+    VideoError,
+)
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -30,6 +38,7 @@ __all__ = [
     "to_rgb_array",
     "probe_video",
     "iter_video_frames",
+    "write_image",
     "write_video",
 ]
 
@@ -128,6 +137,36 @@ def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
         alpha = arr[:, :, 3:4].astype(np.float32) / 255.0
         arr = (arr[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
     return np.ascontiguousarray(arr)
+
+
+def write_image(path: str | Path, rgb: np.ndarray, *, jpeg_quality: int | None = None) -> Path:
+    """Write an (H, W, 3) uint8 RGB array to ``path`` (format from the suffix; folders created).
+
+    Args:
+        jpeg_quality: 0-100 for a ``.jpg``/``.jpeg`` file; ``None`` is OpenCV's default (95).
+
+    Raises:
+        InputError: ``rgb`` is not an (H, W, 3) uint8 array.
+        OutputError: the file could not be written (OpenCV's ``imwrite`` reports failure by its
+            return value, not by an exception, so an unchecked call loses files silently).
+    """
+    import cv2
+
+    path = Path(path)
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise InputError(f"{path}: expected an (H, W, 3) uint8 RGB image to write, got {rgb.dtype} {rgb.shape}")
+    params = []
+    if jpeg_quality is not None and path.suffix.lower() in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    except (OSError, cv2.error) as exc:  # cv2.error: e.g. no writer for the suffix
+        raise OutputError(f"{path}: could not write the image ({exc})") from exc
+    if not written:
+        raise OutputError(f"{path}: could not write the image (is the folder writable and the suffix an image format?)")
+    return path
 
 
 @dataclass(frozen=True, eq=False)

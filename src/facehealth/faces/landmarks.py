@@ -1,7 +1,10 @@
 """68-point facial landmarks (iBUG 300-W order) with dlib's shape predictor.
 
-Index groups: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47 (subject's right
-eye 36-41 first, which sits on the image's left), mouth 48-67.
+Index groups (:data:`REGIONS`, the one place they are written down): jaw 0-16,
+brows 17-26, nose 27-35, eyes 36-47 (subject's right eye 36-41 first, which sits
+on the image's left), mouth 48-67 (outer lips 48-59, inner lips 60-67).
+:data:`GROUPS` adds the unions and parts other modules mask with, and
+:func:`region_points` picks a group's points out of a (68, 2) array.
 
 The predictor was trained with boxes from dlib's HOG detector, which frame the
 face a little tighter than BlazeFace. ``DLIB_BOX_FROM_BLAZEFACE`` moves a
@@ -21,11 +24,23 @@ import numpy as np
 from facehealth.faces.model_files import DLIB_LANDMARKS_68, find_model_file
 from facehealth.faces.records import BoundingBox
 
-__all__ = ["DlibLandmarker", "REGIONS", "eye_centres", "inter_ocular_distance", "DLIB_BOX_FROM_BLAZEFACE"]
+__all__ = [
+    "DlibLandmarker",
+    "REGIONS",
+    "GROUPS",
+    "region_points",
+    "eye_centres",
+    "inter_ocular_distance",
+    "DLIB_BOX_FROM_BLAZEFACE",
+]
 
 # Offsets of (left, top, right, bottom) as fractions of the BlazeFace box width.
 DLIB_BOX_FROM_BLAZEFACE = (0.015, 0.024, -0.057, -0.047)
 
+_OUTER_LIPS = tuple(range(48, 60))
+_INNER_LIPS = tuple(range(60, 68))
+
+# A partition of the 68 points ("right"/"left" = the subject's).
 REGIONS: dict[str, tuple[int, ...]] = {
     "jaw": tuple(range(0, 17)),
     "right_brow": tuple(range(17, 22)),
@@ -33,8 +48,23 @@ REGIONS: dict[str, tuple[int, ...]] = {
     "nose": tuple(range(27, 36)),
     "right_eye": tuple(range(36, 42)),
     "left_eye": tuple(range(42, 48)),
-    "mouth": tuple(range(48, 68)),
+    "mouth": _OUTER_LIPS + _INNER_LIPS,
 }
+
+# REGIONS plus the unions and parts that masks need on their own (these overlap; REGIONS does not).
+GROUPS: dict[str, tuple[int, ...]] = {
+    **REGIONS,
+    "brows": REGIONS["right_brow"] + REGIONS["left_brow"],
+    "outer_lips": _OUTER_LIPS,  # the lip line; the mouth polygon
+    "inner_lips": _INNER_LIPS,  # the opening between the lips
+}
+
+
+def region_points(landmarks: np.ndarray, name: str) -> np.ndarray:
+    """The (K, 2) points of the :data:`GROUPS` entry ``name`` from (68, 2) ``landmarks``, in index order."""
+    if name not in GROUPS:
+        raise KeyError(f"no landmark group '{name}'; groups: {', '.join(GROUPS)}")
+    return np.asarray(landmarks)[list(GROUPS[name])]
 
 
 class DlibLandmarker:
@@ -67,7 +97,7 @@ class DlibLandmarker:
 
 def eye_centres(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centres of the eye on the image's left (subject's right) and on the image's right."""
-    return landmarks[36:42].mean(axis=0), landmarks[42:48].mean(axis=0)
+    return region_points(landmarks, "right_eye").mean(axis=0), region_points(landmarks, "left_eye").mean(axis=0)
 
 
 def inter_ocular_distance(landmarks: np.ndarray) -> float:

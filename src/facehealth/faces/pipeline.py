@@ -16,7 +16,8 @@ import numpy as np
 from facehealth.faces.align import align_face
 from facehealth.faces.config import FacesConfig
 from facehealth.faces.detect import FaceDetector, create_detector
-from facehealth.faces.io import iter_video_frames, read_image, to_rgb_array
+from facehealth.faces.draw import draw_faces
+from facehealth.faces.io import iter_video_frames, read_image, to_rgb_array, write_image
 from facehealth.faces.landmarks import DlibLandmarker
 from facehealth.faces.quality import assess_quality
 from facehealth.faces.records import Detection, Face, FrameResult, Reason
@@ -59,9 +60,22 @@ class FacePipeline:
         faces = tuple(self._face(image, det) for det in kept)
         return FrameResult(source, frame_index, timestamp, (w, h), faces, len(detections), dict(rejected))
 
-    def process_file(self, path: str | Path) -> FrameResult:
-        """Read an image file and run the pipeline on it (read errors raise ``InputError``)."""
-        return self.process(read_image(path), source=str(path))
+    def process_file(self, path: str | Path, draw_to: str | Path | None = None) -> FrameResult:
+        """Read an image file and run the pipeline on it (read errors raise ``InputError``).
+
+        Args:
+            draw_to: also write the photo with every kept face's box, landmarks and quality
+                verdict drawn on it (:func:`~facehealth.faces.draw.draw_faces`) to this file.
+
+        Raises:
+            InputError: the file cannot be read.
+            OutputError: ``draw_to`` cannot be written.
+        """
+        image = read_image(path)
+        result = self.process(image, source=str(path))
+        if draw_to is not None:
+            write_image(draw_to, draw_faces(image, result))
+        return result
 
     def process_video(self, path: str | Path) -> Iterator[FrameResult]:
         """Stream the sampled frames of a video through the pipeline, one at a time."""

@@ -35,8 +35,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from facehealth.config import save_resolved
-from facehealth.errors import FaceHealthError, WorkerError
+from facehealth.errors import FaceHealthError, OutputError, WorkerError
 from facehealth.faces.config import FacesConfig
+from facehealth.faces.io import write_image
 from facehealth.faces.pipeline import FacePipeline
 from facehealth.faces.records import FrameResult, Reason
 from facehealth.faces.sources import MediaItem, collect_media
@@ -244,6 +245,8 @@ def _process_item(pipeline: FacePipeline, item: MediaItem, shard: int, out: Path
             frames += 1
             faces += result.detected
             crops += _record(result, item, shard, out, pipeline.config, outcome)
+    except OutputError:
+        raise  # a crop that cannot be written stops the run; the input itself was fine
     except FaceHealthError as exc:
         error = str(exc)
         outcome.rejections.append(_rejection(item, None, None, Reason.UNREADABLE, (Reason.UNREADABLE,), 1, error))
@@ -275,12 +278,7 @@ def _record(
             continue
         frame_part = "" if result.frame_index is None else f"_f{result.frame_index:06d}"
         rel = Path("crops") / f"{shard:05d}" / f"{item.media_id}{frame_part}_{face_index}.{config.crop_format}"
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        bgr = cv2.cvtColor(face.aligned.image, cv2.COLOR_RGB2BGR)
-        params = [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality] if config.crop_format == "jpg" else []
-        if not cv2.imwrite(str(target), bgr, params):
-            raise OSError(f"could not write {target}")
+        write_image(out / rel, face.aligned.image, jpeg_quality=config.jpeg_quality)
         written += 1
         outcome.manifest.append(
             {

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from facehealth.faces.config import QualityConfig
+from facehealth.faces.landmarks import eye_centres
 from facehealth.faces.records import AlignedFace, Detection, QualityReport, Reason
 
 __all__ = ["assess_quality", "head_pose", "sharpness", "brightness"]
@@ -49,7 +50,7 @@ def head_pose(landmarks: np.ndarray, image_size: tuple[int, int]) -> tuple[float
     camera = np.array([[focal, 0, cx], [0, focal, cy], [0, 0, 1]])
     points = landmarks[_POSE_LANDMARKS].astype(np.float64)
     ok, rvec, _ = cv2.solvePnP(_MODEL_POINTS, points, camera, None, flags=cv2.SOLVEPNP_ITERATIVE)
-    left_eye, right_eye = landmarks[36:42].mean(0), landmarks[42:48].mean(0)
+    left_eye, right_eye = eye_centres(landmarks)  # image-left, image-right
     roll = float(np.degrees(np.arctan2(right_eye[1] - left_eye[1], right_eye[0] - left_eye[0])))
     if not ok:
         return float("nan"), float("nan"), roll

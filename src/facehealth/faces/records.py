@@ -211,6 +211,21 @@ class FrameResult:
         """Faces that passed the quality gate."""
         return tuple(f for f in self.faces if f.quality.passed)
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready; ``source`` and ``quality`` (one report per kept face) as in ``Prediction.as_dict``."""
+        width, height = self.image_size
+        return {
+            "source": self.source,
+            "frame_index": self.frame_index,
+            "timestamp": self.timestamp,
+            "width": width,
+            "height": height,
+            "detected": self.detected,
+            "rejected": dict(self.rejected),
+            "quality": [f.quality.as_dict() for f in self.faces],
+            "faces": [f.as_dict() for f in self.faces],
+        }
+
 
 def _invert_affine(matrix: np.ndarray) -> np.ndarray:
     full = np.vstack([np.asarray(matrix, dtype=np.float64), [0.0, 0.0, 1.0]])

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from facehealth.errors import InputError
+from facehealth.faces.landmarks import region_points
 from facehealth.robustness import regions as r
 
 __all__ = ["Perturbation", "PERTURBATIONS", "MAX_SEVERITY", "apply_perturbation", "list_perturbations"]
@@ -188,8 +189,8 @@ def _glasses(img: np.ndarray, s: float, lm: np.ndarray | None, rng: np.random.Ge
     _, _, hw, _ = r.face_box(lm)
     pad = 0.12 * hw
     polys = []
-    for eye in (np.arange(36, 42), np.arange(42, 48)):
-        lo, hi = lm[eye].min(0), lm[eye].max(0)
+    for eye in (region_points(lm, "right_eye"), region_points(lm, "left_eye")):
+        lo, hi = eye.min(0), eye.max(0)
         polys.append(np.array([[lo[0] - pad, lo[1] - pad], [hi[0] + pad, lo[1] - pad], [hi[0] + pad, hi[1] + pad],
                                [lo[0] - pad, hi[1] + pad]]))  # fmt: skip
     bridge_y = lm[[39, 42], 1].mean()
@@ -241,11 +242,15 @@ def _cheek_alpha(img: np.ndarray, lm: np.ndarray) -> np.ndarray:
 
 def _lid_alpha(img: np.ndarray, lm: np.ndarray) -> np.ndarray:
     hw = r.face_box(lm)[2]
-    polys = [np.vstack([lm[36:40], lm[17:22][::-1]]), np.vstack([lm[42:46], lm[22:27][::-1]])]
+    # Each lid: the eye's upper contour (its first four points) closed along the brow above it.
+    polys = [
+        np.vstack([region_points(lm, f"{side}_eye")[:4], region_points(lm, f"{side}_brow")[::-1]])
+        for side in ("right", "left")
+    ]
     # Keep the shadow in the lower two-thirds of the lid (between the lash line and the brow).
     mask = r.polygon_mask(img.shape[:2], *polys)
     ys = np.arange(img.shape[0], dtype=np.float32)[:, None]
-    brow, lid = lm[17:27, 1].mean(), lm[[37, 38, 43, 44], 1].mean()
+    brow, lid = region_points(lm, "brows")[:, 1].mean(), lm[[37, 38, 43, 44], 1].mean()
     mask *= (ys > brow + 0.3 * (lid - brow)).astype(np.float32)
     return r.soft_mask(mask, 0.02 * hw)
 

@@ -2,14 +2,16 @@
 
 These helpers serve the landmark-based perturbations (pose, occlusion, makeup)
 in :mod:`facehealth.robustness.perturb`. Landmark indices follow the 300-W
-convention: jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, outer lips 48-59,
-inner lips 60-67; "left"/"right" below mean the image's left/right.
+convention (the groups are :data:`facehealth.faces.landmarks.GROUPS`); "left"/"right"
+below mean the image's left/right.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from facehealth.faces.landmarks import GROUPS
 
 __all__ = [
     "JAW",
@@ -22,10 +24,11 @@ __all__ = [
     "thin_plate_warp",
 ]
 
-JAW = np.arange(0, 17)
-NOSE = np.arange(27, 36)
-OUTER_LIPS = np.arange(48, 60)
-INNER_LIPS = np.arange(60, 68)
+# Index arrays (for fancy indexing of (68, 2) landmarks) of the groups the perturbations mask.
+JAW = np.array(GROUPS["jaw"])
+NOSE = np.array(GROUPS["nose"])
+OUTER_LIPS = np.array(GROUPS["outer_lips"])
+INNER_LIPS = np.array(GROUPS["inner_lips"])
 
 
 def face_box(landmarks: np.ndarray) -> tuple[float, float, float, float]:

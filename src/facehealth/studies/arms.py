@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from facehealth.config import load_config, to_mapping
+from facehealth.config import load_config, merge_overrides, to_mapping
 from facehealth.data.splits import save_splits
 from facehealth.errors import ConfigError
 from facehealth.models.tasks import TaskSpec
@@ -57,17 +57,6 @@ class Arm:
 
     def __call__(self, train_ids: Sequence[str], work_dir: Path, seed: int) -> pd.DataFrame:
         return self.fit_predict(list(train_ids), Path(work_dir), seed)
-
-
-def merge_overrides(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """``extra`` over ``base``, merging nested mappings (so ``optim: {base_lr: ..}`` keeps the other keys)."""
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge_overrides(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _digest(payload: Any) -> str:

@@ -1,5 +1,6 @@
-"""A whole study in one command: ``facehealth run`` (a user's cohort) and ``facehealth demo`` (synthetic)."""
+"""A whole run in one command: ``facehealth run`` (a user's cohort) and ``facehealth demo`` (synthetic)."""
 
-from facehealth.workflow.run import STAGES, RunConfig, RunRecord, run_study
+from facehealth.workflow.records import STAGES, Progress, RunConfig, RunRecord
+from facehealth.workflow.run import run_pipeline
 
-__all__ = ["RunConfig", "RunRecord", "run_study", "STAGES"]
+__all__ = ["RunConfig", "RunRecord", "Progress", "run_pipeline", "STAGES"]

@@ -1,4 +1,6 @@
-"""The stages of a study run. Each has a skip rule (why it cannot or need not run) and a body.
+"""The stages of a whole run (:func:`facehealth.workflow.run_pipeline`).
+
+Each has a skip rule (why it cannot or need not run) and a body.
 
 A body reads the outputs of earlier stages from fixed places in the run folder and writes its
 own; it returns a one-line note for ``run.json``. Heavy imports happen inside the bodies so that
@@ -20,7 +22,7 @@ from facehealth.errors import ConfigError, SchemaError
 from facehealth.evaluate.metrics import DegenerateMetricWarning
 from facehealth.studies.config import StudyConfig
 from facehealth.train.config import FinetuneConfig
-from facehealth.workflow.run import Progress, RunConfig, RunRecord
+from facehealth.workflow.records import Progress, RunConfig, RunRecord
 
 __all__ = ["StageContext", "Stage", "STAGE_FUNCTIONS"]
 
@@ -216,9 +218,6 @@ def headline_numbers(report: dict) -> dict:
     return out
 
 
-STUDY_NAMES = ("label_efficiency", "external", "baselines", "subgroups")
-
-
 def study_config_for_run(ctx: StageContext) -> StudyConfig:
     """The run's study settings with its cohort, crops, output folder, recipe and MAE encoder filled in."""
     study = ctx.cfg.study
@@ -246,25 +245,15 @@ def study_config_for_run(ctx: StageContext) -> StudyConfig:
 
 
 def _studies(ctx: StageContext) -> str:
-    from facehealth.studies import designs as studies
+    from facehealth.workflow.designs import STUDY_NAMES, run_design
 
     unknown = [s for s in ctx.cfg.studies if s not in STUDY_NAMES]
-    if unknown:
+    if unknown:  # before any design runs: a typo should not cost the ones before it
         raise ConfigError(f"studies: unknown {unknown}; choose from {', '.join(STUDY_NAMES)}")
     cfg = study_config_for_run(ctx)
-    done = []
-    for name in STUDY_NAMES:  # label efficiency first: the others reuse its full-data runs
-        if name not in ctx.cfg.studies:
-            continue
-        if name == "label_efficiency":
-            studies.label_efficiency(cfg, on_progress=ctx.bar("study: label efficiency"))
-        elif name == "external":
-            studies.external_validation(cfg)
-        elif name == "baselines":
-            studies.baseline_table(cfg)
-        else:
-            studies.subgroup_study(cfg)
-        done.append(name)
+    done = [name for name in STUDY_NAMES if name in ctx.cfg.studies]  # the designs' own order
+    for name in done:
+        run_design(name, cfg, on_progress=ctx.bar("study: label efficiency") if name == "label_efficiency" else None)
     return f"{', '.join(done)}; arms {', '.join(cfg.arms)}"
 
 

@@ -42,6 +42,7 @@ from facehealth.data.synth.model import (
     draw_subjects,
     expression_track,
 )
+from facehealth.faces.io import write_image
 
 __all__ = ["SynthConfig", "synthesize_cohort"]
 
@@ -201,4 +202,4 @@ def _contact_sheet(path: Path, items: list[tuple[np.ndarray, dict]], cols: int =
             f"{row['age']:.0f}{row['sex']} BMI{row['bmi']:.0f} {row['site'][-1].upper()}{' CAD' if row['cad'] else ''}"
         )
         cv2.putText(sheet, text, (x + 3, y + tile + 15), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (20, 20, 20), 1, cv2.LINE_AA)
-    cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    write_image(path, sheet)
