@@ -1,0 +1,143 @@
+"""``facehealth explain|robustness|report``: explanations, perturbation suites and reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from facehealth.cli.common import (
+    app,
+    err,
+    fail,
+    out,
+)
+from facehealth.errors import FaceHealthError
+
+
+@app.command("explain")
+def explain_cmd(
+    model: Annotated[Path, typer.Option(help="Fine-tuned checkpoint (checkpoint-best.safetensors).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the PNGs and tables.")],
+    photos: Annotated[list[Path] | None, typer.Option("--input", help="A photo to explain (repeatable).")] = None,
+    prepared: Annotated[
+        Path | None, typer.Option(help="A `faces prepare` folder: galleries and region tables over its subjects.")
+    ] = None,
+    task: Annotated[
+        list[str] | None, typer.Option(help="Target, e.g. cad or biomarkers:haemoglobin (repeatable; default all).")
+    ] = None,
+    method: Annotated[str, typer.Option(help="gradcam, rollout (ViT) or ig (integrated gradients).")] = "gradcam",
+    subjects: Annotated[int, typer.Option(help="With --prepared: subjects drawn from the test split.")] = 32,
+) -> None:
+    """Saliency of each head: on your photos (mapped back onto them) or across a prepared cohort."""
+    if not photos and prepared is None:
+        fail(ValueError("give --input PHOTO (repeatable) or --prepared FOLDER"))
+    if method not in ("gradcam", "rollout", "ig"):
+        fail(ValueError(f"unknown method '{method}'; use gradcam, rollout or ig"))
+    try:
+        if prepared is not None:
+            from facehealth.explain.cohort import explain_cohort
+
+            result = explain_cohort(model, prepared, out_dir, task, n_subjects=subjects, method=method)
+            out.print(f"{result.n_images} photos of {result.n_subjects} subjects; regions: {result.regions_csv}")
+        from facehealth.explain.photo import explain_photo
+
+        for photo in photos or []:
+            explained = explain_photo(model, photo, out_dir, task, method=method)
+            regions = "; ".join(f"{k}: {', '.join(v)}" for k, v in explained.top_regions.items())
+            out.print(f"{photo}: {explained.overlay_png} (top regions - {regions})")
+    except FaceHealthError as exc:
+        fail(exc)
+
+
+@app.command("robustness")
+def robustness_cmd(
+    model: Annotated[Path, typer.Option(help="Fine-tuned checkpoint (checkpoint-best.safetensors).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for robustness.csv and the plots.")],
+    cohort: Annotated[Path | None, typer.Option(help="Cohort folder (default: the one trained on).")] = None,
+    prepared: Annotated[Path | None, typer.Option(help="Its `faces prepare` folder.")] = None,
+    split: Annotated[str, typer.Option(help="Which split's subjects to perturb.")] = "test",
+    subjects: Annotated[int, typer.Option(help="At most this many subjects (one photo each).")] = 20,
+    perturbation: Annotated[
+        list[str] | None, typer.Option(help="Perturbations to run (repeatable; default: the standard set).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (noise, crop jitter).")] = 0,
+) -> None:
+    """Re-score perturbed photos (light, pose, blur, occlusion, makeup...) through the whole face path."""
+    import numpy as np
+
+    from facehealth.robustness.suite import run_robustness
+
+    try:
+        with err.status("perturbing and re-scoring photos"):
+            result = run_robustness(
+                model,
+                out_dir=out_dir,
+                cohort_dir=cohort,
+                prepared_dir=prepared,
+                split=split,
+                perturbations=tuple(perturbation) if perturbation else None,
+                n_subjects=subjects,
+                rng=np.random.default_rng(seed),
+            )
+    except FaceHealthError as exc:
+        fail(exc)
+    out.print(
+        f"{result.n_subjects} subjects, {result.forward_passes} forward passes in {result.seconds:.0f} s; "
+        f"table: {out_dir / 'robustness.csv'}"
+    )
+
+
+@app.command("report")
+def report_cmd(
+    target: Annotated[str, typer.Argument(help="A run folder, or the word `person` for a per-person report.")],
+    pdf: Annotated[bool, typer.Option(help="Also print the report to PDF (headless Chromium).")] = True,
+    model: Annotated[Path | None, typer.Option(help="person: fine-tuned checkpoint.")] = None,
+    history: Annotated[Path | None, typer.Option(help="person: SQLite visit history (created if missing).")] = None,
+    subject: Annotated[str | None, typer.Option(help="person: the person's id.")] = None,
+    photo: Annotated[Path | None, typer.Option("--input", help="person: today's photo or video.")] = None,
+    run: Annotated[Path | None, typer.Option(help="person: the model's run folder (90% intervals).")] = None,
+    html: Annotated[Path | None, typer.Option(help="person: also write the report as HTML here.")] = None,
+    record: Annotated[bool, typer.Option(help="person: store this visit in the history.")] = True,
+    explain: Annotated[bool, typer.Option(help="person: name the facial regions behind each score.")] = True,
+    when: Annotated[
+        str | None, typer.Option("--time", help="person: when the photo was taken (ISO date/time; default now).")
+    ] = None,
+) -> None:
+    """`report RUN_DIR`: the cohort report (report.html + PDF). `report person ...`: a person's risk report."""
+    from facehealth import report as reports
+
+    if target == "person":
+        missing = [n for n, v in (("--model", model), ("--history", history), ("--subject", subject)) if v is None]
+        if missing or photo is None:
+            fail(ValueError(f"report person needs {', '.join(missing + (['--input'] if photo is None else []))}"))
+        try:
+            person = reports.visit_report(
+                model,
+                photo,
+                history,
+                subject,
+                run_dir=run,
+                record=record,
+                time=when,
+                explain=explain,  # Grad-CAM panels beside the HTML (or the history) file
+                explanations_dir=(html or history).parent / "explanations",
+            )
+        except FaceHealthError as exc:
+            fail(exc)
+        out.print(person.text)
+        if html:
+            html.write_text(person.html, encoding="utf-8")
+            out.print(f"HTML: {html}")
+        return
+    run_dir = Path(target)
+    if not (run_dir / "run.json").is_file():
+        fail(ValueError(f"{run_dir} is not a run folder (no run.json); give a folder written by `facehealth demo`"))
+    try:
+        page = reports.build_report(run_dir)
+        out.print(f"report: {page}")
+        if pdf:
+            out.print(f"PDF: {reports.report_pdf(page)}")
+    except FaceHealthError as exc:
+        fail(exc)

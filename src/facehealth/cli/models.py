@@ -1,0 +1,154 @@
+"""``facehealth pretrain|finetune|predict|evaluate``: train, apply and score models."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from facehealth.cli.common import (
+    app,
+    err,
+    fail,
+    given,
+    out,
+    training_bar,
+)
+from facehealth.errors import FaceHealthError
+
+
+@app.command("pretrain")
+def pretrain(
+    config: Annotated[Path | None, typer.Option(help="Pretraining YAML (configs/pretrain.yaml).")] = None,
+    data: Annotated[
+        list[Path] | None, typer.Option(help="Prepared crops folder (repeatable); overrides the config.")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder; overrides the config.")] = None,
+    backbone: Annotated[str | None, typer.Option(help="Registry ViT name, e.g. vit_tiny_patch16.")] = None,
+    img_size: Annotated[int | None, typer.Option(help="Input side in px.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size.")] = None,
+) -> None:
+    """Self-supervised MAE pretraining on face crops (resumes an interrupted run in the same folder)."""
+    from facehealth.config import load_config
+    from facehealth.train.config import PretrainConfig
+
+    overrides = given(
+        data=[str(d) for d in data] if data else None,
+        out_dir=out_dir,
+        backbone=backbone,
+        img_size=img_size,
+        epochs=epochs,
+        batch_size=batch_size,
+    )
+    try:
+        cfg = load_config(PretrainConfig, config, overrides)
+        from facehealth.train.engine import pretrain_mae
+
+        with training_bar("MAE pretraining") as update:
+            result = pretrain_mae(cfg, on_progress=update)
+    except FaceHealthError as exc:
+        fail(exc)
+    losses = ", ".join(f"{x:.4f}" for x in result.epoch_losses)
+    out.print(f"loss per epoch: {losses}\n{result.images_per_second:.1f} images/s\ncheckpoint: {result.checkpoint}")
+
+
+@app.command("finetune")
+def finetune_cmd(
+    config: Annotated[Path | None, typer.Option(help="Fine-tuning YAML (configs/finetune.yaml).")] = None,
+    cohort: Annotated[Path | None, typer.Option(help="Cohort folder; overrides the config.")] = None,
+    prepared: Annotated[Path | None, typer.Option(help="Its `faces prepare` folder; overrides the config.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder; overrides the config.")] = None,
+    init_from: Annotated[Path | None, typer.Option(help="Pretrained checkpoint (.safetensors).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs.")] = None,
+) -> None:
+    """Fine-tune the multi-task clinical model; writes the best checkpoint, predictions and metrics."""
+    from facehealth.config import load_config
+    from facehealth.evaluate.clinical import point_metrics
+    from facehealth.train.finetune import FinetuneConfig, finetune
+
+    overrides = given(cohort=cohort, prepared=prepared, out_dir=out_dir, init_from=init_from, epochs=epochs)
+    try:
+        cfg = load_config(FinetuneConfig, config, overrides)
+        with training_bar("fine-tuning") as update:
+            result = finetune(cfg, on_progress=update)
+    except FaceHealthError as exc:
+        fail(exc)
+    out.print(f"best epoch {result.best_epoch}; checkpoint: {result.checkpoint}")
+    for split, values in point_metrics(result.predictions, result.labels, result.tasks).items():
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in values.items() if k != "n_subjects" and isinstance(v, float))
+        out.print(f"{split} (n={values['n_subjects']}): {shown}")
+
+
+@app.command("predict")
+def predict_cmd(
+    files: Annotated[list[Path], typer.Argument(help="Photos or videos.")],
+    model: Annotated[Path, typer.Option(help="Fine-tuned checkpoint (checkpoint-best.safetensors).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """Run faces -> model -> every head on each photo or video."""
+    from facehealth.models.predictor import load
+
+    try:
+        predictor = load(model)
+    except FaceHealthError as exc:
+        fail(exc)
+    reports, failed = [], 0
+    for path in files:
+        try:
+            reports.append(predictor.predict(path).as_dict())
+        except FaceHealthError as exc:
+            failed += 1
+            reports.append({"source": str(path), "error": str(exc)})
+    if as_json:
+        sys.stdout.write(json.dumps(reports, indent=2) + "\n")
+    else:
+        for r in reports:
+            if "error" in r:
+                err.print(f"[red]{r['source']}: {r['error']}[/]")
+                continue
+            values = ", ".join(f"{k} {v:.2f}" for k, v in r["values"].items())
+            probs = ", ".join(
+                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {max(v, key=v.get)}"
+                for k, v in r["probabilities"].items()
+            )
+            out.print(f"{r['source']}: {r['faces_used']} face(s); {values}; {probs}")
+    if failed:
+        raise typer.Exit(code=2)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    model: Annotated[Path, typer.Option(help="Fine-tuned checkpoint (checkpoint-best.safetensors).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for metrics.json and predictions.parquet.")],
+    cohort: Annotated[Path | None, typer.Option(help="Cohort folder (default: the one trained on).")] = None,
+    prepared: Annotated[Path | None, typer.Option(help="Its `faces prepare` folder.")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples (of subjects).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    score_train: Annotated[bool, typer.Option(help="Also score the training split (fit, not performance).")] = False,
+) -> None:
+    """Score every split of a cohort; write metrics.json (and survival.json) with a CI for every number."""
+    from facehealth.evaluate.outputs import evaluate_checkpoint
+
+    try:
+        result = evaluate_checkpoint(
+            model, out_dir, cohort, prepared, seed=seed, n_boot=n_boot, score_train=score_train
+        )
+    except FaceHealthError as exc:
+        fail(exc)
+    report = result.metrics
+    for split, tasks_out in report["splits"].items():
+        shown = []
+        for task, values in tasks_out.items():
+            if isinstance(values, dict):
+                for name, v in values.items():
+                    if isinstance(v, dict) and "value" in v:
+                        shown.append(f"{task}.{name} {v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}]")
+        out.print(f"{split} (n={tasks_out['n_subjects']}): " + "; ".join(shown[:6]))
+    if report["warnings"]:
+        err.print(f"[yellow]{len(report['warnings'])} metric(s) undefined on some split (listed in metrics.json)[/]")
+    survival = f", {out_dir / 'survival.json'}" if result.survival else ""
+    out.print(f"metrics: {out_dir / 'metrics.json'}{survival}")
