@@ -5,6 +5,7 @@ import math
 import shutil
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 
 from facehealth.report import build_report
@@ -161,3 +162,16 @@ def test_partial_run(full_run, tmp_path):
     assert "Face preparation (cohort_faces/summary.json): not run." in html
     assert not _Parsed(html).cells  # no metrics.json -> no metric cells
     assert parsed.sections["studies"]  # studies files are still there
+
+
+def test_a_transductive_pretraining_is_stated_in_the_headline(full_run, full_report, tmp_path):
+    assert "TRANSDUCTIVE PRETRAINING" not in full_report.read_text()  # the encoder saw training faces only
+    run = tmp_path / "RUN"
+    shutil.copytree(full_run, run, ignore=shutil.ignore_patterns("report.*"))
+    splits = pd.read_csv(run / "cohort/splits.csv", dtype={"subject_id": str})
+    held = splits.loc[splits["split"].isin(["test", "external"]), "subject_id"].tolist()
+    meta = json.loads((run / "pretrain/checkpoint-last.json").read_text())
+    meta["subjects"] = splits["subject_id"].tolist()  # every face, held-out ones too
+    (run / "pretrain/checkpoint-last.json").write_text(json.dumps(meta))
+    html = build_report(run).read_text()
+    assert "TRANSDUCTIVE PRETRAINING" in html and f"faces of\n  {len(held)} test or external" in html

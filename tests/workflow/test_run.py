@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from facehealth.errors import SchemaError
@@ -43,6 +44,12 @@ def test_run_pipeline_records_every_stage_and_headline_numbers(cohort_copy, tmp_
     # external site held out (the cohort had no splits.csv).
     meta = json.loads((tmp_path / "run" / "finetune" / "checkpoint-best.json").read_text())
     assert meta["config"]["init_from"].endswith("pretrain/checkpoint-last.safetensors") and meta["init"]["loaded"] > 10
+    # The MAE encoder saw the training split's faces only (no held-out face leaks into pretraining).
+    splits = pd.read_csv(cohort_copy / "splits.csv", dtype={"subject_id": str})
+    split_of = dict(zip(splits["subject_id"], splits["split"]))
+    seen = json.loads((tmp_path / "run" / "pretrain" / "checkpoint-last.json").read_text())["subjects"]
+    assert seen and {split_of[s] for s in seen} == {"train"}
+    assert "training subjects only" in saved["stages"]["pretrain"]["note"]
     metrics = json.loads((tmp_path / "run" / "evaluate" / "metrics.json").read_text())
     assert set(metrics["splits"]) == {"val", "test", "external"}  # training subjects are not scored by default
     headline = record.headline["test.cad.auroc"]

@@ -56,6 +56,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         title=f"facehealth report: {run.root.name}",
         run=run.run,
         synthetic=run.synthetic,
+        held_out_in_pretraining=run.held_out_in_pretraining,
         run_dir=str(run.root),
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         sections=sections,

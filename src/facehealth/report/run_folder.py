@@ -117,6 +117,15 @@ class RunFolder:
             warnings.warn(f"{self.root / rel}: {exc}; the report treats it as missing", stacklevel=2)
             return None
 
+    @cached_property
+    def held_out_in_pretraining(self) -> int:
+        """Test and external subjects whose faces the MAE encoder saw (0 unless the run was transductive)."""
+        meta, subjects = self.pretrain_meta, self.subjects
+        if meta is None or subjects is None or "split" not in subjects.columns:
+            return 0
+        held = subjects.loc[subjects["split"].isin(("test", "external")), "subject_id"].astype(str)
+        return len(set(held) & set(meta.subjects))
+
     def history(self, stage: str = "finetune") -> list[dict]:
         """Per-epoch losses of a fine-tuning stage (from its checkpoint, else its metrics.json)."""
         meta = self.checkpoint_meta(stage)

@@ -58,6 +58,9 @@ class RunConfig:
     # cohort has no videos or no affective labels.
     affective: FinetuneConfig | None = None
     n_boot: int = 1000  # bootstrap resamples of subjects for every CI
+    # MAE pretraining sees only the training split's faces. True lets it see every prepared face
+    # (test and external too): a transductive run, which the report's headline states.
+    transductive_pretraining: bool = False
     studies: tuple[str, ...] = ()  # any of: label_efficiency, external, baselines, subgroups
     # Settings of those studies; cohort, prepared crops and output folder are the run's, the
     # "foundation" arm starts from this run's MAE encoder, and `study.finetune` holds overrides

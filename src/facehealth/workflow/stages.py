@@ -85,9 +85,9 @@ def _faces(ctx: StageContext) -> str:
             f"Run `facehealth cohort validate {ctx.cohort}` for the full list."
         )
     cohort = load_cohort(ctx.cohort)
-    try:
-        splits = load_splits(ctx.cohort)
-    except Exception:  # noqa: BLE001 - no saved splits: make them by subject, as documented
+    if (ctx.cohort / "splits.csv").is_file():
+        splits = load_splits(ctx.cohort)  # a broken table is an error, never silently replaced
+    else:  # no saved splits: make them by subject, as documented
         splits = make_splits(
             cohort.subject_labels(), ctx.cfg.seed, stratify=_stratify(cohort), external_sites=ctx.cfg.external_sites
         )
@@ -108,13 +108,21 @@ def _stratify(cohort) -> str | None:  # noqa: ANN001
 def _pretrain(ctx: StageContext) -> str:
     from facehealth.train.engine import pretrain_mae
 
+    # Only training subjects' faces reach the encoder, unless the run is explicitly transductive.
+    splits_file = None if ctx.cfg.transductive_pretraining else str(ctx.cohort / "splits.csv")
     cfg = dataclasses.replace(
-        ctx.cfg.pretrain, data=(str(ctx.faces_dir),), out_dir=str(ctx.pretrain_dir), seed=ctx.cfg.seed
+        ctx.cfg.pretrain,
+        data=(str(ctx.faces_dir),),
+        out_dir=str(ctx.pretrain_dir),
+        seed=ctx.cfg.seed,
+        splits_file=splits_file,
+        use_splits=("train",),
     )
     result = pretrain_mae(cfg, on_progress=ctx.loss_bar("pretrain (MAE)"))
     losses = result.epoch_losses
     speed = result.images_per_second
-    return f"MAE loss {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} epochs; {speed:.0f} img/s"
+    seen = "every subject (transductive)" if splits_file is None else "training subjects only"
+    return f"MAE loss {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} epochs; {speed:.0f} img/s; faces of {seen}"
 
 
 def _pretrained_checkpoint(ctx: StageContext, cfg: FinetuneConfig) -> str | None:
