@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
@@ -34,6 +35,9 @@ from facehealth.config import save_resolved, to_mapping
 from facehealth.errors import FaceHealthError
 from facehealth.models.checkpoint import data_hash, load_checkpoint, save_checkpoint
 from facehealth.train.config import OptimConfig, PretrainConfig
+
+if TYPE_CHECKING:
+    from facehealth.data.datasets import CropDataset
 
 __all__ = ["TrainingError", "PretrainResult", "cosine_lr", "pretrain_mae", "resolve_device"]
 
@@ -78,7 +82,7 @@ def cosine_lr(epoch: float, epochs: int, peak: float, optim: OptimConfig) -> flo
     return optim.min_lr + (peak - optim.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def _dataset(cfg: PretrainConfig):  # noqa: ANN202
+def _dataset(cfg: PretrainConfig) -> tuple[list[CropDataset], ConcatDataset]:
     from facehealth.data.augment import Augment
     from facehealth.data.datasets import CropDataset
 
