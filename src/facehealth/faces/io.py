@@ -13,11 +13,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from facehealth.errors import CorruptImageError, InputTooLargeError, UnsupportedInputError, VideoError
+
+if TYPE_CHECKING:
+    from av.container import InputContainer
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -265,7 +270,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.
     return count
 
 
-def _import_av():  # noqa: ANN202 - module object
+def _import_av() -> ModuleType:
     try:
         import av
     except ImportError as exc:  # pragma: no cover - av is a hard dependency
@@ -273,7 +278,7 @@ def _import_av():  # noqa: ANN202 - module object
     return av
 
 
-def _open_container(av, path: Path):  # noqa: ANN001, ANN202
+def _open_container(av: ModuleType, path: Path) -> InputContainer:
     if not path.is_file():
         raise VideoError(f"{path}: no such file")
     if path.stat().st_size == 0:

@@ -25,6 +25,7 @@ The generative model (all coefficients are written to ``ground_truth.json``):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -286,8 +287,13 @@ def _expression_track(rng: np.random.Generator, group: str, times: np.ndarray) -
     return np.clip(target + noise, -1.2, 1.2), p
 
 
-def synthesize_cohort(out: str | Path, config: SynthConfig | None = None, on_progress=None) -> Path:  # noqa: ANN001
-    """Write a synthetic cohort folder (tables, media, ground truth, contact sheet); returns its path."""
+def synthesize_cohort(
+    out: str | Path, config: SynthConfig | None = None, on_progress: Callable[[int, int], None] | None = None
+) -> Path:
+    """Write a synthetic cohort folder (tables, media, ground truth, contact sheet); returns its path.
+
+    ``on_progress(done, total)`` is called after each subject.
+    """
     from facehealth.faces.io import write_video
 
     cfg = config or SynthConfig()
