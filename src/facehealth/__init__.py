@@ -5,13 +5,22 @@ quality) -> ``data`` -> ``models`` -> ``train`` -> ``evaluate`` -> ``explain``
 -> ``robustness`` -> ``report`` -> ``serve``. Nothing heavy is imported here.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from facehealth.errors import FaceHealthError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from facehealth.models.predictor import FaceHealthModel
 
 __version__ = "0.1.0"
 __all__ = ["FaceHealthError", "__version__", "load"]
 
 
-def load(path, device: str = "cpu"):  # noqa: ANN001, ANN201 - lazy: keeps `import facehealth` free of torch
+def load(path: str | Path, device: str = "cpu") -> FaceHealthModel:  # lazy: keeps `import facehealth` free of torch
     """Load a fine-tuned checkpoint for prediction; see :class:`facehealth.models.predictor.FaceHealthModel`."""
     from facehealth.models.predictor import load as _load
 

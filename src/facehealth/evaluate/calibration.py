@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from facehealth.evaluate.metrics import DegenerateMetricWarning
 
@@ -32,8 +33,13 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def calibration_slope_intercept(y_true, prob) -> CalibrationFit:  # noqa: ANN001
-    """Unpenalised maximum-likelihood fit of the logistic recalibration model."""
+def calibration_slope_intercept(y_true: ArrayLike, prob: ArrayLike) -> CalibrationFit:
+    """Unpenalised maximum-likelihood fit of the logistic recalibration model.
+
+    Args:
+        y_true: (n,) 0/1 outcomes.
+        prob: (n,) predicted probabilities of the outcome.
+    """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
@@ -58,8 +64,15 @@ def calibration_slope_intercept(y_true, prob) -> CalibrationFit:  # noqa: ANN001
     return CalibrationFit(float(fit.intercept_[0]), float(fit.coef_[0, 0]), int(len(y)))
 
 
-def reliability_curve(y_true, prob, bins: int = 10, strategy: str = "quantile") -> pd.DataFrame:  # noqa: ANN001
-    """Observed vs mean predicted risk per bin (deciles of risk by default): bin, n, predicted, observed."""
+def reliability_curve(y_true: ArrayLike, prob: ArrayLike, bins: int = 10, strategy: str = "quantile") -> pd.DataFrame:
+    """Observed vs mean predicted risk per bin (deciles of risk by default): bin, n, predicted, observed.
+
+    Args:
+        y_true: (n,) 0/1 outcomes.
+        prob: (n,) predicted probabilities of the outcome.
+        bins: number of bins.
+        strategy: ``"quantile"`` (equal-count bins) or anything else for equal-width bins on [0, 1].
+    """
     y = np.asarray(y_true, float)
     p = np.asarray(prob, float)
     ok = ~(np.isnan(y) | np.isnan(p))

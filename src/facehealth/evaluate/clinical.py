@@ -12,8 +12,11 @@ hazard taken from the train split.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from facehealth.data.biomarkers import BIOMARKERS
 from facehealth.evaluate import metrics as m
@@ -39,8 +42,13 @@ REGRESSION_METRICS = (
 )
 
 
-def youden_threshold(y_true, prob) -> float:  # noqa: ANN001
-    """The probability cut maximising sensitivity + specificity - 1 (Youden's J)."""
+def youden_threshold(y_true: ArrayLike, prob: ArrayLike) -> float:
+    """The probability cut maximising sensitivity + specificity - 1 (Youden's J).
+
+    Args:
+        y_true: (n,) 0/1 labels.
+        prob: (n,) predicted probabilities of the positive class.
+    """
     from sklearn.metrics import roc_curve
 
     y, p = np.asarray(y_true, float), np.asarray(prob, float)
@@ -77,7 +85,7 @@ def evaluate_predictions(
         ids = part["subject_id"].to_numpy()
         out: dict = {"n_subjects": int(len(part))}
 
-        def ci(metric, columns, name):  # noqa: ANN001, ANN202
+        def ci(metric: Callable[..., float], columns: list[str], name: str) -> dict:
             arrays = [part[c].to_numpy(float) for c in columns]
             return bootstrap_ci(metric, arrays, rng, groups=ids, n_boot=n_boot, name=name).as_dict()
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
 __all__ = ["DeLongResult", "delong_test", "NestedCoxResult", "nested_cox_test"]
@@ -36,11 +37,16 @@ def _placements(pos: np.ndarray, neg: np.ndarray) -> tuple[float, np.ndarray, np
     return float(v10.mean()), v10, v01
 
 
-def delong_test(y_true, score_a, score_b) -> DeLongResult:  # noqa: ANN001
+def delong_test(y_true: ArrayLike, score_a: ArrayLike, score_b: ArrayLike) -> DeLongResult:
     """DeLong, DeLong & Clarke-Pearson (Biometrics 1988) test of AUC_a = AUC_b on the same subjects.
 
     The covariance of the two AUCs comes from each subject's placement values, so
     the correlation between models scored on the same people is accounted for.
+
+    Args:
+        y_true: (n,) 0/1 labels.
+        score_a: (n,) scores of model a, higher = more likely positive.
+        score_b: (n,) scores of model b on the same subjects, in the same order.
     """
     y = np.asarray(y_true, float)
     a, b = np.asarray(score_a, float), np.asarray(score_b, float)

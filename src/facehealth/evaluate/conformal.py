@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["ConformalRegressor", "ConformalClassifier", "coverage"]
 
@@ -35,11 +36,23 @@ class ConformalRegressor:
     alpha: float
 
     @classmethod
-    def fit(cls, y_true, y_pred, alpha: float = 0.1) -> ConformalRegressor:  # noqa: ANN001
+    def fit(cls, y_true: ArrayLike, y_pred: ArrayLike, alpha: float = 0.1) -> ConformalRegressor:
+        """Calibrate on held-out subjects.
+
+        Args:
+            y_true: (n,) true values of the calibration subjects.
+            y_pred: (n,) their predictions; NaN residuals are left out.
+            alpha: miscoverage level (0.1: 90% intervals).
+        """
         residuals = np.abs(np.asarray(y_true, float) - np.asarray(y_pred, float))
         return cls(_quantile(residuals[~np.isnan(residuals)], alpha), alpha)
 
-    def interval(self, y_pred) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    def interval(self, y_pred: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(low, high) = ``(y_pred - q, y_pred + q)``.
+
+        Args:
+            y_pred: (n,) predictions; the bounds have its shape.
+        """
         p = np.asarray(y_pred, float)
         return p - self.q, p + self.q
 
@@ -52,17 +65,34 @@ class ConformalClassifier:
     alpha: float
 
     @classmethod
-    def fit(cls, labels, probs, alpha: float = 0.1) -> ConformalClassifier:  # noqa: ANN001
+    def fit(cls, labels: ArrayLike, probs: ArrayLike, alpha: float = 0.1) -> ConformalClassifier:
+        """Calibrate on held-out subjects.
+
+        Args:
+            labels: (n,) integer class labels 0..K-1 of the calibration subjects.
+            probs: (n, K) their predicted class probabilities.
+            alpha: miscoverage level (0.1: sets cover the true class 90% of the time).
+        """
         labels = np.asarray(labels, int)
         probs = np.asarray(probs, float)
         return cls(_quantile(1.0 - probs[np.arange(len(labels)), labels], alpha), alpha)
 
-    def sets(self, probs) -> np.ndarray:  # noqa: ANN001
-        """(N, K) boolean membership of each class in each subject's prediction set."""
+    def sets(self, probs: ArrayLike) -> NDArray[np.bool_]:
+        """(N, K) boolean membership of each class in each subject's prediction set.
+
+        Args:
+            probs: (N, K) predicted class probabilities.
+        """
         return np.asarray(probs, float) >= 1.0 - self.q
 
 
-def coverage(low, high, y_true) -> float:  # noqa: ANN001
-    """Share of true values inside [low, high]."""
+def coverage(low: ArrayLike, high: ArrayLike, y_true: ArrayLike) -> float:
+    """Share of true values inside [low, high].
+
+    Args:
+        low: (n,) lower bounds.
+        high: (n,) upper bounds.
+        y_true: (n,) true values.
+    """
     y = np.asarray(y_true, float)
     return float(np.mean((y >= np.asarray(low)) & (y <= np.asarray(high))))

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "DegenerateMetricWarning",
@@ -52,7 +53,7 @@ def _nan(reason: str) -> float:
     return float("nan")
 
 
-def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+def _pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     t, p = np.asarray(y_true, float).ravel(), np.asarray(y_pred, float).ravel()
     if t.shape != p.shape:
         raise ValueError(f"y_true has {t.size} values, y_pred {p.size}")
@@ -63,20 +64,35 @@ def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
 # --- regression -------------------------------------------------------------------------------
 
 
-def mae(y_true, y_pred) -> float:  # noqa: ANN001
-    """Mean absolute error, mean |y - yhat| (NaN pairs dropped)."""
+def mae(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Mean absolute error, mean |y - yhat| (NaN pairs dropped).
+
+    Args:
+        y_true: (n,) true values.
+        y_pred: (n,) predictions, paired with ``y_true``.
+    """
     t, p = _pair(y_true, y_pred)
     return float(np.mean(np.abs(t - p))) if t.size else _nan("mae: no values")
 
 
-def rmse(y_true, y_pred) -> float:  # noqa: ANN001
-    """Root mean squared error, sqrt(mean (y - yhat)^2)."""
+def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Root mean squared error, sqrt(mean (y - yhat)^2).
+
+    Args:
+        y_true: (n,) true values.
+        y_pred: (n,) predictions, paired with ``y_true``.
+    """
     t, p = _pair(y_true, y_pred)
     return float(np.sqrt(np.mean((t - p) ** 2))) if t.size else _nan("rmse: no values")
 
 
-def pearson_r(y_true, y_pred) -> float:  # noqa: ANN001
-    """Pearson correlation; NaN when either side is constant or n < 3."""
+def pearson_r(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Pearson correlation; NaN when either side is constant or n < 3.
+
+    Args:
+        y_true: (n,) true values.
+        y_pred: (n,) predictions, paired with ``y_true``.
+    """
     t, p = _pair(y_true, y_pred)
     if t.size < 3 or np.std(t) == 0 or np.std(p) == 0:
         return _nan("pearson_r: fewer than 3 values or a constant input")
@@ -84,8 +100,13 @@ def pearson_r(y_true, y_pred) -> float:  # noqa: ANN001
     return float(np.sum(tc * pc) / np.sqrt(np.sum(tc**2) * np.sum(pc**2)))
 
 
-def spearman_rho(y_true, y_pred) -> float:  # noqa: ANN001
-    """Spearman rank correlation (Pearson r of average ranks, as scipy.stats.spearmanr)."""
+def spearman_rho(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Spearman rank correlation (Pearson r of average ranks, as scipy.stats.spearmanr).
+
+    Args:
+        y_true: (n,) true values.
+        y_pred: (n,) predictions, paired with ``y_true``.
+    """
     from scipy.stats import rankdata
 
     t, p = _pair(y_true, y_pred)
@@ -94,8 +115,13 @@ def spearman_rho(y_true, y_pred) -> float:  # noqa: ANN001
     return pearson_r(rankdata(t), rankdata(p))
 
 
-def r2(y_true, y_pred) -> float:  # noqa: ANN001
-    """Coefficient of determination 1 - SS_res / SS_tot (sklearn.metrics.r2_score)."""
+def r2(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Coefficient of determination 1 - SS_res / SS_tot (sklearn.metrics.r2_score).
+
+    Args:
+        y_true: (n,) true values.
+        y_pred: (n,) predictions, paired with ``y_true``.
+    """
     t, p = _pair(y_true, y_pred)
     ss_tot = np.sum((t - t.mean()) ** 2) if t.size else 0.0
     if t.size < 2 or ss_tot == 0:
@@ -103,10 +129,14 @@ def r2(y_true, y_pred) -> float:  # noqa: ANN001
     return float(1.0 - np.sum((t - p) ** 2) / ss_tot)
 
 
-def bland_altman(y_true, y_pred) -> tuple[float, float, float]:  # noqa: ANN001
+def bland_altman(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[float, float, float]:
     """(bias, lower, upper): mean difference (pred - true) and its 95% limits of agreement, bias +- 1.96 sd.
 
     Bland & Altman, Lancet 1986. The sd uses n - 1.
+
+    Args:
+        y_true: (n,) true values.
+        y_pred: (n,) predictions, paired with ``y_true``.
     """
     t, p = _pair(y_true, y_pred)
     if t.size < 2:
@@ -120,15 +150,20 @@ def bland_altman(y_true, y_pred) -> tuple[float, float, float]:  # noqa: ANN001
 # --- binary classification ----------------------------------------------------------------------
 
 
-def _binary(y_true, score) -> tuple[np.ndarray, np.ndarray] | None:  # noqa: ANN001
+def _binary(y_true: ArrayLike, score: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     t, s = _pair(y_true, score)
     if not np.isin(t, (0.0, 1.0)).all():
         raise ValueError("y_true must be 0/1")
     return t, s
 
 
-def auroc(y_true, score) -> float:  # noqa: ANN001
-    """Area under the ROC curve = P(score of a random positive > random negative), ties count 1/2."""
+def auroc(y_true: ArrayLike, score: ArrayLike) -> float:
+    """Area under the ROC curve = P(score of a random positive > random negative), ties count 1/2.
+
+    Args:
+        y_true: (n,) 0/1 labels.
+        score: (n,) scores, higher = more likely positive.
+    """
     from scipy.stats import rankdata
 
     t, s = _binary(y_true, score)
@@ -139,8 +174,13 @@ def auroc(y_true, score) -> float:  # noqa: ANN001
     return float((ranks[t == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def auprc(y_true, score) -> float:  # noqa: ANN001
-    """Average precision, sum_k (R_k - R_{k-1}) P_k over score thresholds (sklearn's definition)."""
+def auprc(y_true: ArrayLike, score: ArrayLike) -> float:
+    """Average precision, sum_k (R_k - R_{k-1}) P_k over score thresholds (sklearn's definition).
+
+    Args:
+        y_true: (n,) 0/1 labels.
+        score: (n,) scores, higher = more likely positive.
+    """
     t, s = _binary(y_true, score)
     if t.sum() == 0:
         return _nan("auprc: no positives")
@@ -154,7 +194,7 @@ def auprc(y_true, score) -> float:  # noqa: ANN001
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def _confusion(y_true, score, threshold: float) -> tuple[float, float, float, float]:  # noqa: ANN001
+def _confusion(y_true: ArrayLike, score: ArrayLike, threshold: float) -> tuple[float, float, float, float]:
     t, s = _binary(y_true, score)
     pred = (s >= threshold).astype(float)
     tp = float(np.sum((pred == 1) & (t == 1)))
@@ -168,37 +208,74 @@ def _ratio(num: float, den: float, name: str) -> float:
     return num / den if den > 0 else _nan(f"{name}: denominator is zero")
 
 
-def accuracy(y_true, score, threshold: float = 0.5) -> float:  # noqa: ANN001
+def accuracy(y_true: ArrayLike, score: ArrayLike, threshold: float = 0.5) -> float:
+    """(TP + TN) / n.
+
+    Args:
+        y_true: (n,) 0/1 labels.
+        score: (n,) scores, higher = more likely positive.
+        threshold: a score >= ``threshold`` predicts positive.
+    """
     tp, tn, fp, fn = _confusion(y_true, score, threshold)
     return _ratio(tp + tn, tp + tn + fp + fn, "accuracy")
 
 
-def sensitivity(y_true, score, threshold: float = 0.5) -> float:  # noqa: ANN001
-    """TP / (TP + FN), the recall of the positive class."""
+def sensitivity(y_true: ArrayLike, score: ArrayLike, threshold: float = 0.5) -> float:
+    """TP / (TP + FN), the recall of the positive class.
+
+    Args:
+        y_true: (n,) 0/1 labels.
+        score: (n,) scores, higher = more likely positive.
+        threshold: a score >= ``threshold`` predicts positive.
+    """
     tp, _, _, fn = _confusion(y_true, score, threshold)
     return _ratio(tp, tp + fn, "sensitivity")
 
 
-def specificity(y_true, score, threshold: float = 0.5) -> float:  # noqa: ANN001
-    """TN / (TN + FP)."""
+def specificity(y_true: ArrayLike, score: ArrayLike, threshold: float = 0.5) -> float:
+    """TN / (TN + FP).
+
+    Args:
+        y_true: (n,) 0/1 labels.
+        score: (n,) scores, higher = more likely positive.
+        threshold: a score >= ``threshold`` predicts positive.
+    """
     _, tn, fp, _ = _confusion(y_true, score, threshold)
     return _ratio(tn, tn + fp, "specificity")
 
 
-def ppv(y_true, score, threshold: float = 0.5) -> float:  # noqa: ANN001
-    """Positive predictive value TP / (TP + FP)."""
+def ppv(y_true: ArrayLike, score: ArrayLike, threshold: float = 0.5) -> float:
+    """Positive predictive value TP / (TP + FP).
+
+    Args:
+        y_true: (n,) 0/1 labels.
+        score: (n,) scores, higher = more likely positive.
+        threshold: a score >= ``threshold`` predicts positive.
+    """
     tp, _, fp, _ = _confusion(y_true, score, threshold)
     return _ratio(tp, tp + fp, "ppv")
 
 
-def npv(y_true, score, threshold: float = 0.5) -> float:  # noqa: ANN001
-    """Negative predictive value TN / (TN + FN)."""
+def npv(y_true: ArrayLike, score: ArrayLike, threshold: float = 0.5) -> float:
+    """Negative predictive value TN / (TN + FN).
+
+    Args:
+        y_true: (n,) 0/1 labels.
+        score: (n,) scores, higher = more likely positive.
+        threshold: a score >= ``threshold`` predicts positive.
+    """
     _, tn, _, fn = _confusion(y_true, score, threshold)
     return _ratio(tn, tn + fn, "npv")
 
 
-def balanced_accuracy(y_true, score, threshold: float = 0.5) -> float:  # noqa: ANN001
-    """(sensitivity + specificity) / 2."""
+def balanced_accuracy(y_true: ArrayLike, score: ArrayLike, threshold: float = 0.5) -> float:
+    """(sensitivity + specificity) / 2.
+
+    Args:
+        y_true: (n,) 0/1 labels.
+        score: (n,) scores, higher = more likely positive.
+        threshold: a score >= ``threshold`` predicts positive.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateMetricWarning)
         sens, spec = sensitivity(y_true, score, threshold), specificity(y_true, score, threshold)
@@ -207,20 +284,37 @@ def balanced_accuracy(y_true, score, threshold: float = 0.5) -> float:  # noqa: 
     return (sens + spec) / 2
 
 
-def f1(y_true, score, threshold: float = 0.5) -> float:  # noqa: ANN001
-    """2 TP / (2 TP + FP + FN)."""
+def f1(y_true: ArrayLike, score: ArrayLike, threshold: float = 0.5) -> float:
+    """2 TP / (2 TP + FP + FN).
+
+    Args:
+        y_true: (n,) 0/1 labels.
+        score: (n,) scores, higher = more likely positive.
+        threshold: a score >= ``threshold`` predicts positive.
+    """
     tp, _, fp, fn = _confusion(y_true, score, threshold)
     return _ratio(2 * tp, 2 * tp + fp + fn, "f1")
 
 
-def brier(y_true, prob) -> float:  # noqa: ANN001
-    """Brier score, mean (p - y)^2, for binary outcomes."""
+def brier(y_true: ArrayLike, prob: ArrayLike) -> float:
+    """Brier score, mean (p - y)^2, for binary outcomes.
+
+    Args:
+        y_true: (n,) 0/1 labels.
+        prob: (n,) predicted probabilities of the positive class.
+    """
     t, p = _binary(y_true, prob)
     return float(np.mean((p - t) ** 2)) if t.size else _nan("brier: no values")
 
 
-def expected_calibration_error(y_true, prob, bins: int = 10) -> float:  # noqa: ANN001
-    """ECE: sum over equal-width probability bins of (n_bin / n) |mean(y) - mean(p)| (Guo et al., ICML 2017)."""
+def expected_calibration_error(y_true: ArrayLike, prob: ArrayLike, bins: int = 10) -> float:
+    """ECE: sum over equal-width probability bins of (n_bin / n) |mean(y) - mean(p)| (Guo et al., ICML 2017).
+
+    Args:
+        y_true: (n,) 0/1 labels.
+        prob: (n,) predicted probabilities of the positive class, in [0, 1].
+        bins: number of equal-width bins over [0, 1].
+    """
     t, p = _binary(y_true, prob)
     if not t.size:
         return _nan("expected_calibration_error: no values")
@@ -236,13 +330,18 @@ def expected_calibration_error(y_true, prob, bins: int = 10) -> float:  # noqa: 
 # --- survival -----------------------------------------------------------------------------------
 
 
-def harrell_c_index(time, risk, event) -> float:  # noqa: ANN001
+def harrell_c_index(time: ArrayLike, risk: ArrayLike, event: ArrayLike) -> float:
     """Harrell's concordance index for a risk score (higher = earlier event).
 
     Over comparable pairs (the shorter time has an event; a subject censored at
     an event time counts as outliving it; two events at the same time are not
     comparable), the share where the earlier failure has the higher risk; tied
     risks count 1/2 (Harrell et al., JAMA 1982). Equals ``lifelines.utils.concordance_index(time, -risk, event)``.
+
+    Args:
+        time: (n,) follow-up times.
+        risk: (n,) risk scores, higher = earlier event.
+        event: (n,) 1 = event observed, 0 = censored.
     """
     t = np.asarray(time, float).ravel()
     r = np.asarray(risk, float).ravel()
@@ -285,11 +384,15 @@ BINARY_METRICS: dict[str, Callable[..., float]] = {
 # --- multi-class ------------------------------------------------------------------------------
 
 
-def multiclass_balanced_accuracy(y_true, probs) -> float:  # noqa: ANN001
+def multiclass_balanced_accuracy(y_true: ArrayLike, probs: ArrayLike) -> float:
     """Mean recall over the classes present in ``y_true``, predicting the most probable class.
 
     Equals sklearn ``balanced_accuracy_score(y, argmax(probs))``; a majority-class guess scores
     1 / (number of classes present) however unbalanced the classes are.
+
+    Args:
+        y_true: (n,) integer class labels 0..K-1.
+        probs: (n, K) class probabilities (or scores).
     """
     y = np.asarray(y_true, int)
     pred = np.asarray(probs, float).argmax(1)
@@ -298,8 +401,13 @@ def multiclass_balanced_accuracy(y_true, probs) -> float:  # noqa: ANN001
     return float(np.mean([np.mean(pred[y == k] == k) for k in np.unique(y)]))
 
 
-def multiclass_auroc_ovr(y_true, probs) -> float:  # noqa: ANN001
-    """Macro-average one-vs-rest AUROC (sklearn ``roc_auc_score(multi_class="ovr")``)."""
+def multiclass_auroc_ovr(y_true: ArrayLike, probs: ArrayLike) -> float:
+    """Macro-average one-vs-rest AUROC (sklearn ``roc_auc_score(multi_class="ovr")``).
+
+    Args:
+        y_true: (n,) integer class labels 0..K-1.
+        probs: (n, K) class probabilities (or scores).
+    """
     y = np.asarray(y_true, int)
     p = np.asarray(probs, float)
     if len(np.unique(y)) < p.shape[1]:
@@ -307,8 +415,14 @@ def multiclass_auroc_ovr(y_true, probs) -> float:  # noqa: ANN001
     return float(np.mean([auroc((y == k).astype(float), p[:, k]) for k in range(p.shape[1])]))
 
 
-def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:  # noqa: ANN001
-    """(n_classes, n_classes) counts; rows = truth, columns = prediction."""
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int) -> NDArray[np.int_]:
+    """(n_classes, n_classes) counts; rows = truth, columns = prediction.
+
+    Args:
+        y_true: (n,) integer class labels 0..n_classes-1.
+        y_pred: (n,) predicted class labels 0..n_classes-1.
+        n_classes: number of classes K.
+    """
     out = np.zeros((n_classes, n_classes), int)
     np.add.at(out, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
     return out

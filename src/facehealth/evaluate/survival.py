@@ -4,10 +4,12 @@ and (multivariable) Cox models, all through lifelines so the numbers are lifelin
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 __all__ = [
     "HazardRatio",
@@ -44,8 +46,14 @@ def risk_quartiles(risk: np.ndarray) -> np.ndarray:
     return pd.qcut(ranks, 4, labels=[1, 2, 3, 4]).astype(int).to_numpy()
 
 
-def kaplan_meier_by_group(time, event, group) -> dict:  # noqa: ANN001
-    """Survival curves per group: {group: DataFrame(time, survival, low, high)} (lifelines KM, 95% CI)."""
+def kaplan_meier_by_group(time: ArrayLike, event: ArrayLike, group: ArrayLike) -> dict[Hashable, pd.DataFrame]:
+    """Survival curves per group: {group: DataFrame(time, survival, low, high)} (lifelines KM, 95% CI).
+
+    Args:
+        time: (n,) follow-up times.
+        event: (n,) 1 = event observed, 0 = censored.
+        group: (n,) group label of each subject; rows with a missing value are dropped.
+    """
     from lifelines import KaplanMeierFitter
 
     frame = pd.DataFrame({"t": time, "e": event, "g": group}).dropna()
@@ -64,8 +72,14 @@ def kaplan_meier_by_group(time, event, group) -> dict:  # noqa: ANN001
     return curves
 
 
-def logrank_by_group(time, event, group) -> tuple[float, float]:  # noqa: ANN001
-    """(chi-squared statistic, p-value) of the multi-group log-rank test."""
+def logrank_by_group(time: ArrayLike, event: ArrayLike, group: ArrayLike) -> tuple[float, float]:
+    """(chi-squared statistic, p-value) of the multi-group log-rank test.
+
+    Args:
+        time: (n,) follow-up times.
+        event: (n,) 1 = event observed, 0 = censored.
+        group: (n,) group label of each subject.
+    """
     from lifelines.statistics import multivariate_logrank_test
 
     result = multivariate_logrank_test(np.asarray(time, float), np.asarray(group), np.asarray(event, float))

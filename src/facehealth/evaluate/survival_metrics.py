@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 
 from facehealth.evaluate.metrics import DegenerateMetricWarning
 
@@ -37,7 +38,7 @@ def _warn(reason: str) -> None:
     warnings.warn(reason, DegenerateMetricWarning, stacklevel=3)
 
 
-def _arrays(*arrays) -> list[np.ndarray]:  # noqa: ANN002
+def _arrays(*arrays: ArrayLike) -> list[np.ndarray]:
     """Float 1-D copies with every row that has a NaN in any array dropped."""
     out = [np.asarray(a, float).ravel() for a in arrays]
     if any(len(a) != len(out[0]) for a in out):
@@ -62,7 +63,7 @@ def _kaplan_meier(time: np.ndarray, event: np.ndarray, reverse: bool = False) ->
     return uniq, np.cumprod(1.0 - ratio)
 
 
-def _step(uniq: np.ndarray, surv: np.ndarray, t) -> np.ndarray:  # noqa: ANN001
+def _step(uniq: np.ndarray, surv: np.ndarray, t: ArrayLike) -> NDArray[np.float64]:
     """Evaluate a right-continuous survival step function; NaN beyond the last time unless it reached 0."""
     t = np.atleast_1d(np.asarray(t, float))
     idx = np.searchsorted(uniq, t, side="right") - 1
@@ -71,8 +72,17 @@ def _step(uniq: np.ndarray, surv: np.ndarray, t) -> np.ndarray:  # noqa: ANN001
     return out
 
 
-def censoring_survival(train_time, train_event, t) -> np.ndarray:  # noqa: ANN001
-    """G(t) = P(C > t): reverse Kaplan-Meier of the training split, NaN beyond its follow-up."""
+def censoring_survival(train_time: ArrayLike, train_event: ArrayLike, t: ArrayLike) -> NDArray[np.float64]:
+    """G(t) = P(C > t): reverse Kaplan-Meier of the training split, NaN beyond its follow-up.
+
+    Args:
+        train_time: (n_train,) follow-up times of the training split.
+        train_event: (n_train,) 1 = event observed, 0 = censored.
+        t: a time or (m,) times.
+
+    Returns:
+        (m,) G at each of ``t`` ((1,) for a scalar ``t``).
+    """
     time, event = _arrays(train_time, train_event)
     if time.size == 0:
         raise ValueError("the training split has no survival times")
@@ -80,7 +90,15 @@ def censoring_survival(train_time, train_event, t) -> np.ndarray:  # noqa: ANN00
     return _step(uniq, g, t)
 
 
-def uno_c_index(train_time, train_event, time, event, risk, tau: float | None = None, tied_tol: float = 1e-8) -> float:  # noqa: ANN001
+def uno_c_index(
+    train_time: ArrayLike,
+    train_event: ArrayLike,
+    time: ArrayLike,
+    event: ArrayLike,
+    risk: ArrayLike,
+    tau: float | None = None,
+    tied_tol: float = 1e-8,
+) -> float:
     """Uno's IPCW concordance (Uno, Cai, Pencina, D'Agostino & Wei, Stat Med 2011;30:1105).
 
     C = sum_ij w_i I(T_i < T_j, T_i < tau) [I(r_i > r_j) + I(r_i = r_j)/2] / sum_ij w_i I(...),
@@ -88,6 +106,14 @@ def uno_c_index(train_time, train_event, time, event, risk, tau: float | None = 
     the estimate does not depend on how heavily the test split is censored. A subject censored
     at an event time counts as outliving it; risk ties (|r_i - r_j| <= ``tied_tol``) count 1/2.
     Equals ``sksurv.metrics.concordance_index_ipcw(train, test, risk, tau)[0]``.
+
+    Args:
+        train_time, train_event: (n_train,) follow-up times and 1/0 event indicators of the
+            training split (censoring distribution G).
+        time, event: (n,) follow-up times and 1/0 event indicators of the split being scored.
+        risk: (n,) risk scores, higher = earlier event.
+        tau: truncation time: only events before it are cases (None: no truncation).
+        tied_tol: risks within this of each other count as tied (1/2).
     """
     t, e, r = _arrays(time, event, risk)
     e = e.astype(bool)
@@ -118,14 +144,14 @@ def uno_c_index(train_time, train_event, time, event, risk, tau: float | None = 
 
 
 def cumulative_dynamic_auc(
-    train_time,  # noqa: ANN001
-    train_event,  # noqa: ANN001
-    time,  # noqa: ANN001
-    event,  # noqa: ANN001
-    risk,  # noqa: ANN001
-    times,  # noqa: ANN001
+    train_time: ArrayLike,
+    train_event: ArrayLike,
+    time: ArrayLike,
+    event: ArrayLike,
+    risk: ArrayLike,
+    times: ArrayLike,
     tied_tol: float = 1e-8,
-) -> tuple[np.ndarray, float]:
+) -> tuple[NDArray[np.float64], float]:
     """Cumulative/dynamic AUC(t) with IPCW (Uno et al. JASA 2007; Hung & Chiang, Can J Stat 2010).
 
     Cases at t: events with T_i <= t, weighted 1/G(T_i); controls: T_j > t.
@@ -133,6 +159,14 @@ def cumulative_dynamic_auc(
     The mean AUC weights each AUC(t) by the drop of the test split's Kaplan-Meier survival
     over the sorted times, divided by 1 - S(t_max) (sksurv's ``mean_auc``). Times without
     cases or controls give NaN (with a warning) and are left out of the mean.
+
+    Args:
+        train_time, train_event: (n_train,) follow-up times and 1/0 event indicators of the
+            training split (censoring distribution G).
+        time, event: (n,) follow-up times and 1/0 event indicators of the split being scored.
+        risk: (n,) risk scores, higher = earlier event.
+        times: a time or (m,) evaluation times.
+        tied_tol: risks within this of each other count as tied (1/2).
 
     Returns:
         (AUC at each of ``times``, in the given order; mean AUC).
@@ -168,7 +202,9 @@ def cumulative_dynamic_auc(
     return aucs, float((valid_aucs * drop).sum() / (1.0 - s_times[-1]))
 
 
-def breslow_survival(train_time, train_event, train_risk, risk, times) -> np.ndarray:  # noqa: ANN001
+def breslow_survival(
+    train_time: ArrayLike, train_event: ArrayLike, train_risk: ArrayLike, risk: ArrayLike, times: ArrayLike
+) -> NDArray[np.float64]:
     """S(t | x) = exp(-H0(t) exp(risk)) from a Cox linear predictor (higher = worse).
 
     Breslow's baseline cumulative hazard on the training split (Breslow, Biometrics 1974):
@@ -176,6 +212,13 @@ def breslow_survival(train_time, train_event, train_risk, risk, times) -> np.nda
     as given (no re-fitting of its scale); centring it cancels, so it is centred for stability.
     Times beyond the training follow-up give NaN (with a warning); before the first training
     event, S = 1. (sksurv's ``BreslowEstimator`` instead returns H0 at the first event time there.)
+
+    Args:
+        train_time, train_event: (n_train,) follow-up times and 1/0 event indicators of the
+            training split (baseline hazard).
+        train_risk: (n_train,) linear predictor of the training subjects.
+        risk: (n_subjects,) linear predictor of the subjects to predict for.
+        times: a time or (n_times,) times.
 
     Returns:
         (n_subjects, n_times) survival probabilities.
@@ -198,13 +241,30 @@ def breslow_survival(train_time, train_event, train_risk, risk, times) -> np.nda
     return np.exp(-np.outer(np.exp(lp - centre), h0))
 
 
-def brier_score(train_time, train_event, time, event, surv_prob, times) -> np.ndarray:  # noqa: ANN001
+def brier_score(
+    train_time: ArrayLike,
+    train_event: ArrayLike,
+    time: ArrayLike,
+    event: ArrayLike,
+    surv_prob: ArrayLike,
+    times: ArrayLike,
+) -> NDArray[np.float64]:
     """IPCW Brier score at each time (Graf, Schmoor, Sauerbrei & Schumacher, Stat Med 1999;18:2529).
 
     BS(t) = mean_i [ S_i(t)^2 I(T_i <= t, d_i = 1) / G(T_i) + (1 - S_i(t))^2 I(T_i > t) / G(t) ],
     with G from the training split. ``surv_prob`` is (n, n_times) (or (n,) for one time). As in
     sksurv, a zero G makes that term 0. A time at or beyond the last test time gives NaN (no one
     is known at risk); unlike sksurv, times before the first test time are allowed (all controls).
+
+    Args:
+        train_time, train_event: (n_train,) follow-up times and 1/0 event indicators of the
+            training split (censoring distribution G).
+        time, event: (n,) follow-up times and 1/0 event indicators of the split being scored.
+        surv_prob: (n, n_times) predicted survival probabilities S_i(t) (or (n,) for one time).
+        times: a time or (n_times,) times.
+
+    Returns:
+        (n_times,) Brier scores.
     """
     times = np.atleast_1d(np.asarray(times, float))
     prob = np.asarray(surv_prob, float).reshape(len(np.asarray(time)), times.size)
@@ -235,9 +295,23 @@ def brier_score(train_time, train_event, time, event, surv_prob, times) -> np.nd
     return out
 
 
-def integrated_brier_score(train_time, train_event, time, event, surv_prob, times) -> float:  # noqa: ANN001
+def integrated_brier_score(
+    train_time: ArrayLike,
+    train_event: ArrayLike,
+    time: ArrayLike,
+    event: ArrayLike,
+    surv_prob: ArrayLike,
+    times: ArrayLike,
+) -> float:
     """IBS = (1 / (t_max - t_1)) * integral of BS(t) over [t_1, t_max], by the trapezoid rule
     over ``times`` (sksurv's ``integrated_brier_score``). ``times`` must be increasing, >= 2.
+
+    Args:
+        train_time, train_event: (n_train,) follow-up times and 1/0 event indicators of the
+            training split (censoring distribution G).
+        time, event: (n,) follow-up times and 1/0 event indicators of the split being scored.
+        surv_prob: (n, n_times) predicted survival probabilities at ``times``.
+        times: (n_times,) increasing times, n_times >= 2.
     """
     times = np.atleast_1d(np.asarray(times, float))
     if times.size < 2 or np.any(np.diff(times) <= 0):
@@ -284,7 +358,9 @@ def _km_with_ci(t: np.ndarray, e: np.ndarray, h: float) -> tuple[float, float, f
     return 1.0 - s, 1.0 - hi, 1.0 - lo
 
 
-def survival_calibration(time, event, surv_prob_at_h, horizon: float, bins: int = 10) -> SurvivalCalibration:  # noqa: ANN001
+def survival_calibration(
+    time: ArrayLike, event: ArrayLike, surv_prob_at_h: ArrayLike, horizon: float, bins: int = 10
+) -> SurvivalCalibration:
     """Calibration of predicted survival at a horizon h (e.g. 5 years).
 
     Table: subjects are split into ``bins`` equal groups by predicted event probability
@@ -295,6 +371,13 @@ def survival_calibration(time, event, surv_prob_at_h, horizon: float, bins: int 
     is right, < 1 too extreme. Calibration in the large is observed / expected = (1 - KM(h)) /
     mean(p) (Crowson et al., Stat Methods Med Res 2016;25:1692). Observed values carry the
     Kaplan-Meier value forward when a group's follow-up ends before h.
+
+    Args:
+        time: (n,) follow-up times.
+        event: (n,) 1 = event observed, 0 = censored.
+        surv_prob_at_h: (n,) predicted survival probabilities S_pred(h).
+        horizon: the horizon h, in the units of ``time``.
+        bins: number of equal-size risk groups in the table.
     """
     t, e, s = _arrays(time, event, surv_prob_at_h)
     e = e.astype(bool)

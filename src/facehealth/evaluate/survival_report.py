@@ -11,8 +11,11 @@ Breslow baseline hazard come from the training split and stay fixed across boots
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from facehealth.errors import SchemaError
 from facehealth.evaluate import survival_metrics as sm
@@ -40,9 +43,14 @@ DEFAULT_HORIZONS = (3.0, 5.0, 10.0)  # years, as in FAHR-Face's survival figures
 IBS_POINTS = 30  # grid for the integrated Brier score; finer grids change the IBS by < 1e-3
 
 
-def clip_horizons(train_time, horizons=DEFAULT_HORIZONS) -> tuple[float, ...]:  # noqa: ANN001
+def clip_horizons(train_time: ArrayLike, horizons: Iterable[float] = DEFAULT_HORIZONS) -> tuple[float, ...]:
     """The horizons strictly inside the training follow-up (where G and H0 are defined);
-    the median training time when none is."""
+    the median training time when none is.
+
+    Args:
+        train_time: (n_train,) follow-up times of the training split (NaN ignored).
+        horizons: candidate horizons, in the units of ``train_time``.
+    """
     t = np.asarray(train_time, float)
     t = t[~np.isnan(t)]
     kept = tuple(float(h) for h in horizons if h < t.max())
@@ -87,20 +95,20 @@ def survival_metric_cis(
     grid = _ibs_times(tt, horizons)
     arrays = [np.asarray(a, float) for a in (time, event, risk)]
 
-    def ci(fn, name: str) -> dict:  # noqa: ANN001
-        def complete(t, e, r) -> float:  # noqa: ANN001 - rows missing a label or a risk are left out
+    def ci(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], float], name: str) -> dict:
+        def complete(t: np.ndarray, e: np.ndarray, r: np.ndarray) -> float:  # drops rows missing a label or a risk
             keep = ~(np.isnan(t) | np.isnan(e) | np.isnan(r))
             return fn(t[keep], e[keep], r[keep])
 
         return bootstrap_ci(complete, arrays, rng, groups=groups, n_boot=n_boot, name=name).as_dict()
 
-    def auc_at(h: float):  # noqa: ANN202
+    def auc_at(h: float) -> Callable[[np.ndarray, np.ndarray, np.ndarray], float]:
         return lambda t, e, r: sm.cumulative_dynamic_auc(tt, te, t, e, r, [h])[0][0]
 
-    def brier_at(h: float):  # noqa: ANN202
+    def brier_at(h: float) -> Callable[[np.ndarray, np.ndarray, np.ndarray], float]:
         return lambda t, e, r: sm.brier_score(tt, te, t, e, sm.breslow_survival(tt, te, tr, r, [h]), [h])[0]
 
-    def ibs(t, e, r) -> float:  # noqa: ANN001
+    def ibs(t: np.ndarray, e: np.ndarray, r: np.ndarray) -> float:
         return sm.integrated_brier_score(tt, te, t, e, sm.breslow_survival(tt, te, tr, r, grid), grid)
 
     _, mean_auc = sm.cumulative_dynamic_auc(tt, te, *arrays, horizons)
@@ -122,20 +130,20 @@ def _merge(predictions: pd.DataFrame, labels: pd.DataFrame, subjects: pd.DataFra
     return data.merge(subjects[extra], on="subject_id", how="left")
 
 
-def _require(frame: pd.DataFrame, columns) -> None:  # noqa: ANN001
+def _require(frame: pd.DataFrame, columns: Iterable[str]) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise SchemaError(f"missing columns {missing}; available: {sorted(frame.columns)}")
 
 
-def _encode(frame: pd.DataFrame, covariates) -> tuple[pd.DataFrame, tuple[str, ...]]:  # noqa: ANN001
+def _encode(frame: pd.DataFrame, covariates: Sequence[str]) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Covariates as numbers: text columns one-hot with the first level as reference."""
     text = [c for c in covariates if frame[c].dtype == object]
     coded = pd.get_dummies(frame, columns=text, drop_first=True, dtype=float)
     return coded, (*[c for c in covariates if c not in text], *[c for c in coded.columns if c not in frame.columns])
 
 
-def _safe(fn, *args, **kwargs) -> dict:  # noqa: ANN001, ANN002, ANN003
+def _safe(fn: Callable[..., object], *args: object, **kwargs: object) -> dict:
     """A Cox fit on a small split may not converge: report why instead of aborting the report."""
     try:
         out = fn(*args, **kwargs)
@@ -171,14 +179,23 @@ def _km_json(frame: pd.DataFrame) -> dict:
     return out
 
 
-def _splits(data: pd.DataFrame, splits) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+def _splits(data: pd.DataFrame, splits: Iterable[str]) -> dict[str, pd.DataFrame]:
     parts = {s: data[data["split"] == s] for s in splits if (data["split"] == s).any()}
     if len(parts) > 1:
         parts["+".join(parts)] = data[data["split"].isin(list(parts))]
     return parts
 
 
-def _prepare(predictions, labels, subjects, task, covariates, time_col, event_col, extra=()):  # noqa: ANN001, ANN202
+def _prepare(
+    predictions: pd.DataFrame,
+    labels: pd.DataFrame,
+    subjects: pd.DataFrame,
+    task: str,
+    covariates: Sequence[str],
+    time_col: str,
+    event_col: str,
+    extra: Sequence[str] = (),
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     data = _merge(predictions, labels, subjects)
     _require(data, ["split", risk_column(task), time_col, event_col, *covariates, *extra])
     data = data.rename(columns={time_col: "time", event_col: "event", risk_column(task): "risk"})
@@ -318,7 +335,7 @@ def combined_scores(
         ids = part["subject_id"].to_numpy()
         for label, single in (("risk", part["risk"].to_numpy(float)), ("age_gap", part["age_gap"].to_numpy(float))):
 
-            def delta(tt, ee, a, b) -> float:  # noqa: ANN001
+            def delta(tt: np.ndarray, ee: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
                 return harrell_c_index(tt, a, ee) - harrell_c_index(tt, b, ee)
 
             out[f"c_gain_over_{label}"] = bootstrap_ci(

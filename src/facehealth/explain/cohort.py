@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,9 @@ from facehealth.explain.regions import (
 )
 from facehealth.explain.saliency import Baseline, Method, require_pixel_model, saliency, target_names, to_model_input
 
+if TYPE_CHECKING:
+    from torch import nn
+
 __all__ = ["ExplainResult", "explain_cohort", "resolve_targets"]
 
 
@@ -49,10 +53,14 @@ class ExplainResult:
     n_images: int = 0
 
 
-def resolve_targets(model, tasks: list[str] | tuple[str, ...] | None) -> list[tuple[str, int, str]]:  # noqa: ANN001
+def resolve_targets(model: nn.Module, tasks: list[str] | tuple[str, ...] | None) -> list[tuple[str, int, str]]:
     """``["cad", "biomarkers:haemoglobin", "affective"]`` -> (task, index, target label) triples.
 
     A bare task name expands to all its outputs; ``None`` means every output of every head.
+
+    Args:
+        model: a :class:`~facehealth.models.multitask.MultiTaskModel`.
+        tasks: task names or ``task:label`` targets; ``None`` or empty = all.
     """
     available = target_names(model)
     label = {(t, i): (t if lab == t else f"{t}:{lab}") for t, i, lab in available}
@@ -230,7 +238,9 @@ def _region_table(
     return pd.DataFrame(records)
 
 
-def _comparison(a: list[RegionAttribution], b: list[RegionAttribution], subjects: np.ndarray, rng) -> dict:  # noqa: ANN001
+def _comparison(
+    a: list[RegionAttribution], b: list[RegionAttribution], subjects: np.ndarray, rng: np.random.Generator
+) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         c = compare_tasks(a, b, subjects, rng)

@@ -129,7 +129,14 @@ def affective_facial_map(
     return FacialMapResult(out, groups, n_videos, n_all - sum(n_videos.values()), table, gradient, files)
 
 
-def _gradient_significance(checkpoint, root, manifest, per_group, groups, frames_per_video) -> pd.DataFrame:  # noqa: ANN001
+def _gradient_significance(
+    checkpoint: str | Path,
+    root: Path,
+    manifest: pd.DataFrame,
+    per_group: dict[str, pd.DataFrame],
+    groups: tuple[str, str],
+    frames_per_video: int,
+) -> pd.DataFrame:
     """Mean landmark gradient of the first group's class logit over a few frames of each video."""
     from facehealth.models.predictor import model_from_checkpoint
 
@@ -170,7 +177,16 @@ def motion_attributions(model: torch.nn.Module, item: dict, task: str, index: in
     return (grad[0] * motion[0].detach()).sum(dim=(0, 2)).double().numpy()  # padded frames: motion 0
 
 
-def _motion_gradient_significance(model, meta, root, manifest, per_group, groups, task, index) -> pd.DataFrame:  # noqa: ANN001
+def _motion_gradient_significance(
+    model: torch.nn.Module,
+    meta: dict,
+    root: Path,
+    manifest: pd.DataFrame,
+    per_group: dict[str, pd.DataFrame],
+    groups: tuple[str, str],
+    task: str,
+    index: int,
+) -> pd.DataFrame:
     """:func:`motion_attributions` of every labelled video of the two groups, compared between them."""
     from facehealth.data.datasets import FrameSequenceDataset
 
@@ -199,7 +215,9 @@ def _mean_image(root: Path, faces: pd.DataFrame) -> np.ndarray:
     return stack.mean(axis=0).round().astype(np.uint8)
 
 
-def _heatmaps(background, mean_lm, motion, gradient, path: Path) -> Path:  # noqa: ANN001
+def _heatmaps(
+    background: np.ndarray, mean_lm: np.ndarray, motion: pd.DataFrame, gradient: pd.DataFrame | None, path: Path
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")

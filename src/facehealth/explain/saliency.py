@@ -35,10 +35,10 @@ parameter ``.grad`` is touched.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -354,13 +354,13 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
 
 
 @contextmanager
-def _hook(module: nn.Module, fn) -> Iterator[None]:  # noqa: ANN001 - a torch forward hook
+def _hook(module: nn.Module, fn: Callable[[nn.Module, tuple[Any, ...], Any], None]) -> Iterator[None]:
     with _hooks([module], fn):
         yield
 
 
 @contextmanager
-def _hooks(modules: list[nn.Module], fn) -> Iterator[None]:  # noqa: ANN001
+def _hooks(modules: list[nn.Module], fn: Callable[[nn.Module, tuple[Any, ...], Any], None]) -> Iterator[None]:
     handles = [m.register_forward_hook(fn) for m in modules]
     try:
         yield

@@ -8,6 +8,8 @@ Example:
     >>> [f.quality.passed for f in result.faces]  # doctest: +SKIP
 """
 
+from typing import Any
+
 from facehealth.faces.config import AlignConfig, DetectorConfig, FacesConfig, QualityConfig, VideoConfig
 from facehealth.faces.records import AlignedFace, BoundingBox, Detection, Face, FrameResult, QualityReport, Reason
 
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # noqa: ANN202 - lazy attributes keep `import facehealth.faces` light
+def __getattr__(name: str) -> Any:  # lazy attributes keep `import facehealth.faces` light
     if name == "FacePipeline":
         from facehealth.faces.pipeline import FacePipeline
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -26,6 +28,9 @@ from facehealth.errors import (
     UnsupportedInputError,
     VideoError,
 )
+
+if TYPE_CHECKING:
+    from av.container import InputContainer
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -304,7 +309,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.
     return count
 
 
-def _import_av():  # noqa: ANN202 - module object
+def _import_av() -> ModuleType:
     try:
         import av
     except ImportError as exc:  # pragma: no cover - av is a hard dependency
@@ -312,7 +317,7 @@ def _import_av():  # noqa: ANN202 - module object
     return av
 
 
-def _open_container(av, path: Path):  # noqa: ANN001, ANN202
+def _open_container(av: ModuleType, path: Path) -> InputContainer:
     if not path.is_file():
         raise VideoError(f"{path}: no such file")
     if path.stat().st_size == 0:

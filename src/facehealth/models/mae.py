@@ -26,7 +26,7 @@ def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
 
 def random_masking(
     tokens: torch.Tensor, ratio: float, generator: torch.Generator | None = None, noise: torch.Tensor | None = None
-):  # noqa: ANN201
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Keep a random (1 - ratio) share of tokens per sample.
 
     Args:
@@ -102,7 +102,16 @@ class MaskedAutoencoder(nn.Module):
         mask_ratio: float,
         generator: torch.Generator | None = None,
         noise: torch.Tensor | None = None,
-    ):  # noqa: ANN201
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Encoder pass over a random (1 - ``mask_ratio``) share of the patches.
+
+        Args:
+            images: (B, 3, H, W).
+            generator, noise: the masking randomness, as in :func:`random_masking`.
+        Returns:
+            latent (B, 1 + L_keep, D) with the class token first, mask (B, L) with 1 = masked,
+            restore (B, L) indices that undo the shuffle.
+        """
         enc = self.encoder
         x = enc.patch_embed(images)  # (B, L, D)
         x = x + enc.pos_embed[:, 1:, :]  # timm ViTs keep a class-token slot at position 0

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from facehealth.errors import ConfigError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["BackboneSpec", "register_model", "create_model", "list_models", "get_spec"]
 
@@ -64,7 +67,7 @@ def get_spec(name: str) -> BackboneSpec:
     return _REGISTRY[name]
 
 
-def create_model(name: str, img_size: int | None = None, num_classes: int = 0, **kwargs: Any):  # noqa: ANN201
+def create_model(name: str, img_size: int | None = None, num_classes: int = 0, **kwargs: Any) -> nn.Module:
     """Build a registered backbone with random weights.
 
     Args:

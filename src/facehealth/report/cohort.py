@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facehealth.report import plots
 from facehealth.report.blocks import Figure, Para, Section, Table
@@ -22,6 +23,9 @@ from facehealth.report.model_card import model_card_section
 from facehealth.report.performance import performance_section
 from facehealth.report.run_folder import RunFolder
 from facehealth.report.studies import explanations_section, robustness_section, studies_section
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["build_report", "run_sections"]
 
@@ -180,7 +184,7 @@ def _cohort_section(run: RunFolder) -> Section:
     return Section("cohort", "Cohort", tuple(blocks))
 
 
-def _median_iqr(values) -> str:  # noqa: ANN001
+def _median_iqr(values: pd.Series) -> str:
     v = values.dropna()
     if v.empty:
         return "n/a"
@@ -188,7 +192,7 @@ def _median_iqr(values) -> str:  # noqa: ANN001
     return f"{q2:.1f} [{q1:.1f}, {q3:.1f}]"
 
 
-def _label_coverage(subjects) -> Table:  # noqa: ANN001
+def _label_coverage(subjects: pd.DataFrame) -> Table:
     from facehealth.data.biomarkers import BIOMARKERS
 
     n = len(subjects)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -160,7 +160,7 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def _interval(visit: Visit, key: str, _: Translator, fmt=_num) -> str:  # noqa: ANN001
+def _interval(visit: Visit, key: str, _: Translator, fmt: Callable[[float], str] = _num) -> str:
     if key in visit.intervals:
         low, high = visit.intervals[key]
         return _("interval", low=fmt(low), high=fmt(high))

@@ -7,8 +7,10 @@ Pure functions: arrays in, a float out; degenerate input warns with
 from __future__ import annotations
 
 import warnings
+from collections.abc import Hashable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from facehealth.evaluate.metrics import DegenerateMetricWarning
 
@@ -20,7 +22,7 @@ def _nan(reason: str) -> float:
     return float("nan")
 
 
-def icc(ratings, kind: str = "2,1") -> float:  # noqa: ANN001
+def icc(ratings: ArrayLike, kind: str = "2,1") -> float:
     """Single-measure intraclass correlation of an (n targets, k raters) matrix.
 
     Two-way ANOVA mean squares (Shrout & Fleiss 1979): rows (targets) MSR,
@@ -36,6 +38,10 @@ def icc(ratings, kind: str = "2,1") -> float:  # noqa: ANN001
 
     Reference: Shrout PE, Fleiss JL. Intraclass correlations: uses in assessing
     rater reliability. Psychol Bull 1979;86(2):420-428.
+
+    Args:
+        ratings: (n, k) ratings of n targets by k raters.
+        kind: ``"2,1"`` (absolute agreement) or ``"3,1"`` (consistency).
     """
     if kind not in ("2,1", "3,1"):
         raise ValueError(f"kind must be '2,1' or '3,1', got {kind!r}")
@@ -57,15 +63,21 @@ def icc(ratings, kind: str = "2,1") -> float:  # noqa: ANN001
     return float((msr - mse) / den)
 
 
-def icc_pair(clean, perturbed, kind: str = "2,1") -> float:  # noqa: ANN001
-    """ICC of two paired prediction vectors (clean, perturbed) as two raters of the same subjects."""
+def icc_pair(clean: ArrayLike, perturbed: ArrayLike, kind: str = "2,1") -> float:
+    """ICC of two paired prediction vectors (clean, perturbed) as two raters of the same subjects.
+
+    Args:
+        clean: (n,) predictions on the clean inputs.
+        perturbed: (n,) predictions on the perturbed inputs, same subjects in the same order.
+        kind: ``"2,1"`` or ``"3,1"``, as in :func:`icc`.
+    """
     a, b = np.asarray(clean, np.float64).ravel(), np.asarray(perturbed, np.float64).ravel()
     if a.shape != b.shape:
         raise ValueError(f"clean has {a.size} values, perturbed {b.size}")
     return icc(np.stack([a, b], 1), kind)
 
 
-def cohen_kappa(a, b) -> float:  # noqa: ANN001
+def cohen_kappa(a: ArrayLike | Sequence[Hashable | None], b: ArrayLike | Sequence[Hashable | None]) -> float:
     """Cohen's kappa of two label vectors: (p_o - p_e) / (1 - p_e).
 
     p_o is the observed agreement, p_e the agreement expected from the two
@@ -73,6 +85,10 @@ def cohen_kappa(a, b) -> float:  # noqa: ANN001
     ``sklearn.metrics.cohen_kappa_score`` (unweighted). Pairs where either side
     is missing (None/NaN) are dropped; p_e = 1 (both constant, same class) is
     degenerate.
+
+    Args:
+        a: (n,) labels of rater a (any hashable class labels).
+        b: (n,) labels of rater b for the same items.
     """
     a, b = np.asarray(a, dtype=object).ravel(), np.asarray(b, dtype=object).ravel()
     if a.shape != b.shape:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -10,10 +12,15 @@ import pandas as pd
 from facehealth.robustness.perturb import PERTURBATIONS
 from facehealth.robustness.regions import face_box
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import NDArray
+
 __all__ = ["plot_curves", "contact_sheet"]
 
 
-def _figure(n_panels: int, cols: int = 3):  # noqa: ANN202
+def _figure(n_panels: int, cols: int = 3) -> tuple[ModuleType, Figure, NDArray[np.object_]]:
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never open a window
@@ -27,7 +34,7 @@ def _figure(n_panels: int, cols: int = 3):  # noqa: ANN202
     return plt, fig, axes.ravel()
 
 
-def _lines(ax, frame: pd.DataFrame, column: str) -> None:  # noqa: ANN001
+def _lines(ax: Axes, frame: pd.DataFrame, column: str) -> None:
     for i, (name, part) in enumerate(frame.groupby("perturbation", sort=False)):
         part = part.sort_values("severity")
         style = "-" if i < 10 else "--"  # the default cycle has ten colours

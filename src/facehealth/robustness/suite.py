@@ -26,8 +26,10 @@ import json
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -38,6 +40,10 @@ from facehealth.evaluate.bootstrap import bootstrap_ci
 from facehealth.models.tasks import TaskSpec
 from facehealth.robustness.agreement import cohen_kappa, icc_pair
 from facehealth.robustness.perturb import PERTURBATIONS
+
+if TYPE_CHECKING:
+    from facehealth.models.multitask import TaskSpec
+    from facehealth.models.predictor import FaceHealthModel
 
 __all__ = ["RobustnessResult", "run_robustness", "DEFAULT_PERTURBATIONS", "DEFAULT_SEVERITIES"]
 
@@ -96,7 +102,7 @@ def _photos(prepared_dir: Path, subjects: list[str]) -> pd.DataFrame:
 _REASONS = re.compile(r"(\w+): (\d+)")
 
 
-def _score(model, image: np.ndarray) -> tuple[dict[str, float], str | None]:  # noqa: ANN001
+def _score(model: FaceHealthModel, image: np.ndarray) -> tuple[dict[str, float], str | None]:
     """Flat outputs of one predict call, or ({}, primary rejection reason) when no face passed."""
     try:
         p = model.predict(image)
@@ -113,15 +119,17 @@ def _output_columns(tasks: list[TaskSpec]) -> list[str]:
 
 
 def _task_rows(
-    part: pd.DataFrame, clean: pd.DataFrame, tasks: list, rng: np.random.Generator, n_boot: int
-) -> list[dict]:  # noqa: ANN001
+    part: pd.DataFrame, clean: pd.DataFrame, tasks: list[TaskSpec], rng: np.random.Generator, n_boot: int
+) -> list[dict]:
     """Metric (with a subject-bootstrap CI) and clean-vs-perturbed agreement for every task on one slice."""
     ok = part[part["rejected"].isna()]
     paired = ok.merge(clean, on="subject_id", suffixes=("", "_clean"))
     ids = ok["subject_id"].to_numpy()
     rows = []
 
-    def add(task: str, metric: str, fn, columns: list[str], agreement: float, how: str, n: int) -> None:  # noqa: ANN001
+    def add(
+        task: str, metric: str, fn: Callable[..., float], columns: list[str], agreement: float, how: str, n: int
+    ) -> None:
         if len(ok):
             ci = bootstrap_ci(fn, [ok[c].to_numpy(float) for c in columns], rng, groups=ids, n_boot=n_boot, name=metric)
             value, low, high = ci.value, ci.low, ci.high
@@ -229,7 +237,19 @@ def run_robustness(
         torch.set_num_threads(threads)
 
 
-def _run(checkpoint, out, cohort_dir, prepared_dir, split, names, severities, n_subjects, rng, start, n_boot):  # noqa: ANN001, ANN202, PLR0913
+def _run(  # noqa: PLR0913
+    checkpoint: str | Path,
+    out: Path,
+    cohort_dir: str | Path | None,
+    prepared_dir: str | Path | None,
+    split: str,
+    names: list[str],
+    severities: tuple[int, ...],
+    n_subjects: int | None,
+    rng: np.random.Generator,
+    start: float,
+    n_boot: int,
+) -> RobustnessResult:
     from facehealth.faces.io import read_image
     from facehealth.models.predictor import load
     from facehealth.robustness.plots import contact_sheet, plot_curves

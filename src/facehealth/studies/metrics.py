@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from facehealth.evaluate import metrics as m
 from facehealth.evaluate.bootstrap import bootstrap_ci
@@ -23,11 +24,11 @@ from facehealth.models.tasks import TaskSpec, is_output_column
 __all__ = ["METRICS", "LOWER_IS_BETTER", "Target", "targets_of", "metric_rows", "paired_difference"]
 
 
-def _accuracy(y, *probs) -> float:  # noqa: ANN001
+def _accuracy(y: ArrayLike, *probs: ArrayLike) -> float:
     return float(np.mean(np.argmax(np.column_stack(probs), 1) == np.asarray(y, int)))
 
 
-def _auroc_ovr(y, *probs) -> float:  # noqa: ANN001
+def _auroc_ovr(y: ArrayLike, *probs: ArrayLike) -> float:
     return m.multiclass_auroc_ovr(y, np.column_stack(probs))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from facehealth.studies.metrics import LOWER_IS_BETTER
 __all__ = ["plot_label_efficiency", "plot_forest"]
 
 
-def _pyplot():  # noqa: ANN202
+def _pyplot() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never needs a display

@@ -82,7 +82,7 @@ def cosine_lr(epoch: float, epochs: int, peak: float, optim: OptimConfig) -> flo
     return optim.min_lr + (peak - optim.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def _dataset(cfg: PretrainConfig):  # noqa: ANN202
+def _dataset(cfg: PretrainConfig) -> tuple[list[CropDataset], ConcatDataset]:
     from facehealth.data.augment import Augment
     from facehealth.data.datasets import CropDataset
 

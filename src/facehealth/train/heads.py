@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import DataLoader
 
 from facehealth.models.multitask import MultiTaskModel, TaskSpec, batch_inputs
+
+if TYPE_CHECKING:
+    from facehealth.data.datasets import CropDataset, FrameSequenceDataset, SubjectDataset
 
 __all__ = ["fit_heads", "L2_GRID"]
 
@@ -26,7 +31,13 @@ L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # penalty on a head's squared weights (
 
 
 @torch.no_grad()
-def _features(model: MultiTaskModel, data, batch_size: int, device: torch.device, targets) -> tuple:  # noqa: ANN001
+def _features(
+    model: MultiTaskModel,
+    data: CropDataset | SubjectDataset | FrameSequenceDataset,
+    batch_size: int,
+    device: torch.device,
+    targets: Callable[[torch.Tensor], dict[str, torch.Tensor]],
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     model.eval()
     feats, ys = [], []
     for batch in DataLoader(data, batch_size=batch_size):
@@ -55,10 +66,10 @@ def _loss(model: MultiTaskModel, task: TaskSpec, f: torch.Tensor, y: torch.Tenso
 
 def fit_heads(
     model: MultiTaskModel,
-    train,  # noqa: ANN001 - any of the three datasets, without augmentation
-    val,  # noqa: ANN001
+    train: CropDataset | SubjectDataset | FrameSequenceDataset,  # without augmentation
+    val: CropDataset | SubjectDataset | FrameSequenceDataset,
     tasks: list[TaskSpec],
-    targets,  # noqa: ANN001 - batch target tensor -> {task: tensor}, as in training
+    targets: Callable[[torch.Tensor], dict[str, torch.Tensor]],  # batch target tensor -> {task: tensor}, as in training
     device: torch.device,
     batch_size: int = 64,
     grid: tuple[float, ...] = L2_GRID,

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from facehealth.config import to_mapping
+from facehealth.data.cohort import Cohort
 from facehealth.errors import ConfigError, SchemaError
 from facehealth.evaluate.metrics import DegenerateMetricWarning
 from facehealth.studies.config import StudyConfig
@@ -100,7 +101,7 @@ def _faces(ctx: StageContext) -> str:
     return f"{summary.crops} crops from {summary.items} photos/videos; {rejected} rejected by the quality gate"
 
 
-def _stratify(cohort) -> str | None:  # noqa: ANN001
+def _stratify(cohort: Cohort) -> str | None:
     labels = cohort.subject_labels()
     return "cad" if "cad" in labels.columns and labels["cad"].notna().any() else None
 

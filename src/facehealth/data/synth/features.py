@@ -8,11 +8,16 @@ generator did not leak it. Used by the tests and as a transparent baseline.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 import pandas as pd
 
 from facehealth.data.synth.render import ellipse_mask, eye_mask, skin_mask
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["FEATURE_NAMES", "face_features", "features_from_manifest"]
 
@@ -69,7 +74,7 @@ def face_features(crop: np.ndarray, landmarks: np.ndarray) -> dict[str, float]:
     }
 
 
-def features_from_manifest(prepared_dir, manifest: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001
+def features_from_manifest(prepared_dir: str | Path, manifest: pd.DataFrame) -> pd.DataFrame:
     """Features for every crop of a ``faces prepare`` manifest, averaged per subject."""
     from pathlib import Path
 

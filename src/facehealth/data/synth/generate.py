@@ -6,6 +6,7 @@ The generative model and its planted coefficients are in :mod:`facehealth.data.s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -47,8 +48,13 @@ from facehealth.faces.io import write_image
 __all__ = ["SynthConfig", "synthesize_cohort"]
 
 
-def synthesize_cohort(out: str | Path, config: SynthConfig | None = None, on_progress=None) -> Path:  # noqa: ANN001
-    """Write a synthetic cohort folder (tables, media, ground truth, contact sheet); returns its path."""
+def synthesize_cohort(
+    out: str | Path, config: SynthConfig | None = None, on_progress: Callable[[int, int], None] | None = None
+) -> Path:
+    """Write a synthetic cohort folder (tables, media, ground truth, contact sheet); returns its path.
+
+    ``on_progress(done, total)`` is called after each subject.
+    """
     from facehealth.faces.io import write_video
 
     cfg = config or SynthConfig()
