@@ -97,14 +97,10 @@ def _density_ranking(maps, landmarks, subjects, rng) -> list[tuple[str, float]]:
 
 def planted_sign_saliency(root: Path, seed: int) -> dict:
     """Train on a fresh cohort and explain it; returns the numbers the test checks (printed too)."""
-    import torch
+    from tests.conftest import torch_threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a shared 2-core CPU: two threads spin-wait (IG took 90 s instead of 11 s)
-    try:
+    with torch_threads(1):
         return _planted_sign_saliency(root, seed)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _planted_sign_saliency(root: Path, seed: int) -> dict:

@@ -19,13 +19,7 @@ L = (SIZE // PATCH) ** 2  # 16 patches
 PIXELS = PATCH * PATCH * 3  # 768 values per patch
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One CPU thread: on a shared 2-core machine two threads spin-wait (a training step took 2.7 s, not 0.05 s)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py: torch_threads
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 import facehealth
 from facehealth.errors import FaceHealthError, InputError, ModelNotFoundError, NoFaceError
@@ -20,14 +19,7 @@ from facehealth.faces.records import Reason
 from facehealth.models.predictor import FaceHealthModel, Prediction, load
 from tests.conftest import fixture_path
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One CPU thread: on a shared 2-core machine two threads spin-wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py: torch_threads
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ The config is :class:`~facehealth.train.config.FinetuneConfig`; tasks come from
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import warnings
@@ -40,6 +41,7 @@ from facehealth.errors import ConfigError
 from facehealth.models.checkpoint import CheckpointMeta, save_checkpoint
 from facehealth.models.cohort_predictor import cohort_fingerprint, predict_subjects
 from facehealth.models.multitask import MultiTaskModel, batch_inputs
+from facehealth.models.predictor import model_from_meta
 from facehealth.models.tasks import TaskSpec, build_tasks
 from facehealth.train.config import FinetuneConfig
 from facehealth.train.engine import TrainingError, cosine_lr, resolve_device
@@ -162,24 +164,34 @@ def _targets(batch_target: torch.Tensor, tasks: list[TaskSpec]) -> dict[str, tor
     return out
 
 
-def _build_model(cfg: FinetuneConfig, tasks: list[TaskSpec], stats: TargetStats) -> tuple[MultiTaskModel, dict]:
-    """The model for ``cfg``, its backbone initialised as configured; returns (model, init report)."""
+def _build_model(
+    cfg: FinetuneConfig, tasks: list[TaskSpec], stats: TargetStats
+) -> tuple[MultiTaskModel, CheckpointMeta]:
+    """The model for ``cfg``, its backbone initialised as configured.
+
+    Returns (model, its architecture as checkpoint metadata with the init report); the rest of
+    the metadata (splits, history ...) is added when the checkpoint is written.
+    """
     if cfg.frame_input != "pixels" and cfg.input != "video":
         raise TrainingError(
             f"frame_input: {cfg.frame_input} needs input: video (landmark motion is a property of a clip)"
         )
-    model = MultiTaskModel(
-        cfg.backbone,
-        tasks,
-        cfg.img_size,
-        cfg.pooling,
-        stats.mean,
-        stats.std,
-        stats.pos_weight,
-        stats.class_weights,
+    arch = CheckpointMeta(
+        backbone=cfg.backbone,
+        img_size=cfg.img_size,
+        tasks=tuple(tasks),
+        input=cfg.input,
+        pooling=cfg.pooling,
+        frames=cfg.frames,
         frame_input=cfg.frame_input,
-        bins=cfg.time_bins,
+        time_bins=cfg.time_bins,
+        images_per_subject=cfg.images_per_subject,
+        target_mean=stats.mean,
+        target_std=stats.std,
+        pos_weight=stats.pos_weight,
+        class_weights=stats.class_weights,
     )
+    model = model_from_meta(arch)
     if model.backbone is None:
         init_report: dict[str, Any] = {"loaded": 0, "missing": "landmarks-only model: no image backbone to initialise"}
     elif cfg.init_from:
@@ -189,7 +201,7 @@ def _build_model(cfg: FinetuneConfig, tasks: list[TaskSpec], stats: TargetStats)
     if cfg.mode == "linear_probe" and model.backbone is not None:
         for p in model.backbone.parameters():
             p.requires_grad = False
-    return model, init_report
+    return model, dataclasses.replace(arch, init=init_report)
 
 
 def _age_balanced_weights(train: Dataset, labels: pd.DataFrame, bins: int) -> torch.Tensor:
@@ -278,7 +290,7 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
     if not train_ids:
         raise TrainingError("the split table has no training subjects")
     stats = TargetStats.of(tasks, labels[labels["subject_id"].isin(train_ids)])
-    model, init_report = _build_model(cfg, tasks, stats)
+    model, arch = _build_model(cfg, tasks, stats)
     model.to(device)
 
     def dataset(ids: list[str], augment: bool) -> Dataset:
@@ -302,27 +314,14 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
     faces_cfg = Path(cfg.prepared) / "config.resolved.yaml"
     faces = yaml.safe_load(faces_cfg.read_text()) if faces_cfg.is_file() else {}
     faces.pop("kind", None)
-    meta = CheckpointMeta(
-        backbone=cfg.backbone,
-        img_size=cfg.img_size,
-        tasks=tuple(tasks),
-        input=cfg.input,
-        pooling=cfg.pooling,
-        frames=cfg.frames,
-        frame_input=cfg.frame_input,
-        time_bins=cfg.time_bins,
-        images_per_subject=cfg.images_per_subject,
-        target_mean=stats.mean,
-        target_std=stats.std,
-        pos_weight=stats.pos_weight,
-        class_weights=stats.class_weights,
+    meta = dataclasses.replace(
+        arch,
         faces_config=faces,
         splits={s: tuple(ids) for s, ids in by_split.items()},
         cohort_fingerprint=cohort_fingerprint(labels["subject_id"]),
         synthetic=is_synthetic_cohort(cfg.cohort),
         best_epoch=best_epoch,
         history=tuple(history),
-        init=init_report,
         head_init=head_report,
         config=to_mapping(cfg),
     )
