@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facehealth.evaluate.calibration import calibration_slope_intercept, reliability_curve
+from facehealth.evaluate.calibration import calibration_in_the_large, calibration_slope_intercept, reliability_curve
 from facehealth.evaluate.metrics import DegenerateMetricWarning
 
 
@@ -39,3 +39,27 @@ def test_reliability_curve_by_risk_decile():
     assert len(table) == 10 and table["n"].sum() == len(y)
     assert np.abs(table["observed"] - table["predicted"]).max() < 0.03
     assert table["predicted"].is_monotonic_increasing
+
+
+@pytest.mark.parametrize("slope, shift", [(1.0, 0.0), (1.0, 0.8), (0.5, 0.0), (2.0, -0.6), (0.7, 0.4)])
+def test_calibration_in_the_large_equals_a_glm_with_an_offset(slope, shift):
+    import statsmodels.api as sm
+
+    y, logit = _outcomes(3, n=4000)
+    p = 1 / (1 + np.exp(-(slope * logit + shift)))
+    glm = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial(), offset=np.log(p / (1 - p))).fit()
+    assert calibration_in_the_large(y, p) == pytest.approx(glm.params[0], abs=1e-9)
+
+
+def test_calibration_in_the_large_is_not_the_slope_free_intercept():
+    # Timid, too-high predictions (logit shrunk by half, shifted up 0.5): the joint fit puts part of
+    # the miss into its slope (2), so its intercept (-0.98) differs from the mean miss that
+    # calibration-in-the-large measures with the slope held at 1 (-0.65).
+    y, logit = _outcomes(4)
+    shifted = 1 / (1 + np.exp(-(0.5 * logit + 0.5)))
+    citl = calibration_in_the_large(y, shifted)
+    joint = calibration_slope_intercept(y, shifted)
+    assert citl < -0.5 and abs(joint.intercept - citl) > 0.25 and joint.slope == pytest.approx(2.0, abs=0.1)
+    assert calibration_in_the_large(y, 1 / (1 + np.exp(-logit))) == pytest.approx(0.0, abs=0.05)
+    with pytest.warns(DegenerateMetricWarning):
+        assert np.isnan(calibration_in_the_large([1, 1], [0.3, 0.6]))

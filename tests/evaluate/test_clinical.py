@@ -55,7 +55,7 @@ def test_every_number_has_a_ci_and_matches_the_metric_functions(trained):
     assert auc["n_subjects"] == test["n_subjects"]
     assert "c_index" in test["survival"] and "haematological" in test["biomarkers"]["by_system_mean_r"]
     assert 0.0 <= report["thresholds"]["cad"] <= 1.0
-    assert {"calibration_slope", "calibration_intercept", "reliability"} <= set(test["cad"])
+    assert {"calibration_slope", "calibration_intercept", "calibration_in_the_large", "reliability"} <= set(test["cad"])
     assert {"accuracy", "balanced_accuracy", "f1", "ece"} <= set(test["cad"])
     hb = test["biomarkers"]["haemoglobin"]
     assert set(hb) == {name for name, _ in REGRESSION_METRICS}

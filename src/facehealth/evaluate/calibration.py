@@ -3,8 +3,11 @@
 Slope and intercept come from the logistic recalibration model
 ``logit P(y = 1) = a + b * logit(p)`` (Cox, Biometrika 1958; Van Calster et al., J Clin Epidemiol
 2016): b = 1 and a = 0 for perfect calibration, b < 1 when predictions are too extreme
-(overfitting), a != 0 when risks are systematically too high or low. Here a is fitted with b free
-(the "weak" calibration pair reported in TRIPOD-style tables).
+(overfitting). Here a is fitted with b free (the intercept of the joint fit, reported as
+``calibration_intercept``). Calibration-in-the-large is the other intercept: ``a`` with b fixed at 1,
+i.e. ``logit P(y = 1) = a + offset(logit(p))`` (Van Calster et al. 2016; Steyerberg, *Clinical
+Prediction Models*, 2nd ed., ch. 15). It is 0 when the mean predicted risk matches the observed
+rate on the logit scale; > 0 when risks are too low, < 0 when too high, whatever the slope.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from numpy.typing import ArrayLike
 
 from facehealth.evaluate.metrics import DegenerateMetricWarning
 
-__all__ = ["CalibrationFit", "calibration_slope_intercept", "reliability_curve"]
+__all__ = ["CalibrationFit", "calibration_slope_intercept", "calibration_in_the_large", "reliability_curve"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,37 @@ def calibration_slope_intercept(y_true: ArrayLike, prob: ArrayLike) -> Calibrati
             warnings.warn("calibration: outcomes are separable; slope undefined", DegenerateMetricWarning, stacklevel=2)
             return CalibrationFit(float("nan"), float("nan"), int(len(y)))
     return CalibrationFit(float(fit.intercept_[0]), float(fit.coef_[0, 0]), int(len(y)))
+
+
+def calibration_in_the_large(y_true: ArrayLike, prob: ArrayLike, iterations: int = 50) -> float:
+    """Calibration-in-the-large: the intercept ``a`` of ``logit P(y=1) = a + offset(logit p)``.
+
+    The maximum-likelihood ``a`` solves ``sum(y - sigmoid(a + logit p)) = 0`` (one parameter,
+    concave log-likelihood), found by Newton's method from 0. Equals statsmodels'
+    ``GLM(y, ones, family=Binomial(), offset=logit(p)).fit().params[0]``.
+
+    Args:
+        y_true: (n,) 0/1 outcomes.
+        prob: (n,) predicted probabilities of the outcome.
+
+    Returns:
+        ``a``; NaN (with a warning) when only one class is present (``a`` is then infinite).
+    """
+    y = np.asarray(y_true, float).ravel()
+    p = np.asarray(prob, float).ravel()
+    ok = ~(np.isnan(y) | np.isnan(p))
+    y, offset = y[ok], _logit(p[ok])
+    if len(np.unique(y)) < 2:
+        warnings.warn("calibration-in-the-large: only one class present", DegenerateMetricWarning, stacklevel=2)
+        return float("nan")
+    a = 0.0
+    for _ in range(iterations):
+        mu = 1.0 / (1.0 + np.exp(-(a + offset)))
+        step = float(np.sum(y - mu) / max(np.sum(mu * (1 - mu)), 1e-12))
+        a += step
+        if abs(step) < 1e-12:
+            break
+    return float(a)
 
 
 def reliability_curve(y_true: ArrayLike, prob: ArrayLike, bins: int = 10, strategy: str = "quantile") -> pd.DataFrame:

@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 from facehealth.data.biomarkers import BIOMARKERS
 from facehealth.evaluate import metrics as m
 from facehealth.evaluate.bootstrap import bootstrap_ci
-from facehealth.evaluate.calibration import calibration_slope_intercept, reliability_curve
+from facehealth.evaluate.calibration import calibration_in_the_large, calibration_slope_intercept, reliability_curve
 from facehealth.evaluate.survival_report import survival_metric_cis
 from facehealth.models.tasks import TaskSpec
 
@@ -131,6 +131,7 @@ def evaluate_predictions(
                 task["calibration_intercept"] = ci(
                     lambda a, b: calibration_slope_intercept(a, b).intercept, [y, p], "calibration_intercept"
                 )
+                task["calibration_in_the_large"] = ci(calibration_in_the_large, [y, p], "calibration_in_the_large")
                 task["reliability"] = reliability_curve(part[y], part[p], bins=5).to_dict("records")
             elif t.kind == "multiclass":
                 y = t.columns[0]

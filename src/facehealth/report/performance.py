@@ -145,6 +145,7 @@ _BINARY = (
     "npv",
     "calibration_slope",
     "calibration_intercept",
+    "calibration_in_the_large",
 )
 
 
