@@ -307,21 +307,28 @@ def combined_scores(
     Per split: nested-Cox likelihood-ratio tests (:func:`nested_cox_test`, both models adjusted
     for ``covariates``) of adding the risk to the gap and the gap to the risk; and the change in
     Harrell's C of a combined score (Cox linear combination of gap and risk) over each score
-    alone, with a paired subject-bootstrap CI. The combination weights come from the
-    validation split when it has >= ``min_val_events`` events (so the C change is not fitted on
-    the split scoring it), otherwise from the scored split itself (``weights_from`` says which).
+    alone, with a paired subject-bootstrap CI. The combination weights are fitted on the train
+    and validation splits only, so the C change is out of sample; with fewer than
+    ``min_val_events`` events there, the gain is reported as not estimable (never fitted on the
+    split it scores).
     """
     data, _ = _prepare(predictions, labels, subjects, task, covariates, time_col, event_col, (age_pred, age))
     data["age_gap"] = data[age_pred] - data[age]
     data = data.dropna(subset=["age_gap"])
-    val = data[data["split"] == "val"]
+    source = data[data["split"].isin(("train", "val"))]
     result: dict = {"task": task, "covariates": list(covariates), "n_boot": n_boot, "splits": {}}
     for name, part in _splits(data, splits).items():
         coded, names = _encode(part, covariates)
-        source = val if val["event"].sum() >= min_val_events else part
         out: dict = {"n_subjects": int(len(part)), "n_events": int(part["event"].sum())}
         out["risk_added_to_gap"] = _safe(nested_cox_test, coded, (*names, "age_gap"), ("risk",))
         out["gap_added_to_risk"] = _safe(nested_cox_test, coded, (*names, "risk"), ("age_gap",))
+        if source["event"].sum() < min_val_events:
+            out["c_gain"] = (
+                f"not estimable: {int(source['event'].sum())} event(s) in train+val, fewer than the "
+                f"{min_val_events} needed to fit the combination out of sample"
+            )
+            result["splits"][name] = out
+            continue
         try:
             w = _cox_weights(source, ("age_gap", "risk"))
         except Exception as err:  # noqa: BLE001 - a non-converging fit is reported, not raised
@@ -330,7 +337,7 @@ def combined_scores(
             continue
         combined = w["age_gap"] * part["age_gap"].to_numpy(float) + w["risk"] * part["risk"].to_numpy(float)
         out["weights"] = {"age_gap": float(w["age_gap"]), "risk": float(w["risk"])}
-        out["weights_from"] = "val" if source is val else name
+        out["weights_from"] = "train+val"
         t, e = part["time"].to_numpy(float), part["event"].to_numpy(float)
         ids = part["subject_id"].to_numpy()
         for label, single in (("risk", part["risk"].to_numpy(float)), ("age_gap", part["age_gap"].to_numpy(float))):
