@@ -109,7 +109,8 @@ def test_label_efficiency_writes_one_row_per_arm_n_seed_and_target(efficiency):
     assert linear_age[40] < 12  # the linear heads learn from the label-carrying features
     assert calls[-1] == (4, 4)
     summary = pd.read_csv(out / "label_efficiency_summary.csv")
-    assert {"mean", "sd", "seeds", "n_available"} <= set(summary.columns) and len(summary) == 12
+    assert {"mean", "sd", "low", "high", "ci", "seeds", "n_available", "n_labelled"} <= set(summary.columns)
+    assert len(summary) == 12 and (summary["n_labelled"] == summary["n"] + summary["n_val"]).all()
     assert (out / "label_efficiency.png").stat().st_size > 5000
     info = json.loads((out / "label_efficiency.json").read_text())
     assert info["used"] == [20, 40] and info["capped"] == []

@@ -36,7 +36,7 @@ from facehealth.evaluate.subgroups import subgroup_table
 from facehealth.models.tasks import TaskSpec, build_tasks, is_output_column
 from facehealth.studies.arms import Arm, descriptor_arm, finetune_arm, merge_overrides
 from facehealth.studies.config import StudyConfig
-from facehealth.studies.metrics import METRICS, metric_rows, paired_difference, targets_of
+from facehealth.studies.metrics import METRICS, metric_rows, paired_difference, seed_summary, targets_of
 from facehealth.studies.plots import plot_forest, plot_label_efficiency
 
 __all__ = [
@@ -174,6 +174,7 @@ def label_efficiency(
         warnings.warn(f"label counts {capped} exceed the {len(train)} training subjects; capped", stacklevel=2)
     targets = targets_of(data.tasks)
     rows, subsets, predictions = [], [], []
+    scored_by: dict[tuple[str, int], dict[int, pd.DataFrame]] = {}
     total, done = len(cfg.seeds) * len(counts) * len(arms), 0
     for seed in cfg.seeds:
         order = nested_order(train, cfg.stratify, seed)
@@ -183,6 +184,7 @@ def label_efficiency(
             for name, arm in arms.items():
                 pred = _run_arm(name, arm, ids, out / "runs" / name / f"n{n}_seed{seed}", seed, data)
                 scored = _on(pred, data, test_ids)
+                scored_by.setdefault((name, n), {})[seed] = scored
                 rng = np.random.default_rng([seed, n])  # the same resamples for every arm
                 for row in metric_rows(scored, targets, lambda t: [cfg.primary(t.task)], rng, cfg.n_boot):
                     rows.append({"arm": name, "n": n, "seed": seed, **row})
@@ -193,17 +195,10 @@ def label_efficiency(
                     on_progress(done, total)
     table = pd.DataFrame(rows, columns=["arm", "n", "seed", "task", "metric", "value", "low", "high", "n_test"])
     table.to_csv(out / "label_efficiency.csv", index=False)
-    summary = (
-        table.groupby(["arm", "n", "task", "metric"], sort=False)
-        .agg(
-            mean=("value", "mean"),
-            sd=("value", "std"),
-            low=("low", "mean"),
-            high=("high", "mean"),
-            seeds=("seed", "nunique"),
-        )
-        .reset_index()
-    )
+    summary = seed_summary(table, scored_by, targets, lambda t: [cfg.primary(t.task)], cfg.n_boot)
+    # The validation split chose each run's stopping epoch and head penalty: its labels count too.
+    summary["n_val"] = len(data.ids("val"))
+    summary["n_labelled"] = summary["n"] + summary["n_val"]
     summary["n_available"] = len(train)
     summary.to_csv(out / "label_efficiency_summary.csv", index=False)
     pd.concat(subsets).to_csv(out / "label_efficiency_subjects.csv", index=False)

@@ -9,7 +9,7 @@ event), named as in :mod:`facehealth.evaluate.clinical`'s input.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +21,16 @@ from facehealth.evaluate.bootstrap import bootstrap_ci
 from facehealth.evaluate.compare import delong_test
 from facehealth.models.tasks import TaskSpec, is_output_column
 
-__all__ = ["METRICS", "LOWER_IS_BETTER", "Target", "targets_of", "metric_rows", "paired_difference"]
+__all__ = [
+    "METRICS",
+    "LOWER_IS_BETTER",
+    "Target",
+    "targets_of",
+    "metric_rows",
+    "seed_mean_rows",
+    "seed_summary",
+    "paired_difference",
+]
 
 
 def _accuracy(y: ArrayLike, *probs: ArrayLike) -> float:
@@ -114,6 +123,88 @@ def metric_rows(
                 {"task": t.name, "metric": name, "value": ci.value, "low": ci.low, "high": ci.high, "n_test": len(part)}
             )
     return rows
+
+
+def seed_mean_rows(
+    frames: Mapping[int, pd.DataFrame],
+    targets: Sequence[Target],
+    metrics: Callable[[Target], list[str]],
+    rng: np.random.Generator,
+    n_boot: int,
+) -> list[dict]:
+    """The across-seed mean of each metric with a subject-bootstrap CI of that mean.
+
+    ``frames`` holds one scored frame per training seed, on the same test subjects. Each
+    resample draws test subjects once and scores every seed's predictions on them, so the
+    interval covers both the test-set sampling and the spread between seeds' models, for the
+    quantity reported (the mean). Rows: ``{task, metric, value, low, high, n_test, seeds}``.
+    """
+    seeds = list(frames)
+    rows = []
+    for t in targets:
+        outputs = [c for c in t.columns if t.is_output(c)]
+        labels = [c for c in t.columns if not t.is_output(c)]
+        parts = []
+        for seed in seeds:
+            frame = frames[seed]
+            if not all(c in frame.columns for c in t.columns):
+                break
+            part = frame[["subject_id", *labels, *outputs]].dropna()
+            parts.append(part.rename(columns={c: f"{c}@{seed}" for c in outputs}))
+        wide = parts[0] if len(parts) == len(seeds) else None
+        for part in parts[1:] if wide is not None else ():
+            wide = wide.merge(part.drop(columns=labels), on="subject_id")
+        for name in metrics(t):
+            fn = METRICS[t.kind][name]
+            if wide is None or len(wide) < 2:
+                rows.append(dict(task=t.name, metric=name, value=np.nan, low=np.nan, high=np.nan, n_test=0))
+                continue
+            columns = [[f"{c}@{seed}" if t.is_output(c) else c for c in t.columns] for seed in seeds]
+            flat = list(dict.fromkeys(c for cols in columns for c in cols))
+            position = {c: i for i, c in enumerate(flat)}
+
+            def mean_over_seeds(*arrays: np.ndarray, fn: Callable[..., float] = fn, columns: list = columns) -> float:
+                return float(np.nanmean([fn(*(arrays[position[c]] for c in cols)) for cols in columns]))
+
+            ci = bootstrap_ci(
+                mean_over_seeds,
+                [wide[c].to_numpy(float) for c in flat],
+                rng,
+                groups=wide["subject_id"].to_numpy(),
+                n_boot=n_boot,
+                name=name,
+            )
+            rows.append(dict(task=t.name, metric=name, value=ci.value, low=ci.low, high=ci.high, n_test=int(len(wide))))
+    return [r | {"seeds": len(seeds)} for r in rows]
+
+
+def seed_summary(
+    table: pd.DataFrame,
+    scored_by: Mapping[tuple[str, int], Mapping[int, pd.DataFrame]],
+    targets: Sequence[Target],
+    metrics: Callable[[Target], list[str]],
+    n_boot: int,
+) -> pd.DataFrame:
+    """Mean and sd across seeds per (arm, n, task, metric), with a CI of the across-seed mean.
+
+    The CI resamples test subjects and scores every seed's model on each resample
+    (:func:`seed_mean_rows`), so it is an interval for the mean
+    itself, not an average of per-seed interval limits.
+    """
+    spread = (
+        table.groupby(["arm", "n", "task", "metric"], sort=False)
+        .agg(mean=("value", "mean"), sd=("value", "std"), seeds=("seed", "nunique"))
+        .reset_index()
+    )
+    pooled = []
+    for (arm, n), frames in scored_by.items():
+        rng = np.random.default_rng([n, len(frames)])  # the same resamples for every arm
+        for row in seed_mean_rows(frames, targets, metrics, rng, n_boot):
+            pooled.append({"arm": arm, "n": n, "task": row["task"], "metric": row["metric"]} | row)
+    ci = pd.DataFrame(pooled, columns=["arm", "n", "task", "metric", "low", "high"])
+    summary = spread.merge(ci[["arm", "n", "task", "metric", "low", "high"]], on=["arm", "n", "task", "metric"])
+    summary["ci"] = "subject bootstrap of the across-seed mean"
+    return summary
 
 
 def paired_difference(target: Target, metric: str, both: pd.DataFrame, rng: np.random.Generator, n_boot: int) -> dict:

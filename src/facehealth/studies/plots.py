@@ -25,7 +25,7 @@ def _pyplot() -> ModuleType:
 def plot_label_efficiency(summary: pd.DataFrame, path: str | Path) -> Path:
     """One panel per task: mean metric across seeds vs labelled subjects, a line per arm.
 
-    Bands are the mean bootstrap CI across seeds. Regression tasks with several columns
+    Bands are the subject-bootstrap CI of the across-seed mean. Regression tasks with several columns
     (biomarkers) are averaged over their columns so 62 markers make one panel, not 62.
     """
     plt = _pyplot()
