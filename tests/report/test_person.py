@@ -145,3 +145,13 @@ def test_report_visit_scores_reports_then_records(tmp_path, prediction, full_run
     assert len(store.visits("p9")) == 2 and "haemoglobin" in store.visits("p9")[0].intervals
     report_visit(Model(), "selfie.jpg", store, "p9", record=False, time="2026-03-01")
     assert len(store.visits("p9")) == 2
+
+
+def test_a_model_trained_on_synthetic_faces_says_so_first(prediction):
+    import dataclasses
+
+    plain = person_report(prediction, None, "p1", model_id="m")
+    assert "synthetic faces" not in plain.text
+    synthetic = person_report(dataclasses.replace(prediction, synthetic_model=True), None, "p1", model_id="m")
+    assert synthetic.paragraphs[0].startswith("WARNING: this model was trained on synthetic faces")
+    assert "not health information" in synthetic.html

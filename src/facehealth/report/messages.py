@@ -13,6 +13,10 @@ __all__ = ["MESSAGES_EN", "Translator"]
 
 MESSAGES_EN: dict[str, str] = {
     "title": "Your face-based health screening report",
+    "synthetic_model": (
+        "WARNING: this model was trained on synthetic faces with planted effects, not on real people. "
+        "Its numbers show that the software runs; they are not health information about you."
+    ),
     "intro": (
         "These estimates were computed from {faces} face image(s) by a statistical model ({model}). "
         "Each estimate comes with a likely range where one is available."

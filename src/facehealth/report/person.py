@@ -89,6 +89,8 @@ def person_report(
     trend = _trend_lines(visit, previous, _)
     next_steps = [_("next.discuss"), _("next.urgent"), _("disclaimer")]
     intro = _("intro", faces=visit.quality.get("faces_used", 0), model=model_id or "unnamed model")
+    if getattr(prediction, "synthetic_model", False):  # from the checkpoint's record of its cohort
+        intro = f"{_('synthetic_model')}\n\n{intro}"
     sections = [
         (_("heading.scores"), scores),
         (_("heading.quality"), quality),
