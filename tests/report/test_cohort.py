@@ -175,3 +175,15 @@ def test_a_transductive_pretraining_is_stated_in_the_headline(full_run, full_rep
     (run / "pretrain/checkpoint-last.json").write_text(json.dumps(meta))
     html = build_report(run).read_text()
     assert "TRANSDUCTIVE PRETRAINING" in html and f"faces of\n  {len(held)} test or external" in html
+
+
+def test_headline_numbers_stand_beside_the_trivial_reference(full_run, tmp_path):
+    run = tmp_path / "RUN"
+    shutil.copytree(full_run, run, ignore=shutil.ignore_patterns("report.*"))
+    metrics = json.loads((run / "evaluate/metrics.json").read_text())
+    cad = metrics["splits"]["test"]["cad"]
+    cad["reference"] = {"predicts": "the training prevalence, 0.300", "auroc": 0.5}
+    cad["versus_reference"] = {"auroc": "no better"}
+    (run / "evaluate/metrics.json").write_text(json.dumps(metrics))
+    html = build_report(run).read_text()
+    assert "trivial reference" in html and "the training prevalence, 0.300" in html and "no better" in html

@@ -23,9 +23,10 @@ def _print_run(record: Any) -> None:
         note = f" - {stage['note']}" if stage.get("note") else ""
         out.print(f"[{colour}]{stage['status']:>7}[/] {name} ({stage['seconds']:.0f} s){note}")
     if record.headline:
-        out.print("[bold]Headline numbers[/] (95% CI, subject bootstrap):")
+        out.print("[bold]Headline numbers[/] (95% CI, subject bootstrap; reference: training mean/prevalence/chance):")
         for name, v in record.headline.items():
-            out.print(f"  {name}: {v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}] (n={v['n_subjects']})")
+            ref = f"; reference {v['reference']:.3f}: {v['versus_reference']}" if "reference" in v else ""
+            out.print(f"  {name}: {v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}] (n={v['n_subjects']}){ref}")
     report = record.out_dir / "report.html"
     out.print(f"report: {report}" if report.is_file() else f"run folder: {record.out_dir}")
 

@@ -22,6 +22,7 @@ from facehealth.data.biomarkers import BIOMARKERS
 from facehealth.evaluate import metrics as m
 from facehealth.evaluate.bootstrap import bootstrap_ci
 from facehealth.evaluate.calibration import calibration_in_the_large, calibration_slope_intercept, reliability_curve
+from facehealth.evaluate.references import reference_frame, reference_metrics, verdict
 from facehealth.evaluate.survival_report import survival_metric_cis
 from facehealth.models.tasks import TaskSpec
 
@@ -89,11 +90,18 @@ def evaluate_predictions(
             arrays = [part[c].to_numpy(float) for c in columns]
             return bootstrap_ci(metric, arrays, rng, groups=ids, n_boot=n_boot, name=name).as_dict()
 
+        def compare(kind: str, node: dict, truth: str, classes: int = 0) -> None:
+            """Add the trivial reference on the same subjects, and the model's verdict against it."""
+            ref = reference_metrics(kind, part[truth], reference_frame(data, truth), ids, rng, n_boot, classes)
+            node["reference"] = ref
+            node["versus_reference"] = {k: verdict(k, node[k], v) for k, v in ref.items() if k in node}
+
         for t in tasks:
             task: dict = {}
             if t.kind == "regression":
                 for c in t.columns:
                     task[c] = {name: ci(fn, [c, t.output_column(c)], name) for name, fn in REGRESSION_METRICS}
+                    compare("regression", task[c], c)
                 systems = {}
                 for c in t.columns:
                     if c in BIOMARKERS:
@@ -133,6 +141,7 @@ def evaluate_predictions(
                 )
                 task["calibration_in_the_large"] = ci(calibration_in_the_large, [y, p], "calibration_in_the_large")
                 task["reliability"] = reliability_curve(part[y], part[p], bins=5).to_dict("records")
+                compare("binary", task, y)
             elif t.kind == "multiclass":
                 y = t.columns[0]
                 probs = list(t.output_columns())
@@ -148,6 +157,7 @@ def evaluate_predictions(
                 task["auroc_ovr"] = ci(
                     lambda yy, *ps: m.multiclass_auroc_ovr(yy, np.column_stack(ps)), [y, *probs], "auroc_ovr"
                 )
+                compare("multiclass", task, y, k)
                 ok = part[y].notna()
                 task["confusion_matrix"] = m.confusion_matrix(
                     part.loc[ok, y].astype(int), part.loc[ok, probs].to_numpy().argmax(1), k
@@ -156,6 +166,7 @@ def evaluate_predictions(
                 time, event = t.columns
                 risk = t.output_column()
                 task["c_index"] = ci(m.harrell_c_index, [time, risk, event], "c_index")
+                compare("cox", task, event)
                 # Censoring distribution and baseline hazard from the train split, fixed across resamples.
                 train = data.loc[data["split"] == "train", [time, event, risk]].dropna()
                 ref = train if train[event].sum() > 0 else part[[time, event, risk]].dropna()

@@ -36,6 +36,10 @@ def performance_section(run: RunFolder) -> Section:
         f"Metrics are shown for the {split} split with 95% subject-bootstrap intervals "
         f"({metrics.get('n_boot', '?')} resamples); format: value [low, high].",
     )
+    blocks: list = [overview]
+    versus = _reference_table(metrics, splits)
+    if versus is not None:
+        blocks.append(versus)
     subsections = [
         _biomarker_section(run, split) if "biomarkers" in tasks else _missing("biomarkers", "Biomarkers"),
         _age_section(run, split, splits) if "age" in tasks else _missing("age", "Biological age"),
@@ -47,7 +51,39 @@ def performance_section(run: RunFolder) -> Section:
         if "affective" in tasks
         else _missing("affective", "Affective disorders"),
     ]
-    return Section("performance", "Performance", (overview,), subsections=tuple(subsections))
+    return Section("performance", "Performance", tuple(blocks), subsections=tuple(subsections))
+
+
+# (label, the task node in metrics.json below splits.<split>, metric) of each task's headline number.
+_HEADLINE = (
+    ("age, MAE (years)", "age.age", "mae"),
+    ("CAD, AUROC", "cad", "auroc"),
+    ("survival, Harrell's C", "survival", "c_index"),
+    ("haemoglobin, Pearson r", "biomarkers.haemoglobin", "pearson_r"),
+    ("healthy/MDD/BPD, accuracy", "affective", "accuracy"),
+)
+
+
+def _reference_table(metrics: dict, splits: list[str]) -> Table | None:
+    """Each headline number beside the trivial reference on the same subjects, and the verdict."""
+    rows = []
+    for s in splits:
+        for label, node, metric in _HEADLINE:
+            base = f"splits.{s}.{node}"
+            verdict = metric_at(metrics, f"{base}.versus_reference.{metric}")
+            if not isinstance(verdict, str):
+                continue
+            predicts = metric_at(metrics, f"{base}.reference.predicts") or ""
+            reference = metric_cell(metrics, f"{base}.reference.{metric}")
+            rows.append([s, label, metric_cell(metrics, f"{base}.{metric}"), reference, predicts, verdict])
+    if not rows:
+        return None
+    return Table.of(
+        ["split", "task, metric", "model", "trivial reference", "the reference predicts", "model vs reference"],
+        rows,
+        "Does the model beat a predictor that knows only the training split? 'beats': the model's 95% CI "
+        "is wholly better than the reference; 'no better': the CI includes it; 'worse': wholly worse.",
+    )
 
 
 def _missing(task: str, title: str) -> Section:

@@ -206,7 +206,8 @@ def _evaluate(ctx: StageContext) -> str:
 
 
 def headline_numbers(report: dict) -> dict:
-    """One number per task on the test split (and the external site), each with its CI."""
+    """One number per task on the test split (and the external site), each with its CI, beside the
+    trivial reference (training mean / prevalence / chance) and whether the model's CI clears it."""
     picks = {
         "age": ("age", "mae"),
         "cad": ("auroc",),
@@ -218,12 +219,16 @@ def headline_numbers(report: dict) -> dict:
     for split in ("test", "external"):
         tasks = report["splits"].get(split, {})
         for task, path in picks.items():
-            node = tasks.get(task)
+            parent, node = None, tasks.get(task)
             for key in path:
-                node = node.get(key) if isinstance(node, dict) else None
+                parent, node = node, (node.get(key) if isinstance(node, dict) else None)
             if isinstance(node, dict) and "value" in node:
                 name = f"{split}.{task}." + ".".join(path)
                 out[name] = {k: node[k] for k in ("value", "low", "high", "n_subjects")}
+                reference = (parent.get("reference") or {}).get(path[-1])
+                if reference is not None:
+                    value = reference["value"] if isinstance(reference, dict) else reference
+                    out[name] |= {"reference": value, "versus_reference": parent["versus_reference"][path[-1]]}
     return out
 
 
