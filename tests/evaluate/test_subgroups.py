@@ -6,7 +6,8 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.metrics import confusion_matrix as sk_confusion
 
-from facehealth.evaluate.metrics import confusion_matrix, mae, multiclass_auroc_ovr, multiclass_balanced_accuracy
+from facehealth.evaluate.metrics import mae
+from facehealth.evaluate.multiclass import confusion_matrix, multiclass_auroc_ovr, multiclass_balanced_accuracy
 from facehealth.evaluate.subgroups import subgroup_table
 
 

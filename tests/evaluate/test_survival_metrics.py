@@ -15,6 +15,7 @@ from sksurv.util import Surv
 
 from facehealth.evaluate import survival_metrics as sm
 from facehealth.evaluate.metrics import DegenerateMetricWarning, harrell_c_index
+from facehealth.evaluate.survival_calibration import survival_calibration
 
 
 def _draw(rng: np.random.Generator, n: int, round_to: int | None = None) -> tuple[np.ndarray, ...]:
@@ -107,7 +108,7 @@ def test_all_censored_gives_nan_with_a_warning(data):
         sksurv_metrics.concordance_index_ipcw(_surv(tt, te), _surv(t, none), r)
     surv = sm.breslow_survival(tt, te, tr, r, [0.5])
     with pytest.warns(DegenerateMetricWarning):  # the calibration slope needs events
-        cal = sm.survival_calibration(t, none, surv[:, 0], 0.5, bins=5)
+        cal = survival_calibration(t, none, surv[:, 0], 0.5, bins=5)
     assert np.isnan(cal.slope) and cal.observed == 0.0
 
 
@@ -149,13 +150,13 @@ def test_survival_calibration_of_the_true_model():
     t_cens = rng.uniform(1, 6, n)
     t, e = np.minimum(t_event, t_cens), t_event <= t_cens
     true_surv = np.exp(-0.3 * h * np.exp(lp))
-    cal = sm.survival_calibration(t, e, true_surv, h, bins=10)
+    cal = survival_calibration(t, e, true_surv, h, bins=10)
     assert cal.slope_low < 1 < cal.slope_high and cal.oe_ratio == pytest.approx(1, abs=0.05)
     assert len(cal.table) == 10 and (cal.table["n"] == 400).all()
     assert_allclose(cal.table["observed"], cal.table["mean_predicted"], atol=0.06)
     assert cal.table["observed"].is_monotonic_increasing
     too_extreme = np.exp(-0.3 * h * np.exp(2 * lp))
-    assert sm.survival_calibration(t, e, too_extreme, h).slope == pytest.approx(0.5, abs=0.05)
+    assert survival_calibration(t, e, too_extreme, h).slope == pytest.approx(0.5, abs=0.05)
 
 
 def test_calibration_observed_is_lifelines_kaplan_meier():
@@ -163,9 +164,11 @@ def test_calibration_observed_is_lifelines_kaplan_meier():
 
     rng = np.random.default_rng(4)
     t, e, _ = _draw(rng, 200)
-    cal = sm.survival_calibration(t, e, rng.uniform(size=200), 1.0, bins=2)
+    cal = survival_calibration(t, e, rng.uniform(size=200), 1.0, bins=2)
     km = KaplanMeierFitter().fit(t, e)
     assert cal.observed == pytest.approx(1 - km.predict(1.0), rel=1e-12)
     low, high = km.confidence_interval_survival_function_.asof(1.0)
-    whole = sm._km_with_ci(t, e, 1.0)
+    from facehealth.evaluate.survival_calibration import _km_with_ci
+
+    whole = _km_with_ci(t, e, 1.0)
     assert whole[1] == pytest.approx(1 - high, rel=1e-9) and whole[2] == pytest.approx(1 - low, rel=1e-9)

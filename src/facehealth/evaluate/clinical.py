@@ -22,6 +22,7 @@ from facehealth.data.biomarkers import BIOMARKERS
 from facehealth.evaluate import metrics as m
 from facehealth.evaluate.bootstrap import bootstrap_ci
 from facehealth.evaluate.calibration import calibration_in_the_large, calibration_slope_intercept, reliability_curve
+from facehealth.evaluate.multiclass import confusion_matrix, multiclass_auroc_ovr, multiclass_balanced_accuracy
 from facehealth.evaluate.references import reference_frame, reference_metrics, verdict
 from facehealth.evaluate.survival_report import survival_metric_cis
 from facehealth.models.tasks import TaskSpec
@@ -150,16 +151,16 @@ def evaluate_predictions(
                     lambda yy, *ps: float(np.mean(np.argmax(np.column_stack(ps), 1) == yy)), [y, *probs], "accuracy"
                 )
                 task["balanced_accuracy"] = ci(
-                    lambda yy, *ps: m.multiclass_balanced_accuracy(yy, np.column_stack(ps)),
+                    lambda yy, *ps: multiclass_balanced_accuracy(yy, np.column_stack(ps)),
                     [y, *probs],
                     "balanced_accuracy",
                 )
                 task["auroc_ovr"] = ci(
-                    lambda yy, *ps: m.multiclass_auroc_ovr(yy, np.column_stack(ps)), [y, *probs], "auroc_ovr"
+                    lambda yy, *ps: multiclass_auroc_ovr(yy, np.column_stack(ps)), [y, *probs], "auroc_ovr"
                 )
                 compare("multiclass", task, y, k)
                 ok = part[y].notna()
-                task["confusion_matrix"] = m.confusion_matrix(
+                task["confusion_matrix"] = confusion_matrix(
                     part.loc[ok, y].astype(int), part.loc[ok, probs].to_numpy().argmax(1), k
                 ).tolist()
             else:

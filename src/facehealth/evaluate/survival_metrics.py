@@ -1,4 +1,4 @@
-"""Censoring-aware survival metrics: Uno's C, time-dependent AUC, Brier score, calibration.
+"""Censoring-aware survival metrics: Uno's C, time-dependent AUC, Brier score (calibration: survival_calibration.py).
 
 Every estimator here that weights by the inverse probability of censoring (IPCW) takes the
 censoring distribution G(t) = P(C > t) from the *training* split (reverse Kaplan-Meier), so the
@@ -14,31 +14,27 @@ at an event time are counted after the event), and risk ties within ``tied_tol``
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from facehealth.evaluate.metrics import DegenerateMetricWarning
 
 __all__ = [
-    "SurvivalCalibration",
     "censoring_survival",
     "uno_c_index",
     "cumulative_dynamic_auc",
     "breslow_survival",
     "brier_score",
     "integrated_brier_score",
-    "survival_calibration",
 ]
 
 
-def _warn(reason: str) -> None:
+def warn_degenerate(reason: str) -> None:
     warnings.warn(reason, DegenerateMetricWarning, stacklevel=3)
 
 
-def _arrays(*arrays: ArrayLike) -> list[np.ndarray]:
+def float_arrays(*arrays: ArrayLike) -> list[np.ndarray]:
     """Float 1-D copies with every row that has a NaN in any array dropped."""
     out = [np.asarray(a, float).ravel() for a in arrays]
     if any(len(a) != len(out[0]) for a in out):
@@ -83,7 +79,7 @@ def censoring_survival(train_time: ArrayLike, train_event: ArrayLike, t: ArrayLi
     Returns:
         (m,) G at each of ``t`` ((1,) for a scalar ``t``).
     """
-    time, event = _arrays(train_time, train_event)
+    time, event = float_arrays(train_time, train_event)
     if time.size == 0:
         raise ValueError("the training split has no survival times")
     uniq, g = _kaplan_meier(time, event.astype(bool), reverse=True)
@@ -115,16 +111,16 @@ def uno_c_index(
         tau: truncation time: only events before it are cases (None: no truncation).
         tied_tol: risks within this of each other count as tied (1/2).
     """
-    t, e, r = _arrays(time, event, risk)
+    t, e, r = float_arrays(time, event, risk)
     e = e.astype(bool)
     horizon = np.inf if tau is None else float(tau)
     cases = np.flatnonzero(e & (t < horizon))
     if cases.size == 0:
-        _warn("uno_c_index: no events before tau")
+        warn_degenerate("uno_c_index: no events before tau")
         return float("nan")
     g = censoring_survival(train_time, train_event, t[cases])
     if np.any(np.isnan(g) | (g == 0)):
-        _warn("uno_c_index: an event lies beyond the training follow-up (G undefined or 0); lower tau")
+        warn_degenerate("uno_c_index: an event lies beyond the training follow-up (G undefined or 0); lower tau")
         return float("nan")
     w = 1.0 / g**2
     numerator = denominator = 0.0
@@ -138,7 +134,7 @@ def uno_c_index(
         numerator += float(w[start : start + step] @ score.sum(1))
         denominator += float(w[start : start + step] @ comparable.sum(1))
     if denominator == 0:
-        _warn("uno_c_index: no comparable pairs")
+        warn_degenerate("uno_c_index: no comparable pairs")
         return float("nan")
     return numerator / denominator
 
@@ -171,18 +167,20 @@ def cumulative_dynamic_auc(
     Returns:
         (AUC at each of ``times``, in the given order; mean AUC).
     """
-    t, e, r = _arrays(time, event, risk)
+    t, e, r = float_arrays(time, event, risk)
     e = e.astype(bool)
     times = np.atleast_1d(np.asarray(times, float))
     aucs = np.full(times.size, np.nan)
     for k, h in enumerate(times):
         case, control = e & (t <= h), t > h
         if not case.any() or not control.any():
-            _warn(f"cumulative_dynamic_auc: no cases or no controls at t={h:g} (outside follow-up)")
+            warn_degenerate(f"cumulative_dynamic_auc: no cases or no controls at t={h:g} (outside follow-up)")
             continue
         g = censoring_survival(train_time, train_event, t[case])
         if np.any(np.isnan(g) | (g == 0)):
-            _warn(f"cumulative_dynamic_auc: G undefined for a case before t={h:g} (beyond training follow-up)")
+            warn_degenerate(
+                f"cumulative_dynamic_auc: G undefined for a case before t={h:g} (beyond training follow-up)"
+            )
             continue
         ctrl = np.sort(r[control])
         below = np.searchsorted(ctrl, r[case] - tied_tol, side="left")  # controls strictly lower
@@ -223,7 +221,7 @@ def breslow_survival(
     Returns:
         (n_subjects, n_times) survival probabilities.
     """
-    tt, te, tr = _arrays(train_time, train_event, train_risk)
+    tt, te, tr = float_arrays(train_time, train_event, train_risk)
     te = te.astype(bool)
     times = np.atleast_1d(np.asarray(times, float))
     lp = np.asarray(risk, float).ravel()
@@ -236,7 +234,7 @@ def breslow_survival(
     idx = np.searchsorted(uniq, times, side="right") - 1
     h0 = np.where(idx >= 0, cum_hazard[np.clip(idx, 0, None)], 0.0)
     if np.any(times > uniq[-1]):
-        _warn(f"breslow_survival: times beyond the training follow-up ({uniq[-1]:g}) give NaN")
+        warn_degenerate(f"breslow_survival: times beyond the training follow-up ({uniq[-1]:g}) give NaN")
         h0 = np.where(times > uniq[-1], np.nan, h0)
     return np.exp(-np.outer(np.exp(lp - centre), h0))
 
@@ -268,12 +266,12 @@ def brier_score(
     """
     times = np.atleast_1d(np.asarray(times, float))
     prob = np.asarray(surv_prob, float).reshape(len(np.asarray(time)), times.size)
-    t, e = _arrays(time, event)
+    t, e = float_arrays(time, event)
     keep = ~(np.isnan(np.asarray(time, float)) | np.isnan(np.asarray(event, float)))
     prob = prob[keep]
     e = e.astype(bool)
     if t.size == 0:
-        _warn("brier_score: no subjects")
+        warn_degenerate("brier_score: no subjects")
         return np.full(times.size, np.nan)
     g_obs = censoring_survival(train_time, train_event, t)
     g_times = censoring_survival(train_time, train_event, times)
@@ -282,9 +280,11 @@ def brier_score(
     no_control = ~control.any(0)
     undefined = np.isnan(g_times) | (case & np.isnan(g_obs)[:, None]).any(0)
     if no_control.any():
-        _warn(f"brier_score: times {times[no_control].tolist()} are at or beyond the last test time {t.max():g}")
+        warn_degenerate(
+            f"brier_score: times {times[no_control].tolist()} are at or beyond the last test time {t.max():g}"
+        )
     if (undefined & ~no_control).any():
-        _warn(
+        warn_degenerate(
             f"brier_score: G undefined at times {times[undefined & ~no_control].tolist()} (beyond training follow-up)"
         )
     w_case = np.divide(1.0, g_obs, out=np.zeros_like(g_obs), where=g_obs > 0)  # G = 0 or NaN: weight 0
@@ -320,93 +320,3 @@ def integrated_brier_score(
     if np.any(np.isnan(scores)):
         return float("nan")
     return float(np.trapezoid(scores, times) / (times[-1] - times[0]))
-
-
-@dataclass(frozen=True)
-class SurvivalCalibration:
-    """Observed vs predicted event probability by the horizon, by risk group, plus summary slopes."""
-
-    horizon: float
-    table: pd.DataFrame  # bin, n, events, mean_predicted, observed, observed_low, observed_high
-    slope: float  # Cox coefficient of log(-log S_pred(h)); 1 = perfect spread
-    slope_low: float
-    slope_high: float
-    observed: float  # 1 - Kaplan-Meier(h), whole sample
-    expected: float  # mean predicted event probability
-    oe_ratio: float  # observed / expected ("calibration in the large"; 1 = perfect)
-
-    def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "table"} | {"table": self.table.to_dict("records")}
-
-
-_Z95 = 1.959963984540054  # standard normal 97.5% quantile (lifelines' alpha=0.05 interval)
-
-
-def _km_with_ci(t: np.ndarray, e: np.ndarray, h: float) -> tuple[float, float, float]:
-    """Event probability 1 - S(h) with a 95% CI (Greenwood variance on the log(-log S) scale)."""
-    uniq, inverse = np.unique(t, return_inverse=True)
-    d = np.bincount(inverse, weights=e.astype(float))
-    n = np.bincount(inverse).astype(float)[::-1].cumsum()[::-1]
-    upto = uniq <= h
-    s = float(np.prod(1.0 - d[upto] / n[upto]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        greenwood = float(np.sum(d[upto] / (n[upto] * (n[upto] - d[upto]))))
-        if not 0 < s < 1 or not np.isfinite(greenwood):
-            return 1.0 - s, np.nan, np.nan
-        half = _Z95 * np.sqrt(greenwood) / abs(np.log(s))
-    lo, hi = s ** np.exp(half), s ** np.exp(-half)  # survival bounds
-    return 1.0 - s, 1.0 - hi, 1.0 - lo
-
-
-def survival_calibration(
-    time: ArrayLike, event: ArrayLike, surv_prob_at_h: ArrayLike, horizon: float, bins: int = 10
-) -> SurvivalCalibration:
-    """Calibration of predicted survival at a horizon h (e.g. 5 years).
-
-    Table: subjects are split into ``bins`` equal groups by predicted event probability
-    p = 1 - S_pred(h); in each, the observed probability is 1 - Kaplan-Meier(h) with a
-    Greenwood log(-log) 95% CI, next to the mean p. Summary: the calibration slope is the Cox
-    coefficient of log(-log S_pred(h)) (the linear predictor up to a constant) with follow-up
-    truncated at h (van Houwelingen, Stat Med 2000;19:3401); 1 means the predicted spread of risk
-    is right, < 1 too extreme. Calibration in the large is observed / expected = (1 - KM(h)) /
-    mean(p) (Crowson et al., Stat Methods Med Res 2016;25:1692). Observed values carry the
-    Kaplan-Meier value forward when a group's follow-up ends before h.
-
-    Args:
-        time: (n,) follow-up times.
-        event: (n,) 1 = event observed, 0 = censored.
-        surv_prob_at_h: (n,) predicted survival probabilities S_pred(h).
-        horizon: the horizon h, in the units of ``time``.
-        bins: number of equal-size risk groups in the table.
-    """
-    t, e, s = _arrays(time, event, surv_prob_at_h)
-    e = e.astype(bool)
-    p = 1.0 - s
-    rows = []
-    if t.size >= bins:
-        group = pd.qcut(pd.Series(p).rank(method="first"), bins, labels=False).to_numpy()
-        for b in range(bins):
-            m = group == b
-            obs, lo, hi = _km_with_ci(t[m], e[m], horizon)
-            rows.append(
-                dict(bin=b + 1, n=int(m.sum()), events=int((e[m] & (t[m] <= horizon)).sum()),
-                     mean_predicted=float(p[m].mean()), observed=obs, observed_low=lo, observed_high=hi)
-            )  # fmt: skip
-    table = pd.DataFrame(
-        rows, columns=["bin", "n", "events", "mean_predicted", "observed", "observed_low", "observed_high"]
-    )
-    observed = _km_with_ci(t, e, horizon)[0] if t.size else float("nan")
-    expected = float(p.mean()) if t.size else float("nan")
-    slope = low = high = float("nan")
-    events = e & (t <= horizon)
-    if events.sum() < 2 or np.ptp(s) == 0:
-        _warn("survival_calibration: fewer than 2 events before the horizon or constant predictions")
-    else:
-        from lifelines import CoxPHFitter
-
-        x = np.log(-np.log(np.clip(s, 1e-12, 1 - 1e-12)))
-        frame = pd.DataFrame({"t": np.minimum(t, horizon), "e": events.astype(float), "x": x})
-        row = CoxPHFitter().fit(frame, "t", "e").summary.loc["x"]
-        slope, low, high = float(row["coef"]), float(row["coef lower 95%"]), float(row["coef upper 95%"])
-    oe = observed / expected if expected > 0 else float("nan")
-    return SurvivalCalibration(float(horizon), table, slope, low, high, float(observed), expected, float(oe))

@@ -29,6 +29,7 @@ from facehealth.evaluate.survival import (
     quartile_hazard_ratio,
     risk_quartiles,
 )
+from facehealth.evaluate.survival_calibration import survival_calibration
 from facehealth.models.tasks import pred_column, risk_column
 
 __all__ = [
@@ -274,7 +275,7 @@ def survival_analysis(
         surv = sm.breslow_survival(tt, te, tr, r, hs)
         bins = int(np.clip(len(part) // 50, 2, 10))  # about 50 subjects a group, 2..10 groups
         out["calibration"] = {
-            f"{h:g}": sm.survival_calibration(t, e, surv[:, k], h, bins=bins).as_dict() for k, h in enumerate(hs)
+            f"{h:g}": survival_calibration(t, e, surv[:, k], h, bins=bins).as_dict() for k, h in enumerate(hs)
         }
         result["splits"][name] = out
     return result

@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike
 from facehealth.evaluate import metrics as m
 from facehealth.evaluate.bootstrap import bootstrap_ci
 from facehealth.evaluate.compare import delong_test
+from facehealth.evaluate.multiclass import multiclass_auroc_ovr
 from facehealth.models.tasks import TaskSpec, is_output_column
 
 __all__ = [
@@ -38,7 +39,7 @@ def _accuracy(y: ArrayLike, *probs: ArrayLike) -> float:
 
 
 def _auroc_ovr(y: ArrayLike, *probs: ArrayLike) -> float:
-    return m.multiclass_auroc_ovr(y, np.column_stack(probs))
+    return multiclass_auroc_ovr(y, np.column_stack(probs))
 
 
 # Headline metrics per task kind (threshold-free, so no cut-off has to be chosen per arm).
