@@ -227,3 +227,19 @@ def test_video_input_with_temporal_pooling_for_the_affective_task(tmp_path):
     _, meta = load_checkpoint(tmp_path / "cli" / "checkpoint-best.safetensors")
     assert (meta.frame_input, meta.pooling, meta.input) == ("landmarks", "timebins", "video")
     assert "affective_accuracy" in result.output
+
+
+def test_a_seeded_cpu_fine_tune_is_repeatable_bit_for_bit(split_cohort, prepared_synth, tmp_path):
+    """Same config and seed, two runs: identical predictions and metrics (the README numbers rely on it)."""
+    import numpy as np
+
+    from facehealth.evaluate.clinical import evaluate_predictions
+
+    runs = []
+    for name in ("a", "b"):
+        cfg = _cfg(split_cohort, prepared_synth, tmp_path / name, tasks=("age", "cad"), epochs=1, device="cpu")
+        result = finetune(cfg)
+        report = evaluate_predictions(result.predictions, result.labels, result.tasks, np.random.default_rng(0), 50)
+        runs.append((result.predictions, json.dumps(report, sort_keys=True)))
+    pd.testing.assert_frame_equal(runs[0][0], runs[1][0], check_exact=True)
+    assert runs[0][1] == runs[1][1]
