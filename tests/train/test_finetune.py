@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -243,3 +244,29 @@ def test_a_seeded_cpu_fine_tune_is_repeatable_bit_for_bit(split_cohort, prepared
         runs.append((result.predictions, json.dumps(report, sort_keys=True)))
     pd.testing.assert_frame_equal(runs[0][0], runs[1][0], check_exact=True)
     assert runs[0][1] == runs[1][1]
+
+
+def _held_out_r(result, column: str) -> float:
+    held = result.predictions[result.predictions["split"].isin(["test", "external"])].merge(
+        result.labels, on="subject_id"
+    )
+    return float(np.corrcoef(held[column], held[f"pred_{column}"])[0, 1])
+
+
+def test_fine_tuning_learns_a_planted_sign_that_shuffled_labels_do_not_teach(
+    split_cohort, prepared_synth, cohort_copy, tmp_path
+):
+    """Skin yellowness is painted in proportion to total bilirubin: a 2-epoch ViT-Ti finds it on held-out
+    subjects; the same run on labels shuffled across subjects (the faces unchanged) does not."""
+    import shutil
+
+    shutil.copy(split_cohort / "splits.csv", cohort_copy / "splits.csv")
+    labels = pd.read_csv(cohort_copy / "labels.csv")
+    labels["total_bilirubin"] = np.random.default_rng(0).permutation(labels["total_bilirubin"].to_numpy())
+    labels.to_csv(cohort_copy / "labels.csv", index=False)
+    r = {}
+    for name, cohort in (("planted", split_cohort), ("shuffled", cohort_copy)):
+        cfg = _cfg(cohort, prepared_synth, tmp_path / name, tasks=("biomarkers",), biomarkers=("total_bilirubin",))
+        r[name] = _held_out_r(finetune(cfg), "total_bilirubin")
+    # Measured (seed 0, 53 held-out subjects): planted r 0.39, shuffled r 0.03.
+    assert r["planted"] > 0.3 and r["shuffled"] < 0.2 and r["planted"] - r["shuffled"] > 0.2, r
