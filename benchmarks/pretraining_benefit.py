@@ -4,12 +4,13 @@
 
 1. synthesizes a cohort (3 photos per subject; 30% of subjects for testing, 60 for training,
    the rest for validation) and prepares its faces;
-2. pretrains an MAE ViT-Ti/16 at 64 px on all crops (self-supervised: no labels used);
+2. pretrains an MAE ViT-Ti/16 at 64 px on the crops of the non-test subjects (self-supervised: no
+   labels used; no test face reaches the encoder, so both arms face equally unseen test photos);
 3. runs the label-efficiency study (``facehealth.studies.designs``): fine-tunes age, CAD and
    three biomarkers (haemoglobin and total bilirubin, which have painted signs, and sodium, a
    negative control) on n = 20, 40, 60 labelled subjects (nested subsets), 3 seeds, once from
    the MAE encoder ("foundation") and once from random init ("vit_scratch"), same recipe,
-   splits and test subjects; prints mean over seeds with the mean subject-bootstrap CI.
+   splits and test subjects; prints mean over seeds with a subject-bootstrap CI of that mean.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def main() -> None:
     mae = pretrain_mae(
         PretrainConfig(
             data=(str(prepared),),
+            splits_file=str(cohort / "splits.csv"),
+            use_splits=("train", "val"),
             out_dir=str(work / "mae"),
             backbone="vit_tiny_patch16",
             img_size=64,
