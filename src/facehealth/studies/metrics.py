@@ -165,7 +165,8 @@ def seed_mean_rows(
             position = {c: i for i, c in enumerate(flat)}
 
             def mean_over_seeds(*arrays: np.ndarray, fn: Callable[..., float] = fn, columns: list = columns) -> float:
-                return float(np.nanmean([fn(*(arrays[position[c]] for c in cols)) for cols in columns]))
+                values = np.array([fn(*(arrays[position[c]] for c in cols)) for cols in columns], float)
+                return float(values[np.isfinite(values)].mean()) if np.isfinite(values).any() else float("nan")
 
             ci = bootstrap_ci(
                 mean_over_seeds,
