@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install demo test test-all lint bench readme-numbers clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
@@ -32,6 +32,10 @@ test: lint
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ""
+
+# The README's demo table: runs the quick demo afresh and writes docs/demo_numbers.md.
+readme-numbers: $(STAMP)
+	$(BIN)/python benchmarks/readme_numbers.py --out docs/demo_numbers.md
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/preprocess.py -n 1000
