@@ -53,3 +53,25 @@ def test_faceage_style_baseline_learns_age_and_cad_on_the_synthetic_cohort(synth
     assert r2_score(labels["age"], pred_age) > 0.15  # greying, texture and sagging are visible to it
     assert roc_auc_score(labels["cad"], pred_cad) > 0.55
     assert np.isfinite(pred_risk).all()
+
+
+def test_linear_heads_choose_their_penalty_on_validation_rows_when_given():
+    from sklearn.linear_model import Ridge
+
+    from facehealth.models.linear import RIDGE_ALPHAS
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 30))
+    y = x[:, 0] + rng.normal(0, 0.5, 60)
+    xv = rng.normal(size=(40, 30))
+    yv = xv[:, 0] + rng.normal(0, 0.5, 40)
+    head = LinearHead("regression").fit(x, y, xv, yv)
+    z, zv = (x - x.mean(0)) / (x.std(0) + 1e-8), (xv - x.mean(0)) / (x.std(0) + 1e-8)
+    errors = [np.mean((Ridge(alpha=a).fit(z, y).predict(zv) - yv) ** 2) for a in RIDGE_ALPHAS]
+    assert head._model.alpha == RIDGE_ALPHAS[int(np.argmin(errors))]  # the grid point best on validation
+    for kind, labels, val_labels in (
+        ("binary", (y > 0).astype(float), (yv > 0).astype(float)),
+        ("cox", np.column_stack([np.exp(-y) + 0.1, np.ones(60)]), np.column_stack([np.exp(-yv) + 0.1, np.ones(40)])),
+    ):
+        fitted = LinearHead(kind, cox_components=4).fit(x, labels, xv, val_labels).predict(xv)
+        assert np.isfinite(fitted).all() and len(fitted) == 40

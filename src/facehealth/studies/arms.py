@@ -134,7 +134,14 @@ def _subject_descriptors(prepared: Path, cache: Path) -> pd.DataFrame:
 
 
 def _fit_head(  # noqa: PLR0913
-    kind: str, x_train: np.ndarray, y_train: np.ndarray, x_all: np.ndarray, components: int, what: str, classes: int = 0
+    kind: str,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_all: np.ndarray,
+    components: int,
+    what: str,
+    classes: int = 0,
+    val: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Fit one linear head; where a small subset makes the fit impossible, warn and predict a constant.
 
@@ -149,7 +156,8 @@ def _fit_head(  # noqa: PLR0913
         if kind == "multiclass" and len(np.unique(labelled)) != classes:
             # predict_proba's columns would not line up with the task's classes
             raise ValueError(f"only {len(np.unique(labelled))} of {classes} classes among the training subjects")
-        return LinearHead(kind, cox_components=components).fit(x_train, y).predict(x_all)
+        x_val, y_val = val if val is not None else (None, None)
+        return LinearHead(kind, cox_components=components).fit(x_train, y, x_val, y_val).predict(x_all)
     except Exception as exc:  # noqa: BLE001 - sklearn/lifelines raise many types on degenerate subsets
         warnings.warn(f"descriptor arm: {what} head could not be fitted ({exc}); using a constant", stacklevel=2)
         if kind == "cox":
@@ -168,12 +176,15 @@ def descriptor_arm(
     cache: str | Path,
     cox_components: int = 16,
     features: str | Path | None = None,
+    val_ids: Sequence[str] = (),
 ) -> Arm:
     """The FaceAge-style baseline: frozen face features + one linear head per target.
 
     Features are dlib's descriptors (computed once, cached in ``cache``), or any precomputed
     embedding in ``features``: a parquet with ``subject_id`` and numeric columns (one row per
     subject, or per crop: rows are averaged per subject), e.g. FaceNet embeddings as in FaceAge.
+    Each head's penalty is chosen on ``val_ids`` (the study's validation subjects, which the
+    fine-tune arms use for their choices too); without them, by cross-validation on the training rows.
     """
     prepared, cache = Path(prepared), Path(cache)
     by_subject = labels.set_index("subject_id")
@@ -184,6 +195,7 @@ def descriptor_arm(
             "features": str(Path(features).resolve()) if features else None,
             "cox": cox_components,
             "tasks": [t.name for t in tasks],
+            "penalty_chosen_on": sorted(map(str, val_ids)) or "cross-validation",
         }
     )
     loaded: dict[str, pd.DataFrame] = {}
@@ -199,32 +211,32 @@ def descriptor_arm(
         table = loaded["x"]
         x_all = table.drop(columns="subject_id").to_numpy(float)
         in_train = table["subject_id"].isin(train_ids).to_numpy()
+        in_val = table["subject_id"].isin(set(val_ids) - set(train_ids)).to_numpy()
         if not in_train.any():
             raise ConfigError(f"arm '{name}': none of the {len(train_ids)} training subjects has a face crop")
         y_of = by_subject.reindex(table["subject_id"])
         out = pd.DataFrame({"subject_id": table["subject_id"]})
+
+        def head(kind: str, y: np.ndarray, what: str, classes: int = 0) -> np.ndarray:
+            val = (x_all[in_val], y[in_val]) if in_val.any() else None
+            return _fit_head(kind, x_all[in_train], y[in_train], x_all, cox_components, what, classes, val)
+
         for t in tasks:
             if t.kind == "regression":
                 for c in t.columns:
                     y = y_of[c].to_numpy(float)
-                    out[t.output_column(c)] = _fit_head(
-                        "regression", x_all[in_train], y[in_train], x_all, cox_components, c
-                    )
+                    out[t.output_column(c)] = head("regression", y, c)
             elif t.kind == "binary":
                 y = y_of[t.columns[0]].to_numpy(float)
-                out[t.output_column()] = _fit_head(
-                    "binary", x_all[in_train], y[in_train], x_all, cox_components, t.name
-                )
+                out[t.output_column()] = head("binary", y, t.name)
             elif t.kind == "multiclass":
                 y = y_of[t.columns[0]].to_numpy(float)
-                probs = _fit_head(
-                    "multiclass", x_all[in_train], y[in_train], x_all, cox_components, t.name, len(t.classes)
-                )
+                probs = head("multiclass", y, t.name, len(t.classes))
                 for k, column in enumerate(t.output_columns()):
                     out[column] = probs[:, k]
             else:
                 y = y_of[list(t.columns)].to_numpy(float)
-                out[t.output_column()] = _fit_head("cox", x_all[in_train], y[in_train], x_all, cox_components, t.name)
+                out[t.output_column()] = head("cox", y, t.name)
         return out
 
     return Arm(name, fit_predict, fingerprint)

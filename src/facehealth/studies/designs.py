@@ -89,7 +89,9 @@ def build_arms(cfg: StudyConfig, data: StudyData) -> dict[str, Arm]:
         spec = dict(spec or {})
         if spec.pop("kind", "finetune") == "descriptor":
             cache = Path(cfg.descriptor_cache or Path(cfg.out_dir) / "cache" / "dlib_descriptors.parquet")
-            arms[name] = descriptor_arm(name, cfg.prepared, data.labels, data.tasks, cache, **spec)
+            arms[name] = descriptor_arm(
+                name, cfg.prepared, data.labels, data.tasks, cache, val_ids=data.ids("val"), **spec
+            )
         else:
             fixed = {"prepared": cfg.prepared, "tasks": list(cfg.tasks), "biomarkers": list(cfg.biomarkers)}
             overrides = merge_overrides(merge_overrides(cfg.finetune, spec), fixed)
