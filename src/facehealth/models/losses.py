@@ -51,29 +51,43 @@ def cox_partial_likelihood(risk: torch.Tensor, time: torch.Tensor, event: torch.
 
     (Efron, JASA 1977). Equals lifelines' ``CoxPHFitter`` log-likelihood at the same
     linear predictor. Returns 0 (with grad) when the batch has no events, and
-    ignores rows whose time or event is NaN.
+    ignores rows whose time or event is NaN. Cost O(N log N): one sort of the times, then the
+    risk-set sums as a reverse cumulative sum (loss + gradient at N = 100,000 in well under a
+    second on a CPU, ``benchmarks/cox_loss.py``).
 
     Args:
         risk: (N,) linear predictor (log relative hazard), higher = earlier event.
         time: (N,) follow-up time.
         event: (N,) 1 = event observed, 0 = censored.
     """
-    risk, time, event = risk.reshape(-1), time.reshape(-1), event.reshape(-1)
-    valid = ~(torch.isnan(time) | torch.isnan(event))
-    risk, time, event = risk[valid], time[valid], event[valid].bool()
+    risk, time, event = _valid_rows(risk, time, event)
     if not event.any():
         return risk.sum() * 0.0
     shift = risk.detach().max()  # exp(r - shift): no overflow, the likelihood is shift-invariant
     exp_r = torch.exp(risk - shift)
-    log_lik = risk.new_zeros(())
-    for t in torch.unique(time[event]):
-        at_risk = time >= t
-        tied = event & (time == t)
-        d = int(tied.sum())
-        risk_sum = exp_r[at_risk].sum()
-        tied_sum = exp_r[tied].sum()
-        fractions = torch.arange(d, device=risk.device, dtype=risk.dtype) / d
-        # Clamped: a risk far below the largest underflows exp() to 0, and log(0) would poison the gradient.
-        denominator = (risk_sum - fractions * tied_sum).clamp_min(torch.finfo(risk.dtype).tiny)
-        log_lik = log_lik + risk[tied].sum() - (torch.log(denominator) + shift).sum()
+    # One sort, then sums per distinct time: O(N log N) instead of a pass over N per event time.
+    times, index = torch.unique(time, sorted=True, return_inverse=True)  # index: (N,) -> distinct time
+    k = len(times)
+    at_time = exp_r.new_zeros(k).index_add(0, index, exp_r)
+    risk_sum = torch.flip(torch.cumsum(torch.flip(at_time, (0,)), 0), (0,))  # sum over time_i >= t_j
+    events = event.to(risk.dtype)
+    tied_sum = exp_r.new_zeros(k).index_add(0, index, exp_r * events)  # sum of e^r over D_j
+    d = torch.zeros(k, dtype=torch.long, device=risk.device).index_add(0, index, event.long())
+    # Efron: the l-th (l = 0 .. d_j - 1) of the d_j tied events at t_j sees R_j - (l / d_j) D_j.
+    group = torch.repeat_interleave(torch.arange(k, device=risk.device), d)  # (events,) -> its time
+    first = torch.cumsum(d, 0) - d
+    rank = torch.arange(len(group), device=risk.device) - first[group]
+    fractions = rank.to(risk.dtype) / d[group].to(risk.dtype)
+    # Clamped: a risk far below the largest underflows exp() to 0, and log(0) would poison the gradient.
+    denominator = (risk_sum[group] - fractions * tied_sum[group]).clamp_min(torch.finfo(risk.dtype).tiny)
+    log_lik = (risk * events).sum() - (torch.log(denominator) + shift).sum()
     return -log_lik / event.sum()
+
+
+def _valid_rows(
+    risk: torch.Tensor, time: torch.Tensor, event: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Flattened rows whose time and event are known; event as bool."""
+    risk, time, event = risk.reshape(-1), time.reshape(-1), event.reshape(-1)
+    valid = ~(torch.isnan(time) | torch.isnan(event))
+    return risk[valid], time[valid], event[valid].bool()
