@@ -26,7 +26,7 @@ __all__ = ["reference_metrics", "reference_frame", "verdict", "LOWER_IS_BETTER",
 
 LOWER_IS_BETTER = frozenset({"mae", "rmse", "brier"})
 # Metrics whose reference value is fixed by construction for a constant predictor.
-CHANCE = {"auroc": 0.5, "c_index": 0.5, "harrell_c_index": 0.5, "pearson_r": 0.0, "auroc_ovr": 0.5}
+CHANCE = {"auroc": 0.5, "c_index": 0.5, "pearson_r": 0.0, "auroc_ovr": 0.5}
 
 
 def _ci(

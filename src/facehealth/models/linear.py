@@ -83,13 +83,15 @@ class LinearHead:
                 score = -float(np.mean((model.predict(zv) - yv) ** 2))
                 best, best_model = (score, model) if score > best else (best, best_model)
         elif self.kind in ("binary", "multiclass"):
-            classes = np.unique(y.astype(int))
+            classes, labels = np.unique(y.astype(int)), yv.astype(int)
+            seen = np.isin(labels, classes)  # validation rows of a class the training rows lack cannot be scored
+            column = np.searchsorted(classes, labels[seen])
             for c in LOGISTIC_CS:
                 model = LogisticRegression(C=c, max_iter=2000).fit(z, y.astype(int))
-                p = np.clip(model.predict_proba(zv), 1e-12, 1)
-                index = np.searchsorted(classes, yv.astype(int)).clip(0, len(classes) - 1)
-                seen = classes[index] == yv.astype(int)
-                score = float(np.mean(np.log(p[np.arange(len(yv)), index])[seen])) if seen.any() else -np.inf
+                score = -np.inf
+                if seen.any():  # mean log-likelihood of the validation labels
+                    p = model.predict_proba(zv[seen])[np.arange(len(column)), column]
+                    score = float(np.mean(np.log(np.clip(p, 1e-12, 1))))
                 best, best_model = (score, model) if score > best else (best, best_model)
         elif self.kind == "cox":
             best_penalty = COX_PENALTIES[0]

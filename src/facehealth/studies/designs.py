@@ -69,11 +69,9 @@ class StudyData:
 def load_study_data(cfg: StudyConfig) -> StudyData:
     """Labels, splits (the cohort's ``splits.csv``, or made by subject when absent) and tasks."""
     from facehealth.data.cohort import load_cohort
-    from facehealth.data.schema import AFFECTIVE_CLASSES
+    from facehealth.data.labels import subject_labels_with_codes
 
-    labels = load_cohort(cfg.cohort, check_files=False).subject_labels()
-    if "affective" in labels.columns:
-        labels["affective_code"] = labels["affective"].map({c: i for i, c in enumerate(AFFECTIVE_CLASSES)})
+    labels = subject_labels_with_codes(load_cohort(cfg.cohort, check_files=False))
     try:
         splits = load_splits(Path(cfg.cohort))
     except SchemaError:

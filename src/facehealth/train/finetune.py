@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, WeightedRandomS
 
 from facehealth.config import save_resolved, to_mapping
 from facehealth.data.cohort import load_cohort
-from facehealth.data.datasets import DatasetSpec, item_subjects, make_dataset
+from facehealth.data.datasets import item_subjects, make_dataset
 from facehealth.data.labels import is_synthetic_cohort, model_scale, subject_labels_with_codes
 from facehealth.data.splits import load_splits, make_splits
 from facehealth.errors import ConfigError
@@ -109,10 +109,6 @@ def labels_and_splits(cfg: FinetuneConfig, out: Path | None = None) -> tuple[pd.
     if out is not None:
         splits.to_csv(out / "splits.csv", index=False)
     return labels, splits
-
-
-def _spec(cfg: FinetuneConfig) -> DatasetSpec:
-    return DatasetSpec(cfg.input, cfg.img_size, cfg.images_per_subject, cfg.frames, cfg.frame_input)
 
 
 def _param_groups(model: MultiTaskModel, lr: float, cfg: FinetuneConfig) -> list[dict]:
@@ -297,7 +293,7 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
         from facehealth.data.augment import Augment
 
         aug = Augment() if augment and cfg.augment else None
-        return make_dataset(_spec(cfg), cfg.prepared, labels, columns, ids, augment=aug, seed=cfg.seed)
+        return make_dataset(arch.dataset_spec(), cfg.prepared, labels, columns, ids, augment=aug, seed=cfg.seed)
 
     train = dataset(train_ids, True)
     val = dataset(by_split.get("val", []), False)
