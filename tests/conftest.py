@@ -85,6 +85,11 @@ def cohort_copy(synth_cohort, tmp_path) -> Path:
     return root
 
 
+# How every module that splits the session cohort splits it (they must agree, whatever runs first).
+# A quarter of the internal subjects validate (~22): half choose the epoch, half calibrate intervals.
+SESSION_SPLITS = {"stratify": "cad", "external_sites": ["site_c"], "val_fraction": 0.25}
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(synth_cohort, prepared_synth, tmp_path_factory) -> Path:
     """ViT-Ti at 64 px, one epoch from random init, on age / CAD / survival (seconds on a CPU).
@@ -97,7 +102,7 @@ def tiny_checkpoint(synth_cohort, prepared_synth, tmp_path_factory) -> Path:
     from facehealth.train.finetune import FinetuneConfig, finetune
 
     # The same splits tests/train/test_finetune.py saves, so either order of the modules agrees.
-    splits = make_splits(load_cohort(synth_cohort).subject_labels(), 0, stratify="cad", external_sites=["site_c"])
+    splits = make_splits(load_cohort(synth_cohort).subject_labels(), 0, **SESSION_SPLITS)
     save_splits(splits, synth_cohort)
     cfg = FinetuneConfig(
         cohort=str(synth_cohort),

@@ -116,7 +116,6 @@ def test_demo_runs_end_to_end(tmp_path):
     photo = next((tmp_path / "demo" / "cohort" / "media").glob("S*/img0.jpg"))
     args = ["report", "person", "--model", str(tmp_path / "demo" / "finetune" / "checkpoint-best.safetensors")]
     args += ["--history", str(tmp_path / "h.db"), "--subject", "S1", "--input", str(photo)]
-    args += ["--run", str(tmp_path / "demo")]
     first = runner.invoke(app, [*args, "--time", "2026-01-10"])
     second = runner.invoke(app, [*args, "--time", "2026-07-02"])
     assert first.exit_code == second.exit_code == 0, first.output

@@ -13,6 +13,7 @@ from facehealth.evaluate.metrics import auroc, bland_altman, spearman_rho
 from facehealth.models.cohort_predictor import predict_cohort
 from facehealth.train.config import OptimConfig
 from facehealth.train.finetune import FinetuneConfig, finetune
+from tests.conftest import SESSION_SPLITS
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def trained(synth_cohort, prepared_synth, tmp_path_factory):
     from facehealth.data.splits import make_splits, save_splits
 
     save_splits(
-        make_splits(load_cohort(synth_cohort).subject_labels(), 0, stratify="cad", external_sites=["site_c"]),
+        make_splits(load_cohort(synth_cohort).subject_labels(), 0, **SESSION_SPLITS),
         synth_cohort,
     )
     out = tmp_path_factory.mktemp("ft")

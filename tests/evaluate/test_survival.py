@@ -22,7 +22,7 @@ def large_truth(tmp_path_factory):
     """Labels of a 1,500-subject synthetic cohort (no images needed: photos are not read here)."""
     from facehealth.data.synth.model import SynthConfig, draw_subjects
 
-    subjects = draw_subjects(SynthConfig(subjects=1500, seed=11), np.random.default_rng(11), n_bases=2)
+    subjects = draw_subjects(SynthConfig(subjects=1500, seed=11), np.random.default_rng(11))
     frame = pd.DataFrame([s.row | s.latent for s in subjects])
     return frame.rename(columns={"survival_time": "time", "survival_event": "event"})
 

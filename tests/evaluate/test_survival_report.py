@@ -28,7 +28,7 @@ def cohort():
     """Tables of a 2,000-subject synthetic cohort (labels only; no photos are needed here)."""
     from facehealth.data.synth.model import SURVIVAL, SynthConfig, draw_subjects
 
-    drawn = draw_subjects(SynthConfig(subjects=2000, seed=21), np.random.default_rng(21), n_bases=2)
+    drawn = draw_subjects(SynthConfig(subjects=2000, seed=21), np.random.default_rng(21))
     rows = pd.DataFrame([s.row | {"frailty": s.latent["frailty"]} for s in drawn])
     rng = np.random.default_rng(0)
     predictions = pd.DataFrame(
@@ -122,7 +122,7 @@ def test_the_known_gain_of_the_simulation():
     from facehealth.data.synth.model import SynthConfig, draw_subjects
     from facehealth.evaluate.metrics import harrell_c_index
 
-    drawn = draw_subjects(SynthConfig(subjects=20000, seed=77), np.random.default_rng(77), n_bases=2)
+    drawn = draw_subjects(SynthConfig(subjects=20000, seed=77), np.random.default_rng(77))
     pop = pd.DataFrame([s.row | {"frailty": s.latent["frailty"]} for s in drawn])
     gap = 4 * pop["frailty"] + np.random.default_rng(78).normal(0, 3, len(pop))
     frame = pd.DataFrame({"time": pop["survival_time"], "event": pop["survival_event"], "gap": gap})

@@ -59,7 +59,8 @@ def test_the_package_level_load_and_an_rgb_array_give_the_same_prediction(tiny_c
 
 def test_as_dict_is_plain_json(obama):
     d = obama.as_dict()
-    keys = {"source", "warnings", "faces_used", "frames_read", "rejected", "values", "probabilities", "risks"}
+    keys = {"source", "warnings", "faces_used", "frames_read", "rejected", "values", "intervals", "probabilities"}
+    keys |= {"risks"}
     assert set(d) == keys | {"quality"}
     # The checkpoint was trained on the synthetic cohort and records it: every output says so.
     assert obama.synthetic_model and "synthetic faces" in d["warnings"][0]
@@ -102,3 +103,19 @@ def test_an_unreadable_file_raises_input_error(model, tmp_path):
 def test_a_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(ModelNotFoundError, match="checkpoint not found"):
         load(tmp_path / "nothing-here.safetensors")
+
+
+def test_a_calibrated_checkpoint_gives_intervals_for_the_photos_it_averaged(model, obama):
+    """Intervals come from the checkpoint's photo-level calibration, at the number of faces used."""
+    calibration = model.meta.calibration
+    assert calibration is not None and "age" in calibration.quantiles
+    # The calibration subjects were validation subjects that model selection did not use.
+    assert set(calibration.subjects) < set(model.meta.splits["val"])
+    p = obama
+    assert p.faces_used == 1 and set(p.intervals) == {"age"}
+    low, high = p.intervals["age"]
+    q1 = calibration.quantiles["age"][0]
+    assert low == pytest.approx(max(p.values["age"] - q1, 0.0)) and high == pytest.approx(
+        min(p.values["age"] + q1, 120)
+    )
+    assert json.loads(json.dumps(p.as_dict()))["intervals"]["age"] == [low, high]

@@ -129,19 +129,20 @@ def test_html_escapes_untrusted_text(prediction):
     assert "<script>" not in report.html and "&lt;script&gt;" in report.html
 
 
-def test_report_visit_scores_reports_then_records(tmp_path, prediction, full_run):
+def test_report_visit_scores_reports_then_records(tmp_path, prediction):
     from facehealth.report import report_visit
 
     class Model:
         def predict(self, source):  # noqa: ANN001, ANN201
             assert source == "selfie.jpg"
-            return prediction
+            # A calibrated checkpoint's prediction carries its own photo-level intervals.
+            return dataclasses.replace(prediction, intervals={"haemoglobin": (12.0, 14.4)})
 
     store = HistoryStore(tmp_path / "h.db")
-    first = report_visit(Model(), "selfie.jpg", store, "p9", model_id="m", run_dir=full_run, time="2026-01-01")
-    second = report_visit(Model(), "selfie.jpg", store, "p9", model_id="m", run_dir=full_run, time="2026-02-01")
+    first = report_visit(Model(), "selfie.jpg", store, "p9", model_id="m", time="2026-01-01")
+    second = report_visit(Model(), "selfie.jpg", store, "p9", model_id="m", time="2026-02-01")
     assert "first recorded visit" in first.text and "Since your last visit on 2026-01-01" in second.text
-    assert "Estimated haemoglobin: 13.2 g/dL (likely range" in first.text  # conformal interval from the run
+    assert "Estimated haemoglobin: 13.2 g/dL (likely range 12.0 to 14.4)" in first.text
     assert len(store.visits("p9")) == 2 and "haemoglobin" in store.visits("p9")[0].intervals
     report_visit(Model(), "selfie.jpg", store, "p9", record=False, time="2026-03-01")
     assert len(store.visits("p9")) == 2

@@ -16,7 +16,7 @@ from facehealth.models.tasks import build_tasks
 from facehealth.train.config import OptimConfig
 from facehealth.train.engine import TrainingError, pretrain_mae
 from facehealth.train.finetune import FinetuneConfig, _param_groups, finetune
-from tests.conftest import tiny_pretrain_config
+from tests.conftest import SESSION_SPLITS, tiny_pretrain_config
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def split_cohort(synth_cohort):
     from facehealth.data.splits import make_splits, save_splits
 
     cohort = load_cohort(synth_cohort)
-    save_splits(make_splits(cohort.subject_labels(), 0, stratify="cad", external_sites=["site_c"]), synth_cohort)
+    save_splits(make_splits(cohort.subject_labels(), 0, **SESSION_SPLITS), synth_cohort)
     return synth_cohort
 
 
@@ -270,3 +270,14 @@ def test_fine_tuning_learns_a_planted_sign_that_shuffled_labels_do_not_teach(
         r[name] = _held_out_r(finetune(cfg), "total_bilirubin")
     # Measured (seed 0, 53 held-out subjects): planted r 0.39, shuffled r 0.03.
     assert r["planted"] > 0.3 and r["shuffled"] < 0.2 and r["planted"] - r["shuffled"] > 0.2, r
+
+
+def test_validation_is_split_into_selection_and_calibration_only_when_both_halves_are_big_enough():
+    from facehealth.train.finetune import split_calibration
+
+    ids = [f"s{i}" for i in range(24)]
+    selection, calibration = split_calibration(ids, 0.5, seed=0)
+    assert len(selection) == len(calibration) == 12 and not set(selection) & set(calibration)
+    assert set(selection) | set(calibration) == set(ids)
+    assert split_calibration(ids, 0.5, seed=0) == (selection, calibration)  # seeded
+    assert split_calibration(ids[:15], 0.5, seed=0) == (ids[:15], [])  # 7 or 8 each: too few

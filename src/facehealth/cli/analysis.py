@@ -97,7 +97,6 @@ def report_cmd(
     history: Annotated[Path | None, typer.Option(help="person: SQLite visit history (created if missing).")] = None,
     subject: Annotated[str | None, typer.Option(help="person: the person's id.")] = None,
     photo: Annotated[Path | None, typer.Option("--input", help="person: today's photo or video.")] = None,
-    run: Annotated[Path | None, typer.Option(help="person: the model's run folder (90% intervals).")] = None,
     html: Annotated[Path | None, typer.Option(help="person: also write the report as HTML here.")] = None,
     record: Annotated[bool, typer.Option(help="person: store this visit in the history.")] = True,
     explain: Annotated[bool, typer.Option(help="person: name the facial regions behind each score.")] = True,
@@ -118,7 +117,6 @@ def report_cmd(
                 photo,
                 history,
                 subject,
-                run_dir=run,
                 record=record,
                 time=when,
                 explain=explain,  # Grad-CAM panels beside the HTML (or the history) file

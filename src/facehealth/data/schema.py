@@ -42,6 +42,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("sex", "category", True, "F, M or X (not recorded)", allowed=SEXES),
         Column("site", "text", True, "hospital or cohort the person was recruited at"),
         Column("race", "text", False, "self-reported race/ethnicity"),
+        Column("group_id", "text", False, "subjects sharing it (twins, one identity) are kept in one split"),
         Column("bmi", "number", False, "body-mass index, kg/m2", low=8, high=90, warn_low=14, warn_high=60),
     ),
     "media": (

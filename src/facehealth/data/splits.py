@@ -58,7 +58,8 @@ def make_splits(
 
     Args:
         subjects: one row per subject with ``subject_id`` and ``site``, plus the
-            ``stratify`` column if given (e.g. ``cad`` or ``age``).
+            ``stratify`` column if given (e.g. ``cad`` or ``age``); subjects sharing an
+            optional ``group_id`` (twins, one identity shown as several subjects) share a split.
         seed: makes the assignment reproducible.
         test_fraction, val_fraction: shares of the internal (non-external) subjects.
         folds: K for the ``fold`` column (K-fold over train+val subjects; -1 elsewhere).
@@ -70,6 +71,8 @@ def make_splits(
     """
     if subjects["subject_id"].duplicated().any():
         raise SchemaError("make_splits needs one row per subject; subject_id repeats")
+    if "group_id" in subjects.columns:
+        return _split_groups(subjects, seed, test_fraction, val_fraction, folds, stratify, external_sites)
     unknown = set(external_sites) - set(subjects["site"])
     if unknown:
         raise SchemaError(
@@ -105,6 +108,33 @@ def make_splits(
         for k, (_, held) in enumerate(splitter.split(rest, y)):
             out.loc[rest[held], "fold"] = k
     return out
+
+
+def _split_groups(
+    subjects: pd.DataFrame,
+    seed: int,
+    test_fraction: float,
+    val_fraction: float,
+    folds: int,
+    stratify: str | None,
+    external_sites: Sequence[str],
+) -> pd.DataFrame:
+    """:func:`make_splits` over groups: subjects sharing a ``group_id`` get one split and one fold.
+
+    A subject without a group is its own group. A group spanning sites is an error, because an
+    external site must not share a person (or a twin, or a reused identity) with training.
+    """
+    table = subjects.reset_index(drop=True)
+    key = table["group_id"].astype("string").fillna("subject:" + table["subject_id"].astype(str))
+    sites_per_group = table.groupby(key)["site"].nunique()
+    if (sites_per_group > 1).any():
+        bad = sites_per_group[sites_per_group > 1].index[:5]
+        raise SchemaError(f"group_id(s) {', '.join(map(str, bad))} span several sites; a group must stay in one site")
+    # The group's first member stands for it (its stratification label, its site).
+    units = table.assign(subject_id=key).drop_duplicates("subject_id").drop(columns="group_id")
+    unit_splits = make_splits(units, seed, test_fraction, val_fraction, folds, stratify, external_sites)
+    assigned = unit_splits.set_index("subject_id").loc[key, ["split", "fold"]].reset_index(drop=True)
+    return pd.concat([table[["subject_id", "site"]], assigned], axis=1)
 
 
 def split_cohort(

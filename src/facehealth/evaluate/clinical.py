@@ -23,6 +23,7 @@ from facehealth.evaluate import metrics as m
 from facehealth.evaluate.bootstrap import bootstrap_ci
 from facehealth.evaluate.calibration import calibration_in_the_large, calibration_slope_intercept, reliability_curve
 from facehealth.evaluate.multiclass import confusion_matrix, multiclass_auroc_ovr, multiclass_balanced_accuracy
+from facehealth.evaluate.recovery import ORACLE_PREFIX, RECOVERY_METRICS, recovery_metric
 from facehealth.evaluate.references import reference_frame, reference_metrics, verdict
 from facehealth.evaluate.survival_report import survival_metric_cis
 from facehealth.models.tasks import TaskSpec
@@ -68,13 +69,19 @@ def evaluate_predictions(
     rng: np.random.Generator,
     n_boot: int = 1000,
     splits: tuple[str, ...] | None = None,
+    oracle: pd.DataFrame | None = None,
 ) -> dict:
     """Every metric of every task with a subject-bootstrap CI, for each split in ``splits`` (None = all).
 
     The training split still supplies what the survival metrics need (censoring distribution)
-    when it is not itself scored.
+    when it is not itself scored. With ``oracle`` (the planted truth as predictions, named like
+    the model's output columns: :func:`facehealth.evaluate.recovery.oracle_predictions`), each
+    task also gets the oracle's metrics and the recovery ratio with their CIs.
     """
     data = predictions.merge(labels, on="subject_id", how="left", suffixes=("", "_label"))
+    if oracle is not None:
+        renamed = oracle.rename(columns={c: ORACLE_PREFIX + c for c in oracle.columns if c != "subject_id"})
+        data = data.merge(renamed, on="subject_id", how="left")
     thresholds = {}
     val = data[data["split"] == "val"]
     for t in tasks:
@@ -97,12 +104,30 @@ def evaluate_predictions(
             node["reference"] = ref
             node["versus_reference"] = {k: verdict(k, node[k], v) for k, v in ref.items() if k in node}
 
+        def ceiling(kind: str, node: dict, truth: list[str], pred: str) -> None:
+            """Add the oracle's metrics and the model's recovery (same subjects, same resamples)."""
+            o = ORACLE_PREFIX + pred
+            if o not in part.columns or part[o].isna().all():
+                return
+            centre = float(np.nanmean(reference_frame(data, truth[0]))) if kind == "regression" else float("nan")
+            node["oracle"], node["recovery"] = {}, {}
+            for name in RECOVERY_METRICS[kind]:
+                fn = dict(REGRESSION_METRICS).get(name) or {"auroc": m.auroc, "c_index": m.harrell_c_index}[name]
+                if kind == "cox":  # C takes (time, risk, event)
+                    node["oracle"][name] = ci(fn, [truth[0], o, truth[1]], name)
+                    arrays = [truth[0], pred, truth[1], o]
+                else:
+                    node["oracle"][name] = ci(fn, [truth[0], o], name)
+                    arrays = [truth[0], pred, o]
+                node["recovery"][name] = ci(recovery_metric(kind, name, centre), arrays, f"recovery_{name}")
+
         for t in tasks:
             task: dict = {}
             if t.kind == "regression":
                 for c in t.columns:
                     task[c] = {name: ci(fn, [c, t.output_column(c)], name) for name, fn in REGRESSION_METRICS}
                     compare("regression", task[c], c)
+                    ceiling("regression", task[c], [c], t.output_column(c))
                 systems = {}
                 for c in t.columns:
                     if c in BIOMARKERS:
@@ -143,6 +168,7 @@ def evaluate_predictions(
                 task["calibration_in_the_large"] = ci(calibration_in_the_large, [y, p], "calibration_in_the_large")
                 task["reliability"] = reliability_curve(part[y], part[p], bins=5).to_dict("records")
                 compare("binary", task, y)
+                ceiling("binary", task, [y], p)
             elif t.kind == "multiclass":
                 y = t.columns[0]
                 probs = list(t.output_columns())
@@ -168,6 +194,7 @@ def evaluate_predictions(
                 risk = t.output_column()
                 task["c_index"] = ci(m.harrell_c_index, [time, risk, event], "c_index")
                 compare("cox", task, event)
+                ceiling("cox", task, [time, event], risk)
                 # Censoring distribution and baseline hazard from the train split, fixed across resamples.
                 train = data.loc[data["split"] == "train", [time, event, risk]].dropna()
                 ref = train if train[event].sum() > 0 else part[[time, event, risk]].dropna()

@@ -13,19 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from facehealth.models.calibration import conformal_quantile
+
 __all__ = ["ConformalRegressor", "ConformalClassifier", "coverage"]
 
 
 def _quantile(scores: np.ndarray, alpha: float) -> float:
-    n = len(scores)
-    if n == 0:
+    if len(scores) == 0:
         raise ValueError("conformal calibration needs at least one calibration subject")
-    # The k-th smallest score, k = ceil((n + 1)(1 - alpha)): the finite-sample correction of split
-    # conformal prediction (Lei et al. 2018, JASA). With too few calibration subjects (k > n) the
-    # exact answer is an unbounded interval; the largest score is used instead (coverage then
-    # falls short of 1 - alpha, which the coverage check on held-out data shows).
-    k = int(np.ceil((n + 1) * (1 - alpha)))
-    return float(np.sort(scores)[min(k, n) - 1])
+    return conformal_quantile(scores, alpha)  # the finite-sample quantile (Lei et al. 2018)
 
 
 @dataclass(frozen=True)

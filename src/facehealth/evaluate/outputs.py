@@ -41,13 +41,15 @@ def write_evaluation(
     n_boot: int = 1000,
     extra: dict | None = None,
     score_train: bool = False,
+    oracle: pd.DataFrame | None = None,
 ) -> EvaluationOutput:
     """Score every split and task with subject-bootstrap CIs and write the evaluation folder.
 
     Undefined metrics (one class in a small split, no events before a horizon) warn and give
     NaN; each distinct message is kept in ``metrics.json["warnings"]`` rather than printed
     hundreds of times. The training split is scored only with ``score_train`` (its numbers
-    describe fit, not performance, and its bootstrap is the costliest part).
+    describe fit, not performance, and its bootstrap is the costliest part). ``oracle``: the
+    planted truth of a synthetic cohort (:func:`facehealth.evaluate.recovery.oracle_predictions`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -55,7 +57,7 @@ def write_evaluation(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         scored = None if score_train else tuple(s for s in predictions["split"].unique() if s != "train")
-        metrics = evaluate_predictions(predictions, labels, tasks, rng, n_boot, splits=scored)
+        metrics = evaluate_predictions(predictions, labels, tasks, rng, n_boot, splits=scored, oracle=oracle)
         survival = _survival(predictions, labels, subjects, tasks, rng, n_boot)
     metrics = metrics | (extra or {}) | {"seed": seed, "warnings": sorted({str(w.message) for w in caught})}
     predictions.to_parquet(out / "predictions.parquet", index=False)
@@ -80,11 +82,13 @@ def evaluate_checkpoint(
     (:func:`facehealth.models.cohort_predictor.bind_splits`).
     """
     from facehealth.data.cohort import load_cohort
+    from facehealth.evaluate.recovery import oracle_predictions
     from facehealth.models.checkpoint import read_meta
     from facehealth.models.cohort_predictor import predict_cohort
 
     predictions, labels, tasks = predict_cohort(checkpoint, cohort, prepared)
-    subjects = load_cohort(cohort or read_meta(checkpoint).config["cohort"], check_files=False).subjects
+    root = cohort or read_meta(checkpoint).config["cohort"]
+    subjects = load_cohort(root, check_files=False).subjects
     return write_evaluation(
         predictions,
         labels,
@@ -95,6 +99,7 @@ def evaluate_checkpoint(
         n_boot=n_boot,
         extra={"model": str(checkpoint)},
         score_train=score_train,
+        oracle=oracle_predictions(root, tasks),
     )
 
 

@@ -89,7 +89,14 @@ def affective_facial_map(
         raise SchemaError(f"labels have no '{label_column}' column; columns: {', '.join(labels.columns)}")
     group_of = labels.drop_duplicates("subject_id").set_index("subject_id")[label_column]
     motion = video_landmark_motion(manifest)
-    n_all = manifest.loc[manifest["frame_index"].notna(), "media_id"].nunique()
+    # Every video prepared counts, including one whose frames the gate all rejected (it has no
+    # manifest row but an items.parquet row), so none is dropped without being counted.
+    items = root / "items.parquet"
+    n_all = (
+        int((pd.read_parquet(items)["kind"] == "video").sum())
+        if items.is_file()
+        else manifest.loc[manifest["frame_index"].notna(), "media_id"].nunique()
+    )
     motion = motion[motion["subject_id"].map(group_of).isin(groups)]
     per_group = {g: motion[motion["subject_id"].map(group_of) == g] for g in groups}
     empty = [g for g, part in per_group.items() if part.empty]

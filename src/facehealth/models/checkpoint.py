@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from facehealth.data.spec import DatasetSpec
 from facehealth.errors import CheckpointVersionError, ConfigError, ModelNotFoundError
+from facehealth.models.calibration import PhotoCalibration
 from facehealth.models.tasks import TaskSpec
 
 if TYPE_CHECKING:
@@ -71,6 +72,9 @@ class CheckpointMeta:
     splits: dict[str, tuple[str, ...]] = field(default_factory=dict)
     cohort_fingerprint: str = ""  # data_hash of the cohort's subject ids
     synthetic: bool = False  # trained on a synthetic cohort: person-facing outputs must say so
+    # Interval half-widths for 1..K-photo estimates, from validation subjects that model selection
+    # did not use (their ids are in calibration.subjects); None when too few were left.
+    calibration: PhotoCalibration | None = None
     best_epoch: int = 0
     history: tuple[dict[str, float], ...] = ()
     init: dict[str, Any] = field(default_factory=dict)  # what the backbone was initialised from
@@ -96,6 +100,7 @@ class CheckpointMeta:
         data["tasks"] = [t.as_dict() for t in self.tasks]
         data["splits"] = {k: list(v) for k, v in self.splits.items()}
         data["history"] = list(self.history)
+        data["calibration"] = self.calibration.to_json() if self.calibration else None
         return {"version": CHECKPOINT_VERSION, "stage": self.STAGE, **data}
 
     @classmethod
@@ -111,6 +116,7 @@ class CheckpointMeta:
         known["tasks"] = tuple(TaskSpec.from_dict(t) for t in data["tasks"])
         known["splits"] = {k: tuple(map(str, v)) for k, v in (data.get("splits") or {}).items()}
         known["history"] = tuple(data.get("history") or ())
+        known["calibration"] = PhotoCalibration.from_json(data["calibration"]) if data.get("calibration") else None
         return cls(**known)
 
 

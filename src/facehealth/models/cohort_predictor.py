@@ -76,6 +76,22 @@ def bind_splits(meta: CheckpointMeta, cohort: str | Path, subjects: pd.DataFrame
 
 
 @torch.no_grad()
+def predict_items(
+    model: MultiTaskModel, data: Dataset, batch_size: int = 32, device: str | torch.device = "cpu"
+) -> pd.DataFrame:
+    """One row per dataset item (a photo, a subject's photo set or a clip): ``subject_id`` + outputs."""
+    model.eval()
+    rows = []
+    for batch in DataLoader(data, batch_size=batch_size):
+        preds = model.predict(model(**batch_inputs(batch, device)))
+        for j, sid in enumerate(batch["subject_id"]):
+            row: dict[str, object] = {"subject_id": sid}
+            for t in model.tasks:
+                row.update(t.output_row(preds[t.name][j].cpu().numpy()))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def predict_subjects(
     model: MultiTaskModel, datasets: Mapping[str, Dataset], batch_size: int = 32, device: str | torch.device = "cpu"
 ) -> pd.DataFrame:
@@ -83,17 +99,8 @@ def predict_subjects(
 
     Returns one row per (subject_id, split) with every task's output columns and ``n_images``.
     """
-    model.eval()
-    rows = []
-    for split, data in datasets.items():
-        for batch in DataLoader(data, batch_size=batch_size):
-            preds = model.predict(model(**batch_inputs(batch, device)))
-            for j, sid in enumerate(batch["subject_id"]):
-                row: dict[str, object] = {"subject_id": sid, "split": split}
-                for t in model.tasks:
-                    row.update(t.output_row(preds[t.name][j].cpu().numpy()))
-                rows.append(row)
-    frame = pd.DataFrame(rows)
+    parts = [predict_items(model, data, batch_size, device).assign(split=split) for split, data in datasets.items()]
+    frame = pd.concat([p for p in parts if not p.empty], ignore_index=True) if parts else pd.DataFrame()
     if frame.empty:
         return frame
     counts = frame.groupby(["subject_id", "split"]).size().rename("n_images")

@@ -57,6 +57,9 @@ class Prediction:
     values: dict[str, float] = field(default_factory=dict)  # regression outputs by label column
     probabilities: dict[str, Any] = field(default_factory=dict)  # binary: float; multiclass: {class: p}
     risks: dict[str, float] = field(default_factory=dict)  # Cox log relative hazard
+    # 90% (1 - calibration.alpha) conformal interval per value, calibrated on this many photos
+    # (models/calibration.py); a value without one was not calibrated.
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     quality: tuple[QualityReport, ...] = ()
     synthetic_model: bool = False  # the model was trained on a synthetic cohort
 
@@ -87,6 +90,7 @@ class Prediction:
             "frames_read": self.frames_read,
             "rejected": self.rejected,
             "values": self.values,
+            "intervals": {k: list(v) for k, v in self.intervals.items()},
             "probabilities": self.probabilities,
             "risks": self.risks,
             "quality": [q.as_dict() for q in self.quality],
@@ -167,6 +171,14 @@ class FaceHealthModel:
                 prediction.probabilities[task.name] = dict(zip(task.classes, values))
             else:
                 prediction.risks[task.name] = values[0]
+        calibration = self.meta.calibration
+        if calibration is not None:
+            # An image model's estimate is the mean of its photos' scores; other models score one unit.
+            units = len(crops) if self.meta.input == "image" else 1
+            for column, value in prediction.values.items():
+                interval = calibration.interval(column, value, units)
+                if interval is not None:
+                    prediction.intervals[column] = interval
         return prediction
 
     @torch.no_grad()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from facehealth.report.cohort import build_report
 from facehealth.report.history import HistoryStore, Visit
-from facehealth.report.intervals import conformal_intervals
 from facehealth.report.person import NarrativeAdapter, PersonReport, person_report, report_visit
 from facehealth.report.render import RenderError, find_chromium, report_pdf, screenshot
 from facehealth.report.visit import visit_report
@@ -27,7 +26,6 @@ __all__ = [
     "person_report",
     "report_visit",
     "visit_report",
-    "conformal_intervals",
     "PersonReport",
     "NarrativeAdapter",
 ]

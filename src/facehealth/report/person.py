@@ -72,13 +72,16 @@ def person_report(
         subject_id: whose report it is.
         model_id: the checkpoint that produced ``prediction`` (a model change is mentioned in the trend).
         time: when the visit happened (default now, UTC); visits at or after it are not "earlier".
-        intervals: per value/probability key, a (low, high) interval, e.g. from split-conformal
-            calibration (facehealth.evaluate.conformal); without one the wording says so.
+        intervals: per value/probability key, a (low, high) interval; default the prediction's
+            own (calibrated on the photos it averaged, facehealth.models.calibration); without one
+            the wording says so.
         regions: per key, the facial regions that contributed most (from facehealth.explain).
         messages: a message catalogue for another language (keys of ``MESSAGES_EN``).
         narrative: optional local language model; its summary is added, never substituted.
     """
     _ = Translator(messages)
+    if intervals is None:
+        intervals = getattr(prediction, "intervals", None) or None
     visit = Visit.from_prediction(prediction, subject_id, model_id, time, intervals, regions)
     earlier = history.visits(subject_id) if isinstance(history, HistoryStore) else list(history or [])
     earlier = [v for v in earlier if v.subject_id == str(subject_id) and v.time < visit.time]
@@ -119,7 +122,6 @@ def report_visit(
     subject_id: str,
     *,
     model_id: str = "",
-    run_dir: str | None = None,
     regions: Mapping[str, Sequence[str]] | None = None,
     record: bool = True,
     messages: Mapping[str, str] | None = None,
@@ -129,23 +131,19 @@ def report_visit(
     when ``record``, store the visit in ``history`` (after the report, so the trend compares with
     the visit before this one).
 
-    With ``run_dir`` (the run the model came from), regression values get split-conformal 90%
-    intervals calibrated on that run's validation split (:mod:`facehealth.report.intervals`).
+    Regression values carry the model's photo-level 90% intervals when its checkpoint was
+    calibrated (``Prediction.intervals``).
 
     Raises:
         NoFaceError: no face passed the quality gate (nothing is recorded).
     """
-    from facehealth.report.intervals import conformal_intervals
-
     prediction = model.predict(source)
-    intervals = conformal_intervals(run_dir, prediction.values) if run_dir else None
     report = person_report(
         prediction,
         history,
         subject_id,
         model_id=model_id,
         time=time,
-        intervals=intervals,
         regions=regions,
         messages=messages,
     )

@@ -6,7 +6,7 @@ writes the plain-language report with the trend since the last visit, and stores
 
     >>> from facehealth.report.visit import visit_report
     >>> report = visit_report("runs/demo/finetune/checkpoint-best.safetensors", "selfie.jpg",
-    ...                       "history.db", "S1", run_dir="runs/demo")  # doctest: +SKIP
+    ...                       "history.db", "S1")  # doctest: +SKIP
     >>> print(report.text)  # doctest: +SKIP
 """
 
@@ -28,7 +28,6 @@ def visit_report(
     history: str | Path | HistoryStore,
     subject: str,
     *,
-    run_dir: str | Path | None = None,
     record: bool = True,
     time: dt.datetime | str | None = None,
     explain: bool = True,
@@ -44,7 +43,6 @@ def visit_report(
         history: the visit history: a SQLite file (created if missing, closed afterwards) or an open
             :class:`HistoryStore` (left open).
         subject: the person's id.
-        run_dir: the run the model came from; regression values then get 90% conformal intervals.
         record: store this visit in the history (after the report, so the trend compares with the
             visit before this one).
         time: when the photo was taken (default now, UTC).
@@ -74,7 +72,6 @@ def visit_report(
             store,
             subject,
             model_id=Path(model_path).name,
-            run_dir=str(run_dir) if run_dir is not None else None,
             record=record,
             time=time,
             regions=regions,

@@ -96,6 +96,9 @@ class FinetuneConfig:
     age_balanced_epochs: int = 0
     age_bins: int = 8
     patience: int = 5  # epochs without a better validation loss before stopping
+    # Share of the validation subjects kept out of early stopping and head fitting to calibrate the
+    # photo-level intervals (models/calibration.py); used only when that leaves >= 10 on each side.
+    calibration_share: float = 0.5
     augment: bool = True
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -38,11 +38,12 @@ from facehealth.data.datasets import item_subjects, make_dataset
 from facehealth.data.labels import is_synthetic_cohort, model_scale, subject_labels_with_codes
 from facehealth.data.splits import load_splits, make_splits
 from facehealth.errors import ConfigError
+from facehealth.models.calibration import MIN_CALIBRATION_SUBJECTS, PhotoCalibration, fit_photo_calibration
 from facehealth.models.checkpoint import CheckpointMeta, save_checkpoint
-from facehealth.models.cohort_predictor import cohort_fingerprint, predict_subjects
+from facehealth.models.cohort_predictor import cohort_fingerprint, predict_items, predict_subjects
 from facehealth.models.multitask import MultiTaskModel, batch_inputs
 from facehealth.models.predictor import model_from_meta
-from facehealth.models.tasks import TaskSpec, build_tasks
+from facehealth.models.tasks import TaskSpec, build_tasks, pred_column
 from facehealth.train.config import FinetuneConfig
 from facehealth.train.engine import TrainingError, cosine_lr, resolve_device
 
@@ -295,8 +296,9 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
         aug = Augment() if augment and cfg.augment else None
         return make_dataset(arch.dataset_spec(), cfg.prepared, labels, columns, ids, augment=aug, seed=cfg.seed)
 
+    selection_ids, calibration_ids = split_calibration(by_split.get("val", []), cfg.calibration_share, cfg.seed)
     train = dataset(train_ids, True)
-    val = dataset(by_split.get("val", []), False)
+    val = dataset(selection_ids, False)  # early stopping and head penalties see only these
     if len(train) == 0:
         raise TrainingError(f"no crops of training subjects in {cfg.prepared}")
     head_report = None
@@ -316,6 +318,7 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
         splits={s: tuple(ids) for s, ids in by_split.items()},
         cohort_fingerprint=cohort_fingerprint(labels["subject_id"]),
         synthetic=is_synthetic_cohort(cfg.cohort),
+        calibration=_calibrate(model, dataset(calibration_ids, False), labels, tasks, cfg.batch_size, device),
         best_epoch=best_epoch,
         history=tuple(history),
         head_init=head_report,
@@ -327,6 +330,35 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
     predictions.to_parquet(out / "predictions.parquet", index=False)
     (out / "metrics.json").write_text(json.dumps({"best_epoch": best_epoch, "history": history}, indent=2))
     return FinetuneResult(out, checkpoint, history, best_epoch, predictions, labels, tasks)
+
+
+def split_calibration(val_ids: list[str], share: float, seed: int) -> tuple[list[str], list[str]]:
+    """(selection, calibration) subjects of the validation split, or (all, none) when too few.
+
+    The calibration subjects must not steer model selection, or their residuals would be
+    optimistic; both halves need MIN_CALIBRATION_SUBJECTS for their own job.
+    """
+    n_cal = int(round(share * len(val_ids)))
+    if n_cal < MIN_CALIBRATION_SUBJECTS or len(val_ids) - n_cal < MIN_CALIBRATION_SUBJECTS:
+        return list(val_ids), []
+    order = np.random.default_rng([seed, 7]).permutation(len(val_ids))
+    chosen = {val_ids[i] for i in order[:n_cal]}
+    return [s for s in val_ids if s not in chosen], [s for s in val_ids if s in chosen]
+
+
+def _calibrate(
+    model: MultiTaskModel,
+    data: Dataset,
+    labels: pd.DataFrame,
+    tasks: list[TaskSpec],
+    batch_size: int,
+    device: torch.device,
+) -> PhotoCalibration | None:
+    columns = [c for t in tasks if t.kind == "regression" for c in t.columns]
+    if not columns or len(data) == 0:
+        return None
+    items = predict_items(model, data, batch_size, device).rename(columns={pred_column(c): c for c in columns})
+    return fit_photo_calibration(items[["subject_id", *columns]], labels, columns)
 
 
 def _batch_loss(model: MultiTaskModel, batch: dict, tasks: list[TaskSpec], device: torch.device) -> torch.Tensor:

@@ -196,8 +196,17 @@ def _evaluate(ctx: StageContext) -> str:
         predictions = part if predictions is None else predictions.merge(part, on=["subject_id", "split"], how="outer")
     if predictions is None:
         raise SchemaError(f"no predictions to evaluate in {ctx.finetune_dir}")
+    from facehealth.evaluate.recovery import oracle_predictions
+
     result = write_evaluation(
-        predictions, labels, cohort.subjects, tasks, ctx.evaluate_dir, seed=ctx.cfg.seed, n_boot=ctx.cfg.n_boot
+        predictions,
+        labels,
+        cohort.subjects,
+        tasks,
+        ctx.evaluate_dir,
+        seed=ctx.cfg.seed,
+        n_boot=ctx.cfg.n_boot,
+        oracle=oracle_predictions(ctx.cohort, tasks),
     )
     ctx.record.headline = headline_numbers(result.metrics)
     warned = result.metrics["warnings"]

@@ -3,10 +3,10 @@
 Why this design: a model should see *faces* (a real detector must find them and
 a person must recognise them), while the truth behind every visible change is
 known. Parametric renderers draw cartoon faces that real detectors miss; so we
-start from real photographs (the public-domain portraits that ship inside
-scikit-image and matplotlib, plus any folder of photos the user adds) and
-apply landmark-driven warps (identity shape, BMI fullness, age sagging,
-expression) and photometric edits through anatomical masks (wrinkles,
+start from real photographs (one of the 460 packaged public-domain portraits
+per subject, so each subject is a real identity with its real sex and roughly
+its real age, or a user's own folder of photos) and apply landmark-driven
+warps (identity shape, BMI fullness, age sagging, expression) and photometric edits through anatomical masks (wrinkles,
 greying, pallor, jaundice, xanthelasma, periorbital puffiness, earlobe crease,
 corneal arcus, dark circles, beard shadow), then "photograph" the result with
 a site-specific camera (colour cast, resolution, JPEG quality) and nuisance
@@ -31,12 +31,15 @@ from facehealth.data.synth.render import (
     skin_mask,
     warp_to_landmarks,
 )
+from facehealth.errors import InputError
 
 __all__ = [
     "BaseFace",
     "Appearance",
     "Nuisance",
     "Camera",
+    "IdentityPhoto",
+    "identity_photos",
     "load_base_faces",
     "render_face",
     "apply_expression",
@@ -49,17 +52,30 @@ CANVAS = 288  # px; the face's eye distance on the canvas is 0.22 * CANVAS (~63 
 
 @dataclass(frozen=True, eq=False)
 class BaseFace:
+    """One real identity, aligned to the canvas; ``male``/``age`` are None when the photo's are unknown."""
+
     name: str
     image: np.ndarray  # (CANVAS, CANVAS, 3) uint8, eyes on the canvas template
     landmarks: np.ndarray  # (68, 2) canvas pixels
+    male: bool | None = None
+    age: float | None = None  # approximate real age in the photo (years)
+
+
+@dataclass(frozen=True)
+class IdentityPhoto:
+    """A photo that may become a :class:`BaseFace` (not yet aligned: cheap to list)."""
+
+    name: str
+    path: Path
+    male: bool | None = None
+    age: float | None = None
 
 
 @dataclass(frozen=True)
 class Appearance:
     """Everything visible about one subject. Strengths are 0 (absent) to ~1 (marked)."""
 
-    base: int  # index of the base face
-    base_mix: float  # 0 = base alone; >0 morphs towards base (base + 1) % n by this weight
+    base: int  # index of the base face (the subject's real identity)
     shape: tuple[float, ...]  # 5 identity shape coefficients ~N(0, 1)
     skin_tone: float  # -1 darker .. +1 lighter
     hair_tint: float  # -1 darker .. +1 lighter (before greying)
@@ -101,35 +117,59 @@ class Camera:
     contrast: float = 1.0
 
 
-def load_base_faces(extra_dir: Path | None = None) -> list[BaseFace]:
-    """The packaged public-domain portraits (+ every single-face photo in ``extra_dir``), aligned to the canvas."""
-    from matplotlib import cbook
-    from skimage import data
+def identity_photos(base_photos: Path | None = None) -> list[IdentityPhoto]:
+    """The identities to draw subjects from.
 
+    By default the 460 packaged public-domain portraits (:mod:`facehealth.data.portraits`), each
+    with its sex and approximate real age. With ``base_photos`` (a user's own identity set) every
+    image in that folder instead, with sex and age unknown (then drawn at random).
+    """
+    from facehealth.faces.io import IMAGE_SUFFIXES
+
+    if base_photos is not None:
+        paths = sorted(p for p in Path(base_photos).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not paths:
+            raise InputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in base-photos folder {base_photos}")
+        return [IdentityPhoto(p.stem, p) for p in paths]
+    from facehealth.data.portraits import portrait_table
+
+    table = portrait_table()
+    return [
+        IdentityPhoto(Path(r.file).stem, Path(r.path), r.sex == "M", float(r.age))
+        for r in table.itertuples(index=False)
+    ]
+
+
+def load_base_faces(photos: list[IdentityPhoto], count: int, rng: np.random.Generator) -> tuple[list[BaseFace], int]:
+    """Align identities, in a random order, until ``count`` of them show exactly one good face.
+
+    Only as many photos as needed are read (aligning one takes ~10 ms), so a 20-subject cohort does
+    not pay for 460 portraits. Returns the bases and how many photos were skipped (no single face).
+    """
     from facehealth.faces.align import align_face
     from facehealth.faces.config import AlignConfig, FacesConfig
-    from facehealth.faces.io import IMAGE_SUFFIXES, read_image
+    from facehealth.faces.io import read_image
     from facehealth.faces.pipeline import FacePipeline
 
-    photos = [
-        ("astronaut", data.astronaut()),
-        ("grace_hopper", read_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))),
-    ]
-    if extra_dir is not None:
-        for path in sorted(Path(extra_dir).iterdir()):
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                photos.append((path.stem, read_image(path)))
     pipeline = FacePipeline(FacesConfig(multi_face="reject"))
     canvas = AlignConfig(size=CANVAS, eye_distance=0.22, eye_y=0.42)
-    bases = []
-    for name, photo in photos:
-        result = pipeline.process(photo, source=name)
+    bases: list[BaseFace] = []
+    skipped = 0
+    for k in rng.permutation(len(photos)):
+        if len(bases) == count:
+            break
+        photo = photos[int(k)]
+        image = read_image(photo.path)
+        result = pipeline.process(image, source=photo.name)
         if len(result.accepted) != 1:
-            continue  # base photos must hold exactly one good face
+            skipped += 1  # a base photo must hold exactly one good face
+            continue
         face = result.accepted[0]
-        aligned = align_face(photo, face.landmarks, canvas)
-        bases.append(BaseFace(name, aligned.image, aligned.to_crop(face.landmarks)))
-    return bases
+        aligned = align_face(image, face.landmarks, canvas)
+        bases.append(BaseFace(photo.name, aligned.image, aligned.to_crop(face.landmarks), photo.male, photo.age))
+    if not bases:
+        raise InputError(f"none of the {len(photos)} identity photos shows exactly one good face")
+    return bases, skipped
 
 
 # Identity shape modes, as (landmark indices, displacement direction in IOD units per unit coefficient).
@@ -149,10 +189,11 @@ def _shape_offsets(lm: np.ndarray, app: Appearance) -> np.ndarray:
     out[33, 1] += 0.02 * d * s[3]
     out[[48, 49, 59, 60, 67], 0] -= 0.04 * d * s[4]
     out[[54, 53, 55, 64, 65], 0] += 0.04 * d * s[4]
-    # BMI: fuller cheeks and a wider lower face (~0.25 IOD wider per 10 kg/m2 each side).
+    # BMI: fuller cheeks and a wider lower face (~0.4 IOD wider per 10 kg/m2 each side; real faces
+    # differ in width by about that much, so a weaker sign drowns in identity).
     fullness = (app.bmi - 25.0) / 10.0
     cheeks = np.arange(2, 15)
-    out[cheeks, 0] += np.sign(lm[cheeks, 0] - mid_x) * 0.25 * d * fullness * np.sin(np.pi * (cheeks - 1) / 14)
+    out[cheeks, 0] += np.sign(lm[cheeks, 0] - mid_x) * 0.4 * d * fullness * np.sin(np.pi * (cheeks - 1) / 14)
     # Age: the jowls and chin sag (~0.08 IOD between 18 and 90 years).
     sag = np.clip((app.age - 18.0) / 72.0, 0, 1)
     out[4:13, 1] += 0.08 * d * sag
@@ -220,16 +261,6 @@ def render_face(bases: list[BaseFace], app: Appearance) -> tuple[np.ndarray, np.
     target = base.landmarks + _shape_offsets(base.landmarks, app)
     sigma = 0.3 * iod(base.landmarks)
     img = warp_to_landmarks(base.image, base.landmarks, target, sigma).astype(np.float32)
-    if app.base_mix > 0 and len(bases) > 1:
-        other = bases[(app.base + 1) % len(bases)]
-        # Move the other face onto the same shape, then cross-dissolve (classic face morphing).
-        # Only the face interior is mixed: hair, clothes and background stay the first base's,
-        # which avoids the ghosting of a whole-image cross-dissolve.
-        morph = warp_to_landmarks(other.image, other.landmarks, target, sigma).astype(np.float32)
-        inner = cv2.GaussianBlur(
-            cv2.erode(skin_mask(img.shape[:2], target), np.ones((5, 5), np.uint8)), (0, 0), iod(target) / 8
-        )
-        img = blend(img, morph, inner, app.base_mix)
     lm = target
     shape = img.shape[:2]
     regions = Regions(lm)
@@ -274,7 +305,7 @@ def render_face(bases: list[BaseFace], app: Appearance) -> tuple[np.ndarray, np.
     if app.puffiness > 0:
         for c in (regions.under_eye_l, regions.under_eye_r):
             bag = ellipse_mask(shape, c, (0.3 * d, 0.12 * d), 0, d / 14)
-            img = blend(img, img * 1.18 + 10, bag, min(1.0, app.puffiness))
+            img = blend(img, img * 1.3 + 14, bag, min(1.0, app.puffiness))
             edge = ellipse_mask(shape, c + [0, 0.1 * d], (0.28 * d, 0.035 * d), 0, d / 40)
             img = blend(img, img * 0.7, edge, min(1.0, app.puffiness) * 0.8)
     if app.dark_circles > 0:

@@ -18,11 +18,11 @@ from facehealth.data.biomarkers import BIOMARKERS
 from facehealth.data.cohort import write_table
 from facehealth.data.synth.faces import (
     CANVAS,
-    BaseFace,
     ExpressionWarper,
     Nuisance,
     apply_expression,
     encode_jpeg,
+    identity_photos,
     load_base_faces,
     photograph,
     render_face,
@@ -60,9 +60,10 @@ def synthesize_cohort(
     cfg = config or SynthConfig()
     out = Path(out)
     (out / "media").mkdir(parents=True, exist_ok=True)
-    bases: list[BaseFace] = load_base_faces(Path(cfg.base_photos) if cfg.base_photos else None)
     rng = np.random.default_rng(cfg.seed)
-    subjects = draw_subjects(cfg, rng, len(bases))
+    photos = identity_photos(Path(cfg.base_photos) if cfg.base_photos else None)
+    bases, skipped = load_base_faces(photos, min(cfg.subjects, len(photos)), rng)
+    subjects = draw_subjects(cfg, rng, bases)
     groups = list(AFFECTIVE_RESPONSE)
     media_rows, sheet = [], []
     total = cfg.subjects
@@ -125,13 +126,13 @@ def synthesize_cohort(
         if on_progress:
             on_progress(i + 1, total)
     _write_tables(out, subjects, media_rows, cfg)
-    _write_ground_truth(out, cfg, [b.name for b in bases], subjects)
+    _write_ground_truth(out, cfg, {"used": [b.name for b in bases], "skipped_no_single_face": skipped}, subjects)
     _contact_sheet(out / "contact_sheet.png", sheet)
     return out
 
 
 def _write_tables(out: Path, subjects: list[SyntheticSubject], media_rows: list[dict], cfg: SynthConfig) -> None:
-    subject_cols = ["subject_id", "age", "sex", "site", "bmi", "smoker"]
+    subject_cols = ["subject_id", "age", "sex", "site", "group_id", "bmi", "smoker"]
     label_cols = (
         ["subject_id", "cad", "survival_time", "survival_event"]
         + (["affective"] if cfg.videos_per_subject else [])
@@ -147,7 +148,7 @@ def _write_tables(out: Path, subjects: list[SyntheticSubject], media_rows: list[
     latent.to_csv(out / "ground_truth_subjects.csv", index=False)
 
 
-def _write_ground_truth(out: Path, cfg: SynthConfig, bases: list[str], subjects: list[SyntheticSubject]) -> None:
+def _write_ground_truth(out: Path, cfg: SynthConfig, bases: dict, subjects: list[SyntheticSubject]) -> None:
     roles = {}
     for name in BIOMARKERS:
         if name in VISIBLE_MARKERS:
@@ -159,7 +160,7 @@ def _write_ground_truth(out: Path, cfg: SynthConfig, bases: list[str], subjects:
     truth = {
         "generator": "facehealth.data.synth",
         "config": cfg.__dict__,
-        "base_faces": bases,
+        "identities": bases,
         "biomarkers": roles,
         "negative_controls": [n for n, r in roles.items() if r["role"] == "none"],
         "cad": CAD,
@@ -181,12 +182,13 @@ def _write_ground_truth(out: Path, cfg: SynthConfig, bases: list[str], subjects:
         },
         "visible_sign_strengths": {
             "age": "hair greying ~ ((age-18)/72)^1.5, skin texture and wrinkles ~ (age-18)/72, jowl sag 0.08 IOD at 90",
-            "bmi": "lower-face half-width +0.25 IOD per 10 kg/m2",
-            "pallor": "0.45 x -z(haemoglobin), clipped to [-0.6, 1]",
+            "bmi": "lower-face half-width +0.4 IOD per 10 kg/m2",
+            "pallor": "0.7 x -z(haemoglobin), clipped to [-0.8, 1.2]",
             "jaundice": "0.35 x (z(total_bilirubin) + 0.5), clipped to [0, 1.2]",
-            "xanthelasma": "0.6 x (z(ldl) + 0.3), clipped to [0, 0.9]",
-            "puffiness": "0.4 x (z(creatinine) + 0.3), clipped to [0, 1]",
-            "dark_circles": "0.3 x (visible_frailty + 0.5); visible_frailty = 0.7 frailty + N(0, 0.3)",
+            "xanthelasma": "0.8 x (z(ldl) + 0.3), clipped to [0, 1]",
+            "puffiness": "0.6 x (z(creatinine) + 0.5), clipped to [0, 1.2]",
+            "dark_circles": "0.45 x (visible_frailty + 0.5), clipped to [0, 1]; "
+            "visible_frailty = 0.7 frailty + N(0, 0.3)",
             "earlobe_crease_arcus": "present with the probabilities in cad.*_logit",
         },
         "n_subjects": len(subjects),

@@ -2,8 +2,11 @@
 
 The generative model (all coefficients are written to ``ground_truth.json``):
 
-- Demographics: age ~ U(18, 90); sex F/M 50/50; site A/B/C (C is the
-  "external" site with its own camera); BMI ~ N(26 + 0.03 (age - 50), 4).
+- Identities: one real public-domain portrait per subject (sex = the portrait's;
+  age = its approximate real age + N(0, 15) years, clipped to 18-90). With a
+  user's own photos (sex and age unknown): age ~ U(18, 90), sex 50/50.
+- Demographics: site A/B/C (C is the "external" site with its own camera), one
+  site per identity; BMI ~ N(26 + 0.03 (age - 50), 4).
 - Biomarkers (62, registry units): each is ``mid + sd * z`` (on the log scale for
   skewed markers) where ``z`` is a sum of planted effects plus noise; roles are
   *visible* (a painted facial sign scales with ``z``), *indirect* (depends on
@@ -24,12 +27,13 @@ The generative model (all coefficients are written to ``ground_truth.json``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from facehealth.data.biomarkers import BIOMARKERS, Biomarker
-from facehealth.data.synth.faces import Appearance, Camera, Nuisance
+from facehealth.data.synth.faces import Appearance, BaseFace, Camera, Nuisance
 
 __all__ = [
     "SynthConfig",
@@ -119,6 +123,12 @@ CAD = {
 }
 
 
+# Spread of a subject's age around its portrait's real age (years). The portraits' ages are
+# narrow (SD ~8, 33-75); a 15-year spread gives an adult range of ~20-90 (SD ~17) in which the
+# planted ageing signs dominate and the real face still carries about a fifth of the variance.
+AGE_SPREAD_SD = 15.0
+
+
 @dataclass(frozen=True)
 class SynthConfig:
     subjects: int = 200
@@ -126,7 +136,7 @@ class SynthConfig:
     videos_per_subject: int = 0  # affective stimulus videos (10 s at 5 fps)
     seed: int = 0
     video_fps: float = 5.0
-    base_photos: str | None = None  # extra folder of single-face photos used as identity bases
+    base_photos: str | None = None  # a folder of single-face photos to use as identities instead of the portraits
     nuisance: float = 1.0  # scales pose/light/blur variation; 0 = studio photos
 
 
@@ -152,14 +162,41 @@ def _marker_value(marker: Biomarker, z: float) -> float:
     return float(np.clip(value, marker.min_possible, marker.max_possible))
 
 
-def draw_subjects(cfg: SynthConfig, rng: np.random.Generator, n_bases: int) -> list[SyntheticSubject]:
+def draw_subjects(
+    cfg: SynthConfig, rng: np.random.Generator, identities: Sequence[BaseFace] | None = None
+) -> list[SyntheticSubject]:
+    """Draw the subjects' demographics, labels and appearance.
+
+    Args:
+        identities: the base faces. Each subject is one identity; when there are more subjects
+            than identities, an identity is reused by several subjects, who then share a
+            ``group_id`` and a site, so a split by group keeps them on one side. ``None`` (labels
+            only, nothing rendered): every subject is its own identity of unknown sex and age.
+    """
+    bases = (
+        [BaseFace(f"id{i:05d}", np.zeros(0), np.zeros(0)) for i in range(cfg.subjects)]
+        if identities is None
+        else list(identities)
+    )
+    identity_order = rng.permutation(len(bases))
+    site_of_identity: dict[int, str] = {}
     subjects = []
     sites = list(SITE_SHARES)
     for i in range(cfg.subjects):
         sid = f"S{i:05d}"
-        age = float(rng.uniform(18, 90))
-        male = bool(rng.random() < 0.5)
-        site = str(rng.choice(sites, p=list(SITE_SHARES.values())))
+        base = int(identity_order[i % len(bases)])
+        identity = bases[base]
+        # Age starts from the portrait's real (approximate) age, so part of the age signal is real;
+        # the planted ageing signs then follow the subject's age on top of it.
+        age = (
+            float(np.clip(identity.age + rng.normal(0, AGE_SPREAD_SD), 18, 90))
+            if identity.age is not None
+            else float(rng.uniform(18, 90))
+        )
+        male = identity.male if identity.male is not None else bool(rng.random() < 0.5)
+        if base not in site_of_identity:
+            site_of_identity[base] = str(rng.choice(sites, p=list(SITE_SHARES.values())))
+        site = site_of_identity[base]
         bmi = float(np.clip(rng.normal(26 + 0.03 * (age - 50), 4), 16, 45))
         drivers = {
             "age_z": (age - 54) / 21,
@@ -168,32 +205,35 @@ def draw_subjects(cfg: SynthConfig, rng: np.random.Generator, n_bases: int) -> l
             "frailty": float(rng.normal()),
         }
         z: dict[str, float] = {}
+        findable: dict[str, float] = {}  # the part of each z that a face shows: the oracle's z
         # Markers that drive others (the visible ones) first, then their dependants.
         order = list(VISIBLE_MARKERS) + [n for n in BIOMARKERS if n not in VISIBLE_MARKERS]
         for name in order:
             effects = MARKER_EFFECTS.get(name, {"noise": 1.0})
-            value = effects.get("noise", 1.0) * rng.normal()
-            for driver, coef in effects.items():
-                if driver != "noise":
-                    value += coef * (drivers[driver] if driver in drivers else z[driver])
-            z[name] = float(value)
+            own = effects.get("noise", 1.0) * rng.normal()
+            driven = sum(coef * (drivers[d] if d in drivers else z[d]) for d, coef in effects.items() if d != "noise")
+            z[name] = float(own + driven)
+            # A visible marker paints its whole z on the face; any other shows only what drives it
+            # (a negative control: nothing, so its oracle is the population centre).
+            findable[name] = z[name] if name in VISIBLE_MARKERS else float(driven)
         row = {
             "subject_id": sid,
             "age": round(age, 1),
             "sex": "M" if male else "F",
             "site": site,
+            "group_id": identity.name,
             "bmi": round(bmi, 1),
             "smoker": int(rng.random() < 0.2),
         }
         labels = {name: round(_marker_value(BIOMARKERS[name], z[name]), 4) for name in BIOMARKERS}
-        cad_logit = (
+        cad_planted = (
             CAD["intercept"]
             + CAD["age_z"] * drivers["age_z"]
             + CAD["male"] * drivers["male"] * 2
             + CAD["ldl_z"] * z["ldl_cholesterol"]
             + CAD["bmi_z"] * drivers["bmi_z"]
-            + rng.normal(0, CAD["noise_sd"])
         )
+        cad_logit = cad_planted + rng.normal(0, CAD["noise_sd"])
         cad = int(rng.random() < _sigmoid(cad_logit))
         crease = rng.random() < _sigmoid(-1.8 + 2.0 * cad + 0.5 * drivers["age_z"])
         arcus = rng.random() < _sigmoid(-2.2 + 1.2 * cad + 1.2 * drivers["age_z"])
@@ -206,21 +246,20 @@ def draw_subjects(cfg: SynthConfig, rng: np.random.Generator, n_bases: int) -> l
         t_censor = rng.uniform(*SURVIVAL["censoring_uniform_years"])
         visible_frailty = SURVIVAL["frailty_visible_weight"] * drivers["frailty"] + 0.3 * rng.normal()
         app = Appearance(
-            base=int(rng.integers(n_bases)),
-            base_mix=float(np.clip(rng.beta(0.6, 1.2), 0, 0.9)),
+            base=base,
             shape=tuple(float(v) for v in rng.normal(0, 1, 5)),
             skin_tone=float(rng.uniform(-1, 1)),
             hair_tint=float(rng.uniform(-1, 1)),
             male=male,
             age=age,
             bmi=bmi,
-            pallor=float(np.clip(-0.45 * z["haemoglobin"], -0.6, 1.0)),
+            pallor=float(np.clip(-0.7 * z["haemoglobin"], -0.8, 1.2)),
             jaundice=float(np.clip(0.35 * (z["total_bilirubin"] + 0.5), 0, 1.2)),
-            xanthelasma=float(np.clip(0.6 * (z["ldl_cholesterol"] + 0.3), 0, 0.9)),
-            puffiness=float(np.clip(0.4 * (z["creatinine"] + 0.3), 0, 1.0)),
+            xanthelasma=float(np.clip(0.8 * (z["ldl_cholesterol"] + 0.3), 0, 1.0)),
+            puffiness=float(np.clip(0.6 * (z["creatinine"] + 0.5), 0, 1.2)),
             earlobe_crease=0.8 if crease else 0.0,
             arcus=0.8 if arcus else 0.0,
-            dark_circles=float(np.clip(0.3 * (visible_frailty + 0.5), 0, 0.8)),
+            dark_circles=float(np.clip(0.45 * (visible_frailty + 0.5), 0, 1.0)),
         )
         subjects.append(
             SyntheticSubject(
@@ -238,9 +277,13 @@ def draw_subjects(cfg: SynthConfig, rng: np.random.Generator, n_bases: int) -> l
                     "visible_frailty": visible_frailty,
                     "earlobe_crease": int(crease),
                     "arcus": int(arcus),
-                    "base": app.base,
-                    "base_mix": app.base_mix,
+                    "identity": identity.name,
                     **{f"z_{k}": z[k] for k in VISIBLE_MARKERS},
+                    # The oracle: the planted truth as a prediction, the ceiling any model can reach.
+                    "oracle_age": round(age, 1),
+                    "oracle_cad": float(_sigmoid(cad_planted)),
+                    "oracle_survival": float(lp),
+                    **{f"oracle_{k}": _marker_value(BIOMARKERS[k], findable[k]) for k in BIOMARKERS},
                 },
             )
         )
