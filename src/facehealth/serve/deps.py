@@ -33,7 +33,8 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-SessionDep = Annotated[Session, Depends(_session)]
+# scope="function": commit before the response goes out, so the client's next request sees the write.
+SessionDep = Annotated[Session, Depends(_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
