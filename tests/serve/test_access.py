@@ -54,7 +54,7 @@ def test_expired_forged_and_alg_none_tokens_are_refused(sqlite_server, owned):
     user_id = int(_claims(sqlite_server, owned[0])["sub"])
     past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     expired = make_access_token(AccessClaims(user_id, "admin"), sqlite_server.secret, 15, now=past)
-    forged = make_access_token(AccessClaims(user_id, "admin"), "not-the-server-key", 15)
+    forged = make_access_token(AccessClaims(user_id, "admin"), "not-the-server-key-but-long-enough-for-hs256", 15)
     payload = {"sub": str(user_id), "role": "admin", "type": "access", "exp": 9999999999}
     unsigned = jwt.encode(payload, None, algorithm="none")
     for token, words in ((expired, "expired"), (forged, "not valid"), (unsigned, "not valid")):
