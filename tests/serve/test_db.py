@@ -19,7 +19,19 @@ def _upgrade_matches_the_models(url):
     for name, table in Base.metadata.tables.items():
         assert {c["name"] for c in inspect(engine).get_columns(name)} == set(table.columns.keys())
     upgrade(engine)  # a second upgrade is a no-op
+    _audit_log_is_append_only(engine)
     engine.dispose()
+
+
+def _audit_log_is_append_only(engine):
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO audit_log (time, action, target) VALUES (CURRENT_TIMESTAMP, 'x', '')"))
+    for statement in ("UPDATE audit_log SET action = 'y'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as c:
+            c.execute(text(statement))
 
 
 def test_upgrade_from_empty_sqlite(tmp_path):

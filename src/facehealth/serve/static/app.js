@@ -80,7 +80,8 @@ function chart(name, points, n) {
   const ys = points.flatMap((p) => (p.iv ? [p.x, p.iv[0], p.iv[1]] : [p.x]));
   let lo = Math.min(...ys), hi = Math.max(...ys); if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
   const X = (i) => P + (n > 1 ? (i * (W - 2 * P)) / (n - 1) : (W - 2 * P) / 2);
-  const Y = (y) => H - P / 2 - ((y - lo) * (H - P)) / (hi - lo);
+  const TOP = 28;  // room for the chart's title above the highest point
+  const Y = (y) => H - P / 2 - ((y - lo) * (H - P / 2 - TOP)) / (hi - lo);
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`); svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", `${name} over ${points.length} visits; latest ${points.at(-1).x.toFixed(2)}`);
