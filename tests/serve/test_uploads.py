@@ -54,3 +54,31 @@ def test_missing_file_field_is_422_json(sqlite_server, person):
     token, pid = person
     reply = sqlite_server.call("POST", f"/api/people/{pid}/analyses", token=token, files={}, fields={"x": "1"})
     assert reply.status == 422 and reply.json()["error"]["code"] == "invalid_request"
+
+
+def test_an_announced_oversized_body_is_refused_before_reading(sqlite_server, person):
+    import http.client
+    from urllib.parse import urlsplit
+
+    token, pid = person
+    url = urlsplit(sqlite_server.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn.putrequest("POST", f"/api/people/{pid}/analyses")
+    conn.putheader("Authorization", f"Bearer {token}")
+    conn.putheader("Content-Type", "multipart/form-data; boundary=x")
+    conn.putheader("Content-Length", str(10**9))
+    conn.endheaders()
+    reply = conn.getresponse()
+    assert reply.status == 413 and b"too_large" in reply.read()
+    conn.close()
+
+
+def test_failed_logins_are_audited(sqlite_server):
+    from sqlalchemy import create_engine, text
+
+    sqlite_server.call("POST", "/api/auth/login", json_body={"email": "ghost@example.org", "password": "x" * 12})
+    engine = create_engine(sqlite_server.database_url)
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT target FROM audit_log WHERE action = 'login.failed'")).scalars().all()
+    engine.dispose()
+    assert "ghost@example.org" in rows

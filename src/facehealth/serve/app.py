@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from facehealth.serve.analyses import load_model
@@ -23,6 +23,7 @@ __all__ = ["create_app"]
 STATIC = Path(__file__).parent / "static"
 # Same-origin scripts and styles only: the page ships its own files, nothing from a CDN.
 _CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+_FORM_OVERHEAD = 64_000  # multipart boundaries and form fields around the photo
 _HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -57,6 +58,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type"],
         )
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # Refuse an announced oversized body before the multipart parser spools it to disk; the
+        # upload route checks the bytes it reads again (a chunked body announces no length).
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > settings.max_upload_bytes + _FORM_OVERHEAD:
+            message = f"the request body exceeds the limit of {settings.max_upload_bytes:,} bytes"
+            return JSONResponse({"error": {"code": "too_large", "message": message}}, 413)
+        return await call_next(request)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -28,6 +28,7 @@ def login(body: Credentials, request: Request, session: SessionDep, settings: Se
     user = find_user(session, body.email)
     if user is None or not verify_password(user.password_hash, body.password):
         audit(session, user.id if user else None, "login.failed", body.email[:200])
+        session.commit()  # the error below rolls the request back; the failed attempt stays on record
         raise ServiceError(401, "bad_credentials", "wrong e-mail address or password")
     if not user.approved:
         raise ServiceError(403, "not_approved", "the account is waiting for an admin's approval")
