@@ -70,7 +70,7 @@ def load_settings(
 ) -> Settings:
     """Settings from arguments, then FACEHEALTH_* environment variables, then defaults."""
     folder = Path(data_dir or os.environ.get("FACEHEALTH_DATA_DIR") or Path.home() / ".facehealth").expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # owner-only: it holds health data and the key
     model = model_path or os.environ.get("FACEHEALTH_MODEL")
     run = run_dir or os.environ.get("FACEHEALTH_RUN_DIR")
     origins = tuple(o for o in os.environ.get("FACEHEALTH_CORS_ORIGINS", "").split(",") if o)
