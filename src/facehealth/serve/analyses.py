@@ -1,0 +1,146 @@
+"""Scoring an upload and storing it as a visit; the person report comes from facehealth.report."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from facehealth.report.history import Visit
+from facehealth.report.person import person_report
+from facehealth.serve.orm import Analysis, Person, utcnow
+
+__all__ = ["ModelHandle", "load_model", "score", "record_analysis", "visits_of", "export_csv", "analysis_dict"]
+
+
+class ModelHandle:
+    """The model loaded once at startup, with what the API says about it."""
+
+    def __init__(self, model: Any, path: Path, run_dir: Path | None) -> None:
+        self.model = model
+        self.path = path
+        self.run_dir = run_dir
+        self.model_id = path.name
+        meta = model.meta
+        self.card: dict[str, Any] = {
+            "model_id": self.model_id,
+            "backbone": meta.backbone,
+            "img_size": meta.img_size,
+            "tasks": [t.name for t in meta.tasks],
+            "synthetic": bool(meta.synthetic),
+            "best_epoch": meta.best_epoch,
+            "intended_use": "research and personal tracking; not a medical device and not a diagnosis",
+        }
+
+
+def load_model(path: Path, run_dir: Path | None) -> ModelHandle:
+    from facehealth.models.predictor import load
+
+    return ModelHandle(load(path), path, run_dir)
+
+
+def score(handle: ModelHandle, rgb: np.ndarray) -> tuple[Any, dict[str, tuple[float, float]] | None]:
+    """Blocking (torch): the routes call it in the threadpool. Raises NoFaceError."""
+    from facehealth.report.intervals import conformal_intervals
+
+    prediction = handle.model.predict(rgb)
+    intervals = conformal_intervals(str(handle.run_dir), prediction.values) if handle.run_dir else None
+    return prediction, intervals
+
+
+def _aware(time: dt.datetime) -> dt.datetime:
+    return time.replace(tzinfo=dt.UTC) if time.tzinfo is None else time
+
+
+def visits_of(person: Person) -> list[Visit]:
+    """The person's stored analyses as report Visits, oldest first: the history the report reads."""
+    out = []
+    for a in person.analyses:
+        data = a.payload
+        out.append(
+            Visit(
+                subject_id=person.label,
+                time=_aware(a.visit_time),
+                model_id=a.model_id,
+                values=data.get("values", {}),
+                intervals={k: (v[0], v[1]) for k, v in data.get("intervals", {}).items()},
+                probabilities=data.get("probabilities", {}),
+                risks=data.get("risks", {}),
+                quality=data.get("quality", {}),
+                regions={k: tuple(v) for k, v in data.get("regions", {}).items()},
+            )
+        )
+    return out
+
+
+def record_analysis(
+    session: Session,
+    person: Person,
+    handle: ModelHandle,
+    prediction: Any,
+    intervals: dict[str, tuple[float, float]] | None,
+    image_encrypted: bytes | None,
+) -> Analysis:
+    """Write the person report (trend against the stored visits) and store this visit with it."""
+    time = utcnow().replace(microsecond=0)
+    history = visits_of(person)
+    if history and history[-1].time >= time:  # two uploads within a second stay in order
+        time = history[-1].time + dt.timedelta(seconds=1)
+    report = person_report(prediction, history, person.label, model_id=handle.model_id, time=time, intervals=intervals)
+    analysis = Analysis(
+        person_id=person.id,
+        visit_time=time,
+        model_id=handle.model_id,
+        model_card=handle.card,
+        payload=report.visit.payload(),
+        warnings=list(prediction.warnings),
+        report_text=report.text,
+        report_html=report.html,
+        image_encrypted=image_encrypted,
+    )
+    session.add(analysis)
+    session.flush()
+    session.refresh(person)
+    return analysis
+
+
+def analysis_dict(a: Analysis) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "person_id": a.person_id,
+        "time": _aware(a.visit_time).isoformat(),
+        "model_id": a.model_id,
+        "warnings": a.warnings,
+        "image_stored": a.image_encrypted is not None,
+        **a.payload,
+    }
+
+
+def export_csv(person: Person) -> str:
+    """One row per visit: time, model, then every value, probability, risk and interval bound."""
+    rows = []
+    for a in person.analyses:
+        row: dict[str, Any] = {"time": _aware(a.visit_time).isoformat(), "model_id": a.model_id}
+        p = a.payload
+        row.update(p.get("values", {}))
+        for k, v in p.get("probabilities", {}).items():
+            if isinstance(v, dict):
+                row.update({f"{k}:{c}": x for c, x in v.items()})
+            else:
+                row[f"{k}:probability"] = v
+        row.update({f"{k}:risk": v for k, v in p.get("risks", {}).items()})
+        for k, (lo, hi) in p.get("intervals", {}).items():
+            row[f"{k}:low"], row[f"{k}:high"] = lo, hi
+        row["faces_used"] = p.get("quality", {}).get("faces_used", 0)
+        rows.append(row)
+    fields = list(dict.fromkeys(k for r in rows for k in r)) or ["time", "model_id"]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()

@@ -1,0 +1,96 @@
+"""The FastAPI application: lifespan (database, migrations, model), middleware, routers, web page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from facehealth.serve.analyses import load_model
+from facehealth.serve.db import make_engine, make_sessionmaker, upgrade
+from facehealth.serve.errors import install_error_handlers
+from facehealth.serve.routes import auth, people, system, users
+from facehealth.serve.settings import Settings, load_settings
+from facehealth.serve.throttle import RateLimiter
+
+__all__ = ["create_app"]
+
+STATIC = Path(__file__).parent / "static"
+# Same-origin scripts and styles only: the page ships its own files, nothing from a CDN.
+_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+_FORM_OVERHEAD = 64_000  # multipart boundaries and form fields around the photo
+_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(self), geolocation=(), microphone=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app; with no settings they come from the environment (see :mod:`facehealth.serve.settings`)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        app.state.settings = settings
+        app.state.sessions = make_sessionmaker(engine)
+        app.state.login_limiter = RateLimiter(settings.login_attempts, settings.login_window_s)
+        # Loaded once here, shared by every request (never per request, never at import time).
+        app.state.model = load_model(settings.model_path, settings.run_dir) if settings.model_path else None
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="facehealth", summary="Private face-health service", lifespan=lifespan)
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # Refuse an announced oversized body before the multipart parser spools it to disk; the
+        # upload route checks the bytes it reads again (a chunked body announces no length).
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > settings.max_upload_bytes + _FORM_OVERHEAD:
+            message = f"the request body exceeds the limit of {settings.max_upload_bytes:,} bytes"
+            return JSONResponse({"error": {"code": "too_large", "message": message}}, 413)
+        return await call_next(request)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.update(_HEADERS)
+        # The OpenAPI docs page loads its own scripts inline; every other page gets the strict policy.
+        if not request.url.path.startswith("/docs"):
+            response.headers["Content-Security-Policy"] = _CSP
+        if request.url.path.startswith("/api"):
+            response.headers["Cache-Control"] = "no-store"  # health data stays out of caches
+        return response
+
+    for module in (system, auth, users, people):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/live", include_in_schema=False)
+    def live() -> HTMLResponse:
+        # Placeholder: the live-camera page arrives with facehealth.live.
+        return HTMLResponse("<!doctype html><title>Live camera</title><p>The live camera page is not ready yet.</p>")
+
+    return app

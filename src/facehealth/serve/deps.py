@@ -1,0 +1,82 @@
+"""Request dependencies: one database session per request, the signed-in user, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from facehealth.serve.errors import ServiceError
+from facehealth.serve.orm import Person, User
+from facehealth.serve.security import TokenError, read_access_token
+from facehealth.serve.settings import Settings
+
+__all__ = ["SessionDep", "CurrentUser", "AdminUser", "SettingsDep", "get_person"]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+# scope="function": commit before the response goes out, so the client's next request sees the write.
+SessionDep = Annotated[Session, Depends(_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def _unauthorized(message: str) -> ServiceError:
+    return ServiceError(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
+
+
+def _current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None:
+        raise _unauthorized("sign in first (no bearer token)")
+    try:
+        claims = read_access_token(credentials.credentials, settings.secret_key)
+    except TokenError as exc:
+        raise _unauthorized(str(exc)) from exc
+    user = session.get(User, claims.user_id)
+    if user is None or not user.approved:
+        raise _unauthorized("the account does not exist or is not approved")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(_current_user)]
+
+
+def _admin(user: CurrentUser) -> User:
+    if user.role != "admin":
+        raise ServiceError(403, "forbidden", "only an admin may do this")
+    return user
+
+
+AdminUser = Annotated[User, Depends(_admin)]
+
+
+def get_person(session: Session, user: User, person_id: int) -> Person:
+    """The person if ``user`` may see it: admins see everyone, others only the people they own.
+
+    Someone else's person answers 404, like a missing one, so ids cannot be probed.
+    """
+    person = session.get(Person, person_id)
+    if person is None or (user.role != "admin" and person.owner_id != user.id):
+        raise ServiceError(404, "not_found", f"no person {person_id}")
+    return person

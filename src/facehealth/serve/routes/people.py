@@ -1,0 +1,125 @@
+"""People, their analyses (photo upload -> scores + report), history, reports, export, deletion."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+
+from facehealth.serve.accounts import audit
+from facehealth.serve.analyses import analysis_dict, export_csv, record_analysis, score
+from facehealth.serve.deps import CurrentUser, SessionDep, SettingsDep, get_person
+from facehealth.serve.errors import ServiceError
+from facehealth.serve.orm import Person
+from facehealth.serve.schemas import NewPerson, PersonOut
+from facehealth.serve.security import fernet_key
+from facehealth.serve.uploads import decode_image, read_upload
+
+router = APIRouter(prefix="/api/people", tags=["people"])
+
+
+def _out(person: Person) -> PersonOut:
+    return PersonOut(id=person.id, label=person.label, owner_id=person.owner_id, visits=len(person.analyses))
+
+
+@router.get("")
+def list_people(user: CurrentUser, session: SessionDep) -> list[PersonOut]:
+    query = select(Person).order_by(Person.id)
+    if user.role != "admin":
+        query = query.where(Person.owner_id == user.id)
+    return [_out(p) for p in session.scalars(query)]
+
+
+@router.post("", status_code=201)
+def add_person(body: NewPerson, user: CurrentUser, session: SessionDep) -> PersonOut:
+    if user.role == "self":
+        owned = session.scalar(select(func.count()).select_from(Person).where(Person.owner_id == user.id))
+        if owned:
+            raise ServiceError(403, "forbidden", "a self-user account holds one person: its owner")
+    person = Person(owner_id=user.id, label=body.label.strip())
+    session.add(person)
+    session.flush()
+    audit(session, user.id, "person.create", str(person.id))
+    return _out(person)
+
+
+@router.get("/{person_id}")
+def get_one(person_id: int, user: CurrentUser, session: SessionDep) -> PersonOut:
+    return _out(get_person(session, user, person_id))
+
+
+@router.delete("/{person_id}", status_code=204)
+def delete_person(person_id: int, user: CurrentUser, session: SessionDep) -> None:
+    """Hard delete: the person, every analysis and any stored image (cascade), kept only in the audit log as an id."""
+    person = get_person(session, user, person_id)
+    session.delete(person)
+    audit(session, user.id, "person.delete", str(person_id))
+
+
+@router.post("/{person_id}/analyses", status_code=201)
+async def analyse(
+    person_id: int,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    image: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo")],
+    store_image: Annotated[bool, Form(description="keep the photo, encrypted at rest")] = False,
+) -> dict[str, Any]:
+    person = get_person(session, user, person_id)
+    handle = request.app.state.model
+    if handle is None:
+        raise ServiceError(503, "no_model", "no model is loaded (start with --model CKPT)")
+    data = await read_upload(image, settings.max_upload_bytes)
+    name = image.filename or "upload"
+    rgb = await run_in_threadpool(decode_image, data, settings.max_pixels, name)
+    # Torch runs in the threadpool so one analysis does not stall every other request.
+    prediction, intervals = await run_in_threadpool(score, handle, rgb)
+    encrypted = None
+    if store_image:
+        from cryptography.fernet import Fernet
+
+        encrypted = Fernet(fernet_key(settings.secret_key)).encrypt(data)
+    analysis = record_analysis(session, person, handle, prediction, intervals, encrypted)
+    audit(session, user.id, "analysis.create", f"{person.id}/{analysis.id}")
+    return analysis_dict(analysis)
+
+
+@router.get("/{person_id}/analyses")
+def history(person_id: int, user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
+    return [analysis_dict(a) for a in get_person(session, user, person_id).analyses]
+
+
+def _latest(session: SessionDep, user: CurrentUser, person_id: int) -> Any:
+    person = get_person(session, user, person_id)
+    if not person.analyses:
+        raise ServiceError(404, "no_visits", f"person {person_id} has no analyses yet")
+    return person.analyses[-1]
+
+
+@router.get("/{person_id}/report.html", response_class=HTMLResponse)
+def report_html(person_id: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
+    return HTMLResponse(_latest(session, user, person_id).report_html)
+
+
+@router.get("/{person_id}/report.txt", response_class=PlainTextResponse)
+def report_text(person_id: int, user: CurrentUser, session: SessionDep) -> PlainTextResponse:
+    return PlainTextResponse(_latest(session, user, person_id).report_text)
+
+
+@router.get("/{person_id}/export.json")
+def export_json(person_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    person = get_person(session, user, person_id)
+    audit(session, user.id, "person.export", str(person_id))
+    return {"person": _out(person).model_dump(), "analyses": [analysis_dict(a) for a in person.analyses]}
+
+
+@router.get("/{person_id}/export.csv")
+def export_table(person_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    person = get_person(session, user, person_id)
+    audit(session, user.id, "person.export", str(person_id))
+    headers = {"Content-Disposition": f'attachment; filename="person-{person_id}.csv"'}
+    return Response(export_csv(person), media_type="text/csv", headers=headers)

@@ -1,0 +1,46 @@
+"""Account administration (admins only) and the signed-in user's own account."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from facehealth.serve.accounts import audit, create_user
+from facehealth.serve.deps import AdminUser, CurrentUser, SessionDep
+from facehealth.serve.errors import ServiceError
+from facehealth.serve.orm import User
+from facehealth.serve.schemas import NewUser, UserOut
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+
+
+def _out(user: User) -> UserOut:
+    return UserOut(id=user.id, email=user.email, role=user.role, approved=user.approved)
+
+
+@router.get("/me")
+def me(user: CurrentUser) -> UserOut:
+    return _out(user)
+
+
+@router.get("")
+def list_users(_admin: AdminUser, session: SessionDep) -> list[UserOut]:
+    return [_out(u) for u in session.scalars(select(User).order_by(User.id))]
+
+
+@router.post("", status_code=201)
+def add_user(body: NewUser, admin: AdminUser, session: SessionDep) -> UserOut:
+    try:
+        return _out(create_user(session, body.email, body.password, body.role, approved=True))
+    except ValueError as exc:
+        raise ServiceError(422, "invalid_account", str(exc)) from exc
+
+
+@router.post("/{user_id}/approve")
+def approve(user_id: int, admin: AdminUser, session: SessionDep) -> UserOut:
+    user = session.get(User, user_id)
+    if user is None:
+        raise ServiceError(404, "not_found", f"no user {user_id}")
+    user.approved = True
+    audit(session, admin.id, "user.approve", user.email)
+    return _out(user)

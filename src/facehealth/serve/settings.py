@@ -1,0 +1,85 @@
+"""Service settings from environment variables, with defaults that need no configuration at all."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Settings", "load_settings"]
+
+_SECRET_FILE = "secret.key"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    secret_key: str
+    model_path: Path | None = None
+    run_dir: Path | None = None  # the model's run folder: regression values then get conformal intervals
+    # Short-lived access tokens limit what a stolen token can do; refresh tokens are revocable.
+    access_minutes: int = 15
+    refresh_days: int = 14
+    # 20 MB covers a full-resolution phone photo (typically 3-8 MB) with room to spare.
+    max_upload_bytes: int = 20_000_000
+    # 40 MP: above any phone camera; a decoded 40 MP RGB image is 120 MB, the memory we accept per request.
+    max_pixels: int = 40_000_000
+    # Login throttling: attempts per window per (client address, user name).
+    login_attempts: int = 5
+    login_window_s: float = 60.0
+    cors_origins: tuple[str, ...] = ()  # empty = same origin only
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _database_url(data_dir: Path) -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        return f"sqlite:///{data_dir / 'facehealth.db'}"
+    # Hosting platforms hand out postgres:// or postgresql:// URLs; SQLAlchemy needs the driver named.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _secret_key(data_dir: Path) -> str:
+    """FACEHEALTH_SECRET_KEY, else a key generated once and kept in the data dir (owner-only)."""
+    given = os.environ.get("FACEHEALTH_SECRET_KEY")
+    if given:
+        return given
+    path = data_dir / _SECRET_FILE
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    # O_EXCL + 0600 at creation: the key is never readable by others, not even for an instant.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def load_settings(
+    data_dir: str | Path | None = None,
+    model_path: str | Path | None = None,
+    run_dir: str | Path | None = None,
+) -> Settings:
+    """Settings from arguments, then FACEHEALTH_* environment variables, then defaults."""
+    folder = Path(data_dir or os.environ.get("FACEHEALTH_DATA_DIR") or Path.home() / ".facehealth").expanduser()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # owner-only: it holds health data and the key
+    model = model_path or os.environ.get("FACEHEALTH_MODEL")
+    run = run_dir or os.environ.get("FACEHEALTH_RUN_DIR")
+    origins = tuple(o for o in os.environ.get("FACEHEALTH_CORS_ORIGINS", "").split(",") if o)
+    return Settings(
+        data_dir=folder,
+        database_url=_database_url(folder),
+        secret_key=_secret_key(folder),
+        model_path=Path(model) if model else None,
+        run_dir=Path(run) if run else None,
+        access_minutes=int(os.environ.get("FACEHEALTH_ACCESS_MINUTES", 15)),
+        cors_origins=origins,
+    )

@@ -1,0 +1,163 @@
+// The facehealth web page: plain JavaScript, no build step, nothing loaded from elsewhere.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const tokens = { get access() { return sessionStorage.getItem("access"); },
+                 get refresh() { return sessionStorage.getItem("refresh"); } };
+
+function say(message, error = false) { $("status").textContent = message; $("status").className = error ? "error" : ""; }
+
+function saveTokens(t) { sessionStorage.setItem("access", t.access_token); sessionStorage.setItem("refresh", t.refresh_token); }
+
+async function api(path, options = {}, retry = true) {
+  const headers = Object.assign({}, options.headers || {});
+  if (tokens.access) headers.Authorization = "Bearer " + tokens.access;
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  if (response.status === 401 && retry && tokens.refresh) {
+    // The access token lives minutes; trade the refresh token for a new pair once, then retry.
+    const r = await fetch("/api/auth/refresh", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                 body: JSON.stringify({ refresh_token: tokens.refresh }) });
+    if (r.ok) { saveTokens(await r.json()); return api(path, options, false); }
+    sessionStorage.clear();
+  }
+  if (!response.ok) {
+    let message = response.statusText;
+    try { message = (await response.json()).error.message; } catch (e) { /* not JSON */ }
+    throw new Error(message);
+  }
+  return response;
+}
+
+function show(view) {
+  for (const id of ["login-view", "people-view", "person-view"]) $(id).hidden = id !== view;
+  $("logout").hidden = view === "login-view";
+  const heading = $(view).querySelector("h2"); if (heading) { heading.tabIndex = -1; heading.focus(); }
+}
+
+async function route() {
+  if (!tokens.access) return show("login-view");
+  const match = location.hash.match(/^#\/people\/(\d+)$/);
+  try { if (match) await showPerson(Number(match[1])); else await showPeople(); }
+  catch (e) { say(e.message, true); if (!tokens.access) show("login-view"); }
+}
+
+async function showPeople() {
+  const people = await (await api("/api/people")).json();
+  const list = $("people-list"); list.replaceChildren();
+  for (const p of people) {
+    const li = document.createElement("li"), a = document.createElement("a");
+    a.href = "#/people/" + p.id; a.textContent = `${p.label} (${p.visits} visits)`;
+    li.append(a); list.append(li);
+  }
+  if (!people.length) list.append(Object.assign(document.createElement("li"), { textContent: "No people yet." }));
+  show("people-view");
+}
+
+let currentPerson = null;
+
+async function showPerson(id) {
+  const person = await (await api("/api/people/" + id)).json();
+  currentPerson = person;
+  $("person-title").textContent = person.label;
+  const visits = await (await api(`/api/people/${id}/analyses`)).json();
+  renderHistory(visits);
+  $("report").textContent = visits.length ? await (await api(`/api/people/${id}/report.txt`)).text() : "No analyses yet.";
+  show("person-view");
+}
+
+function series(visits) {
+  // Every numeric output over time: regression values and binary probabilities, with intervals.
+  const out = {};
+  visits.forEach((v, i) => {
+    for (const [k, x] of Object.entries(v.values || {})) (out[k] ||= []).push({ i, x, iv: (v.intervals || {})[k] });
+    for (const [k, x] of Object.entries(v.probabilities || {}))
+      if (typeof x === "number") (out[k + " (probability)"] ||= []).push({ i, x, iv: (v.intervals || {})[k] });
+  });
+  return out;
+}
+
+function chart(name, points, n) {
+  const ns = "http://www.w3.org/2000/svg", W = 400, H = 120, P = 30;
+  const ys = points.flatMap((p) => (p.iv ? [p.x, p.iv[0], p.iv[1]] : [p.x]));
+  let lo = Math.min(...ys), hi = Math.max(...ys); if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
+  const X = (i) => P + (n > 1 ? (i * (W - 2 * P)) / (n - 1) : (W - 2 * P) / 2);
+  const TOP = 28;  // room for the chart's title above the highest point
+  const Y = (y) => H - P / 2 - ((y - lo) * (H - P / 2 - TOP)) / (hi - lo);
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`); svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `${name} over ${points.length} visits; latest ${points.at(-1).x.toFixed(2)}`);
+  const add = (tag, attrs) => { const e = document.createElementNS(ns, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); svg.append(e); return e; };
+  add("text", { x: 2, y: 12 }).textContent = name;
+  add("text", { x: 2, y: Y(hi) + 4 }).textContent = hi.toFixed(1);
+  add("text", { x: 2, y: Y(lo) }).textContent = lo.toFixed(1);
+  for (const p of points) if (p.iv) add("line", { x1: X(p.i), x2: X(p.i), y1: Y(p.iv[0]), y2: Y(p.iv[1]), stroke: "#7aa7e8", "stroke-width": 6 });
+  add("polyline", { points: points.map((p) => `${X(p.i)},${Y(p.x)}`).join(" "), fill: "none", stroke: "#0b57d0", "stroke-width": 2 });
+  for (const p of points) add("circle", { cx: X(p.i), cy: Y(p.x), r: 4, fill: "#0b57d0" });
+  return svg;
+}
+
+function renderHistory(visits) {
+  const charts = $("charts"); charts.replaceChildren();
+  for (const [name, points] of Object.entries(series(visits))) charts.append(chart(name, points, visits.length));
+  const keys = [...new Set(visits.flatMap((v) => Object.keys(v.values || {})))];
+  const thead = $("history-table").tHead, tbody = $("history-table").tBodies[0];
+  thead.replaceChildren(); tbody.replaceChildren();
+  const head = thead.insertRow();
+  for (const k of ["time", ...keys, "faces used"]) head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: k }));
+  for (const v of visits) {
+    const row = tbody.insertRow();
+    row.insertCell().textContent = v.time.replace("T", " ").slice(0, 19);
+    for (const k of keys) {
+      const iv = (v.intervals || {})[k];
+      row.insertCell().textContent = k in v.values ? v.values[k].toFixed(1) + (iv ? ` (${iv[0].toFixed(1)}–${iv[1].toFixed(1)})` : "") : "";
+    }
+    row.insertCell().textContent = (v.quality || {}).faces_used ?? "";
+  }
+}
+
+async function download(path, name, type) {
+  const blob = new Blob([await (await api(path)).text()], { type });
+  const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: name });
+  a.click(); URL.revokeObjectURL(a.href);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const r = await api("/api/auth/login", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ email: $("email").value, password: $("password").value }) }, false);
+      saveTokens(await r.json()); say("Signed in."); route();
+    } catch (err) { say(err.message, true); }
+  });
+  $("logout").addEventListener("click", async () => {
+    try { await api("/api/auth/logout", { method: "POST", headers: { "Content-Type": "application/json" },
+                                          body: JSON.stringify({ refresh_token: tokens.refresh }) }, false); } catch (e) { /* already gone */ }
+    sessionStorage.clear(); location.hash = "#/"; say("Signed out."); show("login-view");
+  });
+  $("person-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await api("/api/people", { method: "POST", headers: { "Content-Type": "application/json" },
+                                 body: JSON.stringify({ label: $("person-label").value }) });
+      $("person-label").value = ""; say("Person added."); showPeople();
+    } catch (err) { say(err.message, true); }
+  });
+  $("upload-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const form = new FormData(); form.append("image", $("photo").files[0]);
+    form.append("store_image", $("store-image").checked ? "true" : "false");
+    say("Analysing the photo…");
+    try { await api(`/api/people/${currentPerson.id}/analyses`, { method: "POST", body: form });
+          say("Analysis done."); showPerson(currentPerson.id); }
+    catch (err) { say(err.message, true); }
+  });
+  $("download-html").addEventListener("click", () => download(`/api/people/${currentPerson.id}/report.html`, "report.html", "text/html").catch((e) => say(e.message, true)));
+  $("download-csv").addEventListener("click", () => download(`/api/people/${currentPerson.id}/export.csv`, "visits.csv", "text/csv").catch((e) => say(e.message, true)));
+  $("delete-person").addEventListener("click", async () => {
+    if (!confirm(`Delete every analysis of ${currentPerson.label}? This cannot be undone.`)) return;
+    try { await api(`/api/people/${currentPerson.id}`, { method: "DELETE" }); location.hash = "#/"; say("Deleted."); }
+    catch (err) { say(err.message, true); }
+  });
+  window.addEventListener("hashchange", route);
+  route();
+});

@@ -1,0 +1,110 @@
+"""Access control: anonymous, other users, wrong roles, bad tokens, revoked refresh tokens."""
+
+import datetime as dt
+import uuid
+
+import jwt
+import pytest
+
+from facehealth.serve.security import AccessClaims, make_access_token
+
+
+@pytest.fixture(scope="module")
+def owned(sqlite_server):
+    token, _ = sqlite_server.user()
+    pid = sqlite_server.call("POST", "/api/people", token=token, json_body={"label": "A"}).json()["id"]
+    return token, pid
+
+
+def test_anonymous_is_401(server):
+    for path in ("/api/people", "/api/users/me", "/api/model", "/api/people/1/analyses"):
+        reply = server.call("GET", path)
+        assert reply.status == 401 and reply.json()["error"]["code"] == "unauthorized", path
+
+
+def test_other_clinician_cannot_see_or_delete(sqlite_server, owned):
+    _token, pid = owned
+    other, _ = sqlite_server.user()
+    assert sqlite_server.call("GET", "/api/people", token=other).json() == []
+    for method, path in (
+        ("GET", f"/api/people/{pid}"),
+        ("GET", f"/api/people/{pid}/export.json"),
+        ("DELETE", f"/api/people/{pid}"),
+    ):
+        assert sqlite_server.call(method, path, token=other).status == 404
+
+
+def test_admin_sees_every_person(sqlite_server, owned):
+    from tests.serve.conftest import ADMIN
+
+    admin = sqlite_server.login(*ADMIN)["access_token"]
+    assert owned[1] in [p["id"] for p in sqlite_server.call("GET", "/api/people", token=admin).json()]
+
+
+def test_wrong_role_cannot_manage_users(sqlite_server, owned):
+    reply = sqlite_server.call("GET", "/api/users", token=owned[0])
+    assert reply.status == 403 and reply.json()["error"]["code"] == "forbidden"
+
+
+def _claims(server, token):
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def test_expired_forged_and_alg_none_tokens_are_refused(sqlite_server, owned):
+    user_id = int(_claims(sqlite_server, owned[0])["sub"])
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    expired = make_access_token(AccessClaims(user_id, "admin"), sqlite_server.secret, 15, now=past)
+    forged = make_access_token(AccessClaims(user_id, "admin"), "not-the-server-key-but-long-enough-for-hs256", 15)
+    payload = {"sub": str(user_id), "role": "admin", "type": "access", "exp": 9999999999}
+    unsigned = jwt.encode(payload, None, algorithm="none")
+    for token, words in ((expired, "expired"), (forged, "not valid"), (unsigned, "not valid")):
+        reply = sqlite_server.call("GET", "/api/users/me", token=token)
+        assert reply.status == 401 and words in reply.json()["error"]["message"]
+
+
+def test_refresh_rotates_and_a_reused_token_ends_every_session(sqlite_server):
+    token, email = sqlite_server.user()
+    pair = sqlite_server.login(email, "a-long-password-9")
+    new = sqlite_server.call("POST", "/api/auth/refresh", json_body={"refresh_token": pair["refresh_token"]})
+    assert new.status == 200
+    again = sqlite_server.call("POST", "/api/auth/refresh", json_body={"refresh_token": pair["refresh_token"]})
+    assert again.status == 401
+    # The reuse revoked the whole family, including the token issued by the rotation.
+    later = sqlite_server.call("POST", "/api/auth/refresh", json_body={"refresh_token": new.json()["refresh_token"]})
+    assert later.status == 401
+
+
+def test_logout_revokes_the_refresh_token(sqlite_server):
+    _token, email = sqlite_server.user()
+    pair = sqlite_server.login(email, "a-long-password-9")
+    assert (
+        sqlite_server.call("POST", "/api/auth/logout", json_body={"refresh_token": pair["refresh_token"]}).status == 204
+    )
+    reply = sqlite_server.call("POST", "/api/auth/refresh", json_body={"refresh_token": pair["refresh_token"]})
+    assert reply.status == 401
+
+
+def test_registration_waits_for_approval(sqlite_server):
+    from tests.serve.conftest import ADMIN
+
+    email = f"new-{uuid.uuid4().hex[:6]}@example.org"
+    creds = {"email": email, "password": "another-pass-77"}
+    reply = sqlite_server.call("POST", "/api/auth/register", json_body=creds | {"role": "clinician"})
+    assert reply.status == 201 and reply.json()["approved"] is False
+    assert sqlite_server.call("POST", "/api/auth/login", json_body=creds).status == 403
+    admin = sqlite_server.login(*ADMIN)["access_token"]
+    assert sqlite_server.call("POST", f"/api/users/{reply.json()['id']}/approve", token=admin).status == 200
+    assert sqlite_server.call("POST", "/api/auth/login", json_body=creds).status == 200
+
+
+def test_weak_password_and_admin_self_registration_are_refused(sqlite_server):
+    weak = sqlite_server.call("POST", "/api/auth/register", json_body={"email": "w@example.org", "password": "short"})
+    assert weak.status == 422 and "at least" in weak.json()["error"]["message"]
+    admin = {"email": "x@example.org", "password": "a-long-password-9", "role": "admin"}
+    assert sqlite_server.call("POST", "/api/auth/register", json_body=admin).status == 422
+
+
+def test_login_is_throttled(sqlite_server):
+    body = {"email": f"nobody-{uuid.uuid4().hex[:6]}@example.org", "password": "wrong-password-1"}
+    statuses = [sqlite_server.call("POST", "/api/auth/login", json_body=body).status for _ in range(6)]
+    assert statuses[:5] == [401] * 5 and statuses[5] == 429
