@@ -138,10 +138,15 @@ class LiveEngine:
 
     def run(self, frames: Iterable[Frame]) -> Iterator[LiveEvent]:
         """Process frames until the source ends (or ``max_seconds``); yields one event per frame."""
+        for _, event in self.run_with_frames(frames):
+            yield event
+
+    def run_with_frames(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, LiveEvent]]:
+        """As :meth:`run`, with each frame next to its event (for drawing a preview)."""
         for frame in frames:
             if self.config.max_seconds is not None and frame.timestamp > self.config.max_seconds:
                 break
-            yield self.step(frame, dropped=int(getattr(frames, "dropped", 0)))
+            yield frame, self.step(frame, dropped=int(getattr(frames, "dropped", 0)))
 
     def step(self, frame: Frame, dropped: int = 0) -> LiveEvent:
         """Process one frame (the API a service pushing frames calls directly)."""
