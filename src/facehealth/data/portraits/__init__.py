@@ -1,8 +1,8 @@
 """The packaged public-domain portraits (see README.md here): files, sex and an approximate age.
 
->>> t = portrait_table()
->>> len(t), sorted(t.columns)[:3]
-(460, ['age', 'age_high', 'age_low'])
+    >>> t = portrait_table()
+    >>> len(t), sorted(t.columns)[:3]
+    (460, ['age', 'age_high', 'age_low'])
 """
 
 from __future__ import annotations
