@@ -21,11 +21,15 @@ def live_cmd(
     max_seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds of video.")] = None,
     realtime: Annotated[bool, typer.Option(help="Pace a file like a camera (drop frames when behind).")] = False,
     method: Annotated[str, typer.Option(help="rPPG method: pos | chrom.")] = "pos",
+    markers: Annotated[
+        Path | None, typer.Option(help="Stimulus sidecar JSON from `facehealth record` (labels in events).")
+    ] = None,
 ) -> None:
     """Track the face in a video or camera stream and report heart rate and scores as JSON events."""
     from facehealth.live.engine import LiveConfig, LiveEngine
     from facehealth.live.session import run_session
     from facehealth.live.sources import open_source
+    from facehealth.live.stimuli import load_markers
 
     try:
         predictor = None
@@ -34,7 +38,8 @@ def live_cmd(
 
             predictor = load(model)
         cfg = LiveConfig(detect_every=detect_every, max_seconds=max_seconds, rppg_method=method)
-        engine = LiveEngine(cfg, model=predictor)
+        onsets = load_markers(markers) if markers is not None else ()
+        engine = LiveEngine(cfg, model=predictor, markers=onsets)
         summary = run_session(engine, open_source(source, realtime=realtime), events, preview)
     except FaceHealthError as exc:
         fail(exc)
@@ -47,3 +52,20 @@ def live_cmd(
         f"{source}: {summary.frames} frames ({summary.dropped} dropped), {summary.tracks} track(s), "
         f"{summary.detections} detections, {summary.scored_frames} scored; {hr}"
     )
+
+
+@app.command("record")
+def record_cmd(
+    stimuli: Annotated[Path, typer.Option(help="Stimulus sequence YAML (images, durations, labels).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for recording.avi and its stimulus sidecar.")],
+    camera: Annotated[str, typer.Option(help="Camera index, or a video file used as the camera.")] = "0",
+    show: Annotated[bool | None, typer.Option(help="Show stimuli in a window (default: if a display exists).")] = None,
+) -> None:
+    """Show an emotional-stimulus sequence and record the face watching it (Emoface protocol)."""
+    from facehealth.live.stimuli import load_sequence, record
+
+    try:
+        result = record(load_sequence(stimuli), camera, out_dir, show=show)
+    except FaceHealthError as exc:
+        fail(exc)
+    out.print(f"{result.video}: {result.frames} frames at {result.fps:g} fps; onsets in {result.sidecar}")
