@@ -130,3 +130,16 @@ def test_preview_draws_the_event_and_writes_a_readable_video(face_canvas, pipeli
     assert all(changed)  # the box is drawn on every frame
     cap = cv2.VideoCapture(str(out))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 30 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 640
+
+
+def test_events_count_the_frames_a_full_push_queue_dropped(pipeline):
+    from facehealth.live.sources import PushSource
+
+    src = PushSource(maxsize=4)
+    for i in range(12):  # the caller outpaces the engine: only the newest frames survive
+        src.push(np.full((120, 160, 3), 90, np.uint8), i / 30)
+    src.close()
+    engine = LiveEngine(LiveConfig(check_identity=False), pipeline=pipeline)
+    events = list(engine.run(src))
+    assert [e.frame_index for e in events] == [9, 10, 11] and events[-1].dropped_frames == 9 == src.dropped
+    assert all(e.track_id is None and e.quality_reasons == ("no_face",) for e in events)
