@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from facehealth.errors import FaceHealthError
 from facehealth.faces.motion import expression_motion
 from facehealth.faces.pipeline import FacePipeline
 from facehealth.live.events import LiveEvent
@@ -205,8 +206,6 @@ class LiveEngine:
 
     def _score(self) -> None:
         """Run the model on the best frame since the last scoring; a frame it rejects is skipped."""
-        from facehealth.errors import FaceHealthError
-
         assert self._best is not None
         weight, crop, timestamp = self._best
         self._best = None
