@@ -29,7 +29,9 @@ def draw_event(frame: np.ndarray, event: LiveEvent, landmarks: np.ndarray | None
         colour = _GREEN if event.quality_passed else _AMBER
         x0, y0, x1, y1 = (int(round(v)) for v in event.box)
         cv2.rectangle(img, (x0, y0), (x1, y1), colour, 2)
-        _text(img, f"track {event.track_id}" + ("" if event.quality_passed else " (low quality)"), (x0, y0 - 6), colour)
+        _text(
+            img, f"track {event.track_id}" + ("" if event.quality_passed else " (low quality)"), (x0, y1 + 16), colour
+        )  # below: the text panel is top-left
         if landmarks is not None:
             for x, y in np.round(landmarks).astype(int):
                 cv2.circle(img, (int(x), int(y)), 1, colour, -1)
