@@ -13,6 +13,7 @@ from facehealth.cli import models  # noqa: F401
 from facehealth.cli import studies  # noqa: F401
 from facehealth.cli import analysis  # noqa: F401
 from facehealth.cli import pipeline  # noqa: F401
+from facehealth.cli import live  # noqa: F401
 from facehealth.cli import serve  # noqa: F401
 
 __all__ = ["app"]

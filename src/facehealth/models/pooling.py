@@ -34,17 +34,28 @@ def mean_and_sd(flat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.cat([mean, std], 1)
 
 
-def time_bins(flat: torch.Tensor, mask: torch.Tensor, times: torch.Tensor, bins: int) -> torch.Tensor:
+def time_bins(
+    flat: torch.Tensor, mask: torch.Tensor, times: torch.Tensor, bins: int, onsets: torch.Tensor | None = None
+) -> torch.Tensor:
     """(B, K, F), (B, K) mask, (B, K) seconds -> (B, bins * F): the mean of each time slice, in order.
 
     Slice edges split ``[0, last real frame's time]`` of each clip into ``bins`` equal parts
     (the last frame falls in the last slice); a slice without frames contributes zeros.
+    With ``onsets`` (B, bins) seconds (the stimulus onsets of a recording's sidecar,
+    :func:`facehealth.live.stimuli.load_markers`), slice ``i`` starts at onset ``i`` instead, so
+    each slice holds the response to one stimulus; frames before the first onset join slice 0.
     """
     if bins < 1:
         raise ValueError(f"bins must be >= 1, got {bins}")
     weights = mask.float()
-    last = (times * weights).max(1, keepdim=True).values.clamp(min=1e-6)  # (B, 1)
-    index = torch.clamp((times / last * bins).floor().long(), 0, bins - 1)  # (B, K)
+    if onsets is not None:
+        if onsets.shape != (len(times), bins):
+            raise ValueError(f"onsets must have shape ({len(times)}, {bins}), got {tuple(onsets.shape)}")
+        # Count of onsets at or before each frame, minus one: the stimulus on screen.
+        index = torch.clamp((times.unsqueeze(-1) >= onsets.unsqueeze(1)).sum(-1) - 1, 0, bins - 1)  # (B, K)
+    else:
+        last = (times * weights).max(1, keepdim=True).values.clamp(min=1e-6)  # (B, 1)
+        index = torch.clamp((times / last * bins).floor().long(), 0, bins - 1)  # (B, K)
     onehot = torch.nn.functional.one_hot(index, bins).to(flat.dtype) * weights.unsqueeze(-1)  # (B, K, bins)
     sums = torch.einsum("bkn,bkf->bnf", onehot, flat)
     counts = onehot.sum(1).unsqueeze(-1).clamp(min=1.0)  # (B, bins, 1)

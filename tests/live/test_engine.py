@@ -1,0 +1,145 @@
+"""The live engine on generated videos of real faces: tracking, heart rate, identity, scores, preview."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from facehealth.faces.io import read_image
+from facehealth.live.engine import LiveConfig, LiveEngine, StimulusMarker
+from facehealth.live.preview import PreviewWriter, draw_event
+from facehealth.live.sources import Frame, open_source
+from facehealth.live.synthetic import PulseVideoSpec, place_face, pulse_frames, skin_mask, write_video
+from facehealth.models.predictor import SYNTHETIC_WARNING
+from tests.conftest import fixture_path
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    from facehealth.faces.pipeline import FacePipeline
+
+    return FacePipeline()
+
+
+def _frames(face_canvas, spec):
+    canvas, landmarks = face_canvas
+    return pulse_frames(canvas, skin_mask(canvas.shape[:2], landmarks), spec)
+
+
+def test_tracking_follows_the_face_and_detects_every_n_frames(face_canvas, pipeline):
+    _, landmarks = face_canvas
+    spec = PulseVideoSpec(bpm=None, seconds=3.0, motion_px=6.0, seed=1)
+    engine = LiveEngine(LiveConfig(detect_every=10, check_identity=False), pipeline=pipeline)
+    errors, detected = [], 0
+    for fr in _frames(face_canvas, spec):
+        event = engine.step(Frame(fr.index, fr.timestamp, fr.image))
+        truth = landmarks + np.asarray(fr.shift)
+        errors.append(np.median(np.linalg.norm(engine.last_face.landmarks - truth, axis=1)))
+        detected += event.detected
+        assert event.track_id == 1 and event.quality_passed
+    assert np.median(errors) < 1.5 and max(errors) < 4.0  # pixels, inter-ocular distance ~55 px
+    assert 90 // 11 <= detected <= 90 // 11 + 2  # one detection, then 10 tracked frames
+
+
+@pytest.mark.parametrize("bpm", [66.0, 108.0])
+def test_heart_rate_from_a_video_file_within_3_bpm(face_canvas, pipeline, tmp_path, bpm):
+    path = tmp_path / "pulse.avi"
+    write_video(path, _frames(face_canvas, PulseVideoSpec(bpm=bpm, seconds=8.0, seed=int(bpm))), 30.0)
+    engine = LiveEngine(LiveConfig(check_identity=False), pipeline=pipeline)
+    events = list(engine.run(open_source(path)))
+    assert len(events) == 240
+    assert all(e.heart_rate is None for e in events if e.timestamp < 5.9)  # collecting signal first
+    hr = events[-1].heart_rate
+    assert hr is not None and abs(hr.bpm - bpm) <= 3.0 and hr.reliable, hr
+    line = json.loads(events[-1].to_json())
+    assert line["heart_rate"]["bpm"] == pytest.approx(hr.bpm, abs=0.05) and line["track_id"] == 1
+
+
+def test_no_pulse_video_reports_an_unreliable_heart_rate(face_canvas, pipeline):
+    engine = LiveEngine(LiveConfig(check_identity=False), pipeline=pipeline)
+    spec = PulseVideoSpec(bpm=None, seconds=8.0, seed=5)
+    events = [engine.step(Frame(f.index, f.timestamp, f.image)) for f in _frames(face_canvas, spec)]
+    assert events[-1].heart_rate is not None and not events[-1].heart_rate.reliable
+
+
+def _biden_in_obamas_place(face_canvas, pipeline) -> np.ndarray:
+    """biden.jpg warped so his face box sits where obama's is: only the descriptor can tell them apart."""
+    obama_canvas, _ = face_canvas
+    target = pipeline.process(obama_canvas).faces[0].detection.box
+    biden, _, _ = place_face(np.asarray(read_image(fixture_path("biden.jpg"))))
+    box = pipeline.process(biden).faces[0].detection.box
+    s = target.width / box.width
+    m = np.float32([[s, 0, target.x0 - s * box.x0], [0, s, target.y0 - s * box.y0]])
+    return cv2.warpAffine(biden, m, (biden.shape[1], biden.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+
+
+@pytest.mark.parametrize("check_identity", [True, False])
+def test_a_different_person_in_the_same_place_starts_a_new_track(face_canvas, pipeline, check_identity):
+    obama, _ = face_canvas
+    biden = _biden_in_obamas_place(face_canvas, pipeline)
+    engine = LiveEngine(LiveConfig(check_identity=check_identity), pipeline=pipeline)
+    events = [engine.step(Frame(i, i / 30, obama if i < 30 else biden)) for i in range(60)]
+    ids_after = {e.track_id for e in events[33:]}
+    assert {e.track_id for e in events[:30]} == {1}
+    if check_identity:
+        assert ids_after == {2}  # new person, within the first frames after the swap
+    else:
+        assert ids_after == {1}  # box position and size alone cannot see the swap
+
+
+def test_model_scores_warm_up_then_carry_intervals_and_the_synthetic_warning(face_canvas, pipeline, tiny_checkpoint):
+    import facehealth
+
+    model = facehealth.load(tiny_checkpoint)
+    widths = {1: 8.0, 2: 6.0, 3: 5.0}
+    engine = LiveEngine(
+        LiveConfig(score_every_s=0.2, min_score_frames=2, check_identity=False),
+        pipeline=pipeline,
+        model=model,
+        interval_fn=lambda col, n: widths[min(n, 3)] if col == "age" else None,
+        markers=[StimulusMarker(1.0, 0.5, "happy")],
+    )
+    spec = PulseVideoSpec(bpm=72.0, seconds=2.0, seed=2)
+    events = [engine.step(Frame(f.index, f.timestamp, f.image)) for f in _frames(face_canvas, spec)]
+    assert all(e.warnings == (SYNTHETIC_WARNING,) for e in events) and model.meta.synthetic
+    first = next(e for e in events if "age" in e.scores)
+    assert first.scores["age"].status == "warming_up" and first.scores["age"].value is None
+    final = events[-1].scores
+    assert engine.scored_frames >= 5 and final["age"].n_frames == engine.scored_frames
+    assert final["age"].status == "ok" and final["age"].half_width == 5.0 and np.isfinite(final["age"].value)
+    others = [k for k in final if k != "age"]
+    assert others and all(final[k].status == "uncalibrated" for k in others)
+    assert [e.stimulus for e in events if e.stimulus] == ["happy"] * 15
+
+
+def test_preview_draws_the_event_and_writes_a_readable_video(face_canvas, pipeline, tmp_path):
+    engine = LiveEngine(LiveConfig(check_identity=False), pipeline=pipeline)
+    out = tmp_path / "preview.mp4"
+    writer = PreviewWriter(out, 30.0)
+    changed = []
+    for f in _frames(face_canvas, PulseVideoSpec(bpm=72.0, seconds=1.0)):
+        event = engine.step(Frame(f.index, f.timestamp, f.image))
+        drawn = draw_event(f.image, event, engine.last_face.landmarks)
+        x0, y0, x1, y1 = (int(v) for v in event.box)
+        changed.append(np.any(drawn[y0 - 1 : y0 + 2, x0:x1] != f.image[y0 - 1 : y0 + 2, x0:x1]))
+        writer.write(drawn)
+    writer.close()
+    assert all(changed)  # the box is drawn on every frame
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 30 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 640
+
+
+def test_events_count_the_frames_a_full_push_queue_dropped(pipeline):
+    from facehealth.live.sources import PushSource
+
+    src = PushSource(maxsize=4)
+    for i in range(12):  # the caller outpaces the engine: only the newest frames survive
+        src.push(np.full((120, 160, 3), 90, np.uint8), i / 30)
+    src.close()
+    engine = LiveEngine(LiveConfig(check_identity=False), pipeline=pipeline)
+    events = list(engine.run(src))
+    assert [e.frame_index for e in events] == [9, 10, 11] and events[-1].dropped_frames == 9 == src.dropped
+    assert all(e.track_id is None and e.quality_reasons == ("no_face",) for e in events)

@@ -1,0 +1,41 @@
+"""Frame sources never queue without bound: dropped frames are counted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facehealth.errors import VideoError
+from facehealth.live.sources import PushSource, open_source
+from facehealth.live.synthetic import PulseVideoSpec, pulse_frames, write_video
+
+
+def test_push_source_drops_the_oldest_when_full():
+    src = PushSource(maxsize=3)
+    for i in range(10):
+        src.push(np.full((4, 4, 3), i, np.uint8), i / 30)
+    src.close()
+    got = [f.index for f in src]
+    assert src.dropped == 8 and got == [8, 9]  # close() made room for the end marker
+
+
+def test_file_source_reads_every_frame_or_drops_when_paced(tmp_path):
+    path = tmp_path / "clip.avi"
+    base = np.full((48, 64, 3), 120, np.uint8)
+    spec = PulseVideoSpec(bpm=None, seconds=2.0, motion_px=0, noise=0, jpeg_quality=None)
+    assert write_video(path, pulse_frames(base, np.zeros((48, 64), np.float32) + 1, spec), 30.0) == 60
+    frames = list(open_source(path))
+    assert [f.index for f in frames] == list(range(60)) and frames[30].timestamp == pytest.approx(1.0)
+    paced = open_source(str(path), realtime=True)
+    import time
+
+    kept = 0
+    for _ in paced:  # a consumer 4x slower than real time keeps about a quarter of the frames
+        time.sleep(4 / 30)
+        kept += 1
+    assert kept + paced.dropped == 60 and 10 <= kept <= 22
+
+
+def test_missing_file_is_a_video_error(tmp_path):
+    with pytest.raises(VideoError, match="does not exist"):
+        open_source(tmp_path / "nope.mp4")
