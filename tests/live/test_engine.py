@@ -99,7 +99,7 @@ def test_model_scores_warm_up_then_carry_intervals_and_the_synthetic_warning(fac
         LiveConfig(score_every_s=0.2, min_score_frames=2, check_identity=False),
         pipeline=pipeline,
         model=model,
-        interval_fn=lambda col, n: widths[min(n, 3)] if col == "age" else None,
+        interval_fn=lambda col, v, n: (v - widths[min(n, 3)], v + widths[min(n, 3)]) if col == "age" else None,
         markers=[StimulusMarker(1.0, 0.5, "happy")],
     )
     spec = PulseVideoSpec(bpm=72.0, seconds=2.0, seed=2)
@@ -109,7 +109,8 @@ def test_model_scores_warm_up_then_carry_intervals_and_the_synthetic_warning(fac
     assert first.scores["age"].status == "warming_up" and first.scores["age"].value is None
     final = events[-1].scores
     assert engine.scored_frames >= 5 and final["age"].n_frames == engine.scored_frames
-    assert final["age"].status == "ok" and final["age"].half_width == 5.0 and np.isfinite(final["age"].value)
+    low, high = final["age"].interval
+    assert final["age"].status == "ok" and high - low == pytest.approx(10.0) and np.isfinite(final["age"].value)
     others = [k for k in final if k != "age"]
     assert others and all(final[k].status == "uncalibrated" for k in others)
     assert [e.stimulus for e in events if e.stimulus] == ["happy"] * 15

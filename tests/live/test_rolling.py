@@ -30,15 +30,18 @@ def test_old_frames_leave_the_window():
 
 
 def test_conformal_interval_narrows_with_frames_and_caps_at_k():
-    meta = SimpleNamespace(conformal={"age": [9.0, 6.0, 4.0]})
+    from facehealth.models.calibration import PhotoCalibration
+
+    meta = SimpleNamespace(calibration=PhotoCalibration(0.1, ("s",), {"age": (9.0, 6.0, 4.0)}))
     fn = conformal_interval_fn(meta)
-    assert [fn("age", k) for k in (1, 2, 3, 7)] == [9.0, 6.0, 4.0, 4.0]
-    assert fn("cad", 3) is None and conformal_interval_fn(SimpleNamespace())("age", 3) is None
+    assert [fn("age", 50.0, k) for k in (1, 2, 3, 7)] == [(41.0, 59.0), (44.0, 56.0), (46.0, 54.0), (46.0, 54.0)]
+    assert fn("cad", 0.3, 3) is None and conformal_interval_fn(SimpleNamespace())("age", 50.0, 3) is None
     scores = RollingScores(fn, min_frames=1)
     widths = []
     for i in range(4):
         scores.add(float(i), {"age": 50.0}, 1.0)
-        widths.append(scores.estimates()["age"].half_width)
+        low, high = scores.estimates()["age"].interval
+        widths.append((high - low) / 2)
     assert widths == [9.0, 6.0, 4.0, 4.0]
     d = scores.estimates()["age"].as_dict()
     assert (d["low"], d["high"], d["status"]) == (46.0, 54.0, "ok")

@@ -89,8 +89,8 @@ class LiveEngine:
         pipeline: the face pipeline (default: the project's BlazeFace + dlib pipeline).
         model: optional scoring model (``facehealth.load(ckpt)``); without one the engine reports
             heart rate and expression motion only.
-        interval_fn: ``(column, n_frames) -> half_width | None``; default reads the checkpoint's
-            conformal table (:func:`~facehealth.live.rolling.conformal_interval_fn`).
+        interval_fn: ``(column, value, n_frames) -> (low, high) | None``; default uses the checkpoint's
+            photo-level calibration (:func:`~facehealth.live.rolling.conformal_interval_fn`).
         extra_scorers: optional hooks ``crop -> {column: value}`` (e.g. an apparent-age net),
             run on the same frames as the model.
         markers: stimulus onsets to copy into events.

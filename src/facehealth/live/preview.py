@@ -44,10 +44,12 @@ def draw_event(frame: np.ndarray, event: LiveEvent, landmarks: np.ndarray | None
     for name, est in event.scores.items():
         if est.value is None:
             lines.append((f"{name}: not enough good frames yet ({est.n_frames})", _WHITE))
-        elif est.half_width is None:
+        elif est.interval is None:
             lines.append((f"{name}: {est.value:.2f} (uncalibrated, n={est.n_frames})", _WHITE))
         else:
-            lines.append((f"{name}: {est.value:.2f} +- {est.half_width:.2f} (n={est.n_frames})", _WHITE))
+            lines.append(
+                (f"{name}: {est.value:.2f} [{est.interval[0]:.2f}, {est.interval[1]:.2f}] (n={est.n_frames})", _WHITE)
+            )
     if event.stimulus:
         lines.append((f"stimulus: {event.stimulus}", _WHITE))
     lines.append((f"frame {event.frame_index}  dropped {event.dropped_frames}", _WHITE))

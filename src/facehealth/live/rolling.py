@@ -2,8 +2,9 @@
 
 Each scored frame contributes its per-column prediction with a quality weight; the estimate is the
 weighted mean over the last ``window_s`` seconds. The interval comes from an injectable function
-``(column, n_frames) -> half_width | None`` so conformal calibration (per checkpoint, fitted
-elsewhere) plugs in without this module knowing how it was fitted. With fewer than ``min_frames``
+``(column, value, n_frames) -> (low, high) | None``; by default the checkpoint's photo-level
+conformal calibration (:class:`facehealth.models.calibration.PhotoCalibration`), whose interval
+for a k-frame mean narrows with k and is built on the log scale for right-skewed markers. With fewer than ``min_frames``
 good frames the estimate is reported as ``"warming_up"`` ("not enough good frames yet") and has
 no value, so a user never reads a number from one blurry frame.
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 __all__ = ["IntervalFn", "ScoreEstimate", "RollingScores", "conformal_interval_fn", "quality_weight"]
 
-IntervalFn = Callable[[str, int], "float | None"]
+IntervalFn = Callable[[str, float, int], "tuple[float, float] | None"]
 
 
 @dataclass(frozen=True)
@@ -27,30 +28,24 @@ class ScoreEstimate:
     """One column's rolling estimate. ``status``: ok | uncalibrated (no interval) | warming_up."""
 
     value: float | None
-    half_width: float | None
+    interval: tuple[float, float] | None
     n_frames: int
     status: str
 
     def as_dict(self) -> dict[str, Any]:
-        low = high = None
-        if self.value is not None and self.half_width is not None:
-            low, high = self.value - self.half_width, self.value + self.half_width
+        low, high = self.interval if self.interval is not None else (None, None)
         return {"value": self.value, "low": low, "high": high, "n_frames": self.n_frames, "status": self.status}
 
 
 def conformal_interval_fn(meta: object) -> IntervalFn:
-    """The default interval: ``meta.conformal[column][min(k, K) - 1]`` when the checkpoint has it.
+    """The default interval: the checkpoint's ``calibration.interval(column, value, k)``.
 
-    ``meta.conformal`` (added by the calibration work) maps a column to half-widths for averages
-    of k = 1..K frames; a column it lacks, or a checkpoint without it, gets None ("uncalibrated").
+    A column it did not calibrate, or a checkpoint without calibration, gets None ("uncalibrated").
     """
-    table = getattr(meta, "conformal", None)
+    calibration = getattr(meta, "calibration", None)
 
-    def interval(column: str, n_frames: int) -> float | None:
-        if not isinstance(table, Mapping) or column not in table or n_frames < 1:
-            return None
-        widths = list(table[column])
-        return float(widths[min(n_frames, len(widths)) - 1]) if widths else None
+    def interval(column: str, value: float, n_frames: int) -> tuple[float, float] | None:
+        return calibration.interval(column, value, n_frames) if calibration is not None else None
 
     return interval
 
@@ -70,7 +65,7 @@ class RollingScores:
     """Per-column rolling weighted means over a time window.
 
     Args:
-        interval_fn: ``(column, n_frames) -> half_width | None``; None means no interval at all.
+        interval_fn: ``(column, value, n_frames) -> (low, high) | None``; None means no interval at all.
         window_s: how far back frames count; 10 s bounds the lag after a change of conditions.
         min_frames: good frames needed before a value is shown.
     """
@@ -96,8 +91,8 @@ class RollingScores:
                 continue
             w, x = np.array(pairs).T
             value = float(np.sum(w * x) / np.sum(w))
-            half = self.interval_fn(col, n) if self.interval_fn is not None else None
-            out[col] = ScoreEstimate(value, half, n, "ok" if half is not None else "uncalibrated")
+            interval = self.interval_fn(col, value, n) if self.interval_fn is not None else None
+            out[col] = ScoreEstimate(value, interval, n, "ok" if interval is not None else "uncalibrated")
         return out
 
     def reset(self) -> None:
