@@ -26,6 +26,9 @@ def _print_run(record: Any) -> None:
         out.print("[bold]Headline numbers[/] (95% CI, subject bootstrap; reference: training mean/prevalence/chance):")
         for name, v in record.headline.items():
             ref = f"; reference {v['reference']:.3f}: {v['versus_reference']}" if "reference" in v else ""
+            if "recovery" in v:
+                r = v["recovery"]
+                ref += f"; oracle {v['oracle']:.3f}, recovery {r['value']:.2f} [{r['low']:.2f}, {r['high']:.2f}]"
             out.print(f"  {name}: {v['value']:.3f} [{v['low']:.3f}, {v['high']:.3f}] (n={v['n_subjects']}){ref}")
     report = record.out_dir / "report.html"
     out.print(f"report: {report}" if report.is_file() else f"run folder: {record.out_dir}")

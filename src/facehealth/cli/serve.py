@@ -22,7 +22,6 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; loopback by default (private).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     model: Annotated[Path | None, typer.Option(help="Fine-tuned checkpoint to score photos with.")] = None,
-    run_dir: Annotated[Path | None, typer.Option(help="The model's run folder (adds conformal intervals).")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Run the service (SQLite in the data dir by default; PostgreSQL when DATABASE_URL is set)."""
@@ -33,7 +32,7 @@ def serve(
     from facehealth.serve.app import create_app
     from facehealth.serve.settings import load_settings
 
-    settings = load_settings(data_dir, model, run_dir)
+    settings = load_settings(data_dir, model)
     out.print(f"facehealth service on http://{host}:{port} (data: {settings.data_dir})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 

@@ -67,6 +67,7 @@ _HEADLINE = (
 def _reference_table(metrics: dict, splits: list[str]) -> Table | None:
     """Each headline number beside the trivial reference on the same subjects, and the verdict."""
     rows = []
+    with_oracle = False
     for s in splits:
         for label, node, metric in _HEADLINE:
             base = f"splits.{s}.{node}"
@@ -75,15 +76,25 @@ def _reference_table(metrics: dict, splits: list[str]) -> Table | None:
                 continue
             predicts = metric_at(metrics, f"{base}.reference.predicts") or ""
             reference = metric_cell(metrics, f"{base}.reference.{metric}")
-            rows.append([s, label, metric_cell(metrics, f"{base}.{metric}"), reference, predicts, verdict])
+            oracle = metric_cell(metrics, f"{base}.oracle.{metric}")
+            with_oracle |= oracle != "\u2014"
+            recovered = metric_cell(metrics, f"{base}.recovery.{metric}")
+            model = metric_cell(metrics, f"{base}.{metric}")
+            rows.append([s, label, model, reference, predicts, verdict, oracle, recovered])
     if not rows:
         return None
-    return Table.of(
-        ["split", "task, metric", "model", "trivial reference", "the reference predicts", "model vs reference"],
-        rows,
+    columns = ["split", "task, metric", "model", "trivial reference", "the reference predicts", "model vs reference"]
+    caption = (
         "Does the model beat a predictor that knows only the training split? 'beats': the model's 95% CI "
-        "is wholly better than the reference; 'no better': the CI includes it; 'worse': wholly worse.",
+        "is wholly better than the reference; 'no better': the CI includes it; 'worse': wholly worse."
     )
+    if not with_oracle:
+        return Table.of(columns, [r[:6] for r in rows], caption)
+    caption += (
+        " On a synthetic cohort the oracle predicts with the planted truth (the ceiling any model can reach), and "
+        "recovery = (model - reference) / (oracle - reference): 0 is no better than the reference, 1 is the oracle."
+    )
+    return Table.of([*columns, "oracle (planted truth)", "recovery"], rows, caption)
 
 
 def _missing(task: str, title: str) -> Section:

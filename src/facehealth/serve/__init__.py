@@ -5,7 +5,7 @@
 
 Data (SQLite in WAL mode, the generated secret key) lives in ``--data-dir`` / ``FACEHEALTH_DATA_DIR``
 (default ``~/.facehealth``); ``DATABASE_URL`` selects PostgreSQL instead. Other settings:
-``FACEHEALTH_SECRET_KEY``, ``FACEHEALTH_MODEL``, ``FACEHEALTH_RUN_DIR``, ``FACEHEALTH_ACCESS_MINUTES``,
+``FACEHEALTH_SECRET_KEY``, ``FACEHEALTH_MODEL``, ``FACEHEALTH_ACCESS_MINUTES``,
 ``FACEHEALTH_CORS_ORIGINS`` (see :mod:`facehealth.serve.settings`). The API is described at
 ``/openapi.json``; the web page is ``/``.
 

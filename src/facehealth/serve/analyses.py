@@ -21,10 +21,9 @@ __all__ = ["ModelHandle", "load_model", "score", "record_analysis", "visits_of",
 class ModelHandle:
     """The model loaded once at startup, with what the API says about it."""
 
-    def __init__(self, model: Any, path: Path, run_dir: Path | None) -> None:
+    def __init__(self, model: Any, path: Path) -> None:
         self.model = model
         self.path = path
-        self.run_dir = run_dir
         self.model_id = path.name
         meta = model.meta
         self.card: dict[str, Any] = {
@@ -38,19 +37,20 @@ class ModelHandle:
         }
 
 
-def load_model(path: Path, run_dir: Path | None) -> ModelHandle:
+def load_model(path: Path) -> ModelHandle:
     from facehealth.models.predictor import load
 
-    return ModelHandle(load(path), path, run_dir)
+    return ModelHandle(load(path), path)
 
 
 def score(handle: ModelHandle, rgb: np.ndarray) -> tuple[Any, dict[str, tuple[float, float]] | None]:
-    """Blocking (torch): the routes call it in the threadpool. Raises NoFaceError."""
-    from facehealth.report.intervals import conformal_intervals
+    """Blocking (torch): the routes call it in the threadpool. Raises NoFaceError.
 
+    The intervals are the prediction's own: calibrated by the checkpoint on single photos
+    (facehealth.models.calibration); None when the checkpoint was not calibrated.
+    """
     prediction = handle.model.predict(rgb)
-    intervals = conformal_intervals(str(handle.run_dir), prediction.values) if handle.run_dir else None
-    return prediction, intervals
+    return prediction, dict(prediction.intervals) or None
 
 
 def _aware(time: dt.datetime) -> dt.datetime:

@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = make_sessionmaker(engine)
         app.state.login_limiter = RateLimiter(settings.login_attempts, settings.login_window_s)
         # Loaded once here, shared by every request (never per request, never at import time).
-        app.state.model = load_model(settings.model_path, settings.run_dir) if settings.model_path else None
+        app.state.model = load_model(settings.model_path) if settings.model_path else None
         yield
         engine.dispose()
 

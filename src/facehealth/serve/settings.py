@@ -18,7 +18,6 @@ class Settings:
     database_url: str
     secret_key: str
     model_path: Path | None = None
-    run_dir: Path | None = None  # the model's run folder: regression values then get conformal intervals
     # Short-lived access tokens limit what a stolen token can do; refresh tokens are revocable.
     access_minutes: int = 15
     refresh_days: int = 14
@@ -66,20 +65,17 @@ def _secret_key(data_dir: Path) -> str:
 def load_settings(
     data_dir: str | Path | None = None,
     model_path: str | Path | None = None,
-    run_dir: str | Path | None = None,
 ) -> Settings:
     """Settings from arguments, then FACEHEALTH_* environment variables, then defaults."""
     folder = Path(data_dir or os.environ.get("FACEHEALTH_DATA_DIR") or Path.home() / ".facehealth").expanduser()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # owner-only: it holds health data and the key
     model = model_path or os.environ.get("FACEHEALTH_MODEL")
-    run = run_dir or os.environ.get("FACEHEALTH_RUN_DIR")
     origins = tuple(o for o in os.environ.get("FACEHEALTH_CORS_ORIGINS", "").split(",") if o)
     return Settings(
         data_dir=folder,
         database_url=_database_url(folder),
         secret_key=_secret_key(folder),
         model_path=Path(model) if model else None,
-        run_dir=Path(run) if run else None,
         access_minutes=int(os.environ.get("FACEHEALTH_ACCESS_MINUTES", 15)),
         cors_origins=origins,
     )

@@ -216,7 +216,8 @@ def _evaluate(ctx: StageContext) -> str:
 
 def headline_numbers(report: dict) -> dict:
     """One number per task on the test split (and the external site), each with its CI, beside the
-    trivial reference (training mean / prevalence / chance) and whether the model's CI clears it."""
+    trivial reference (training mean / prevalence / chance) and whether the model's CI clears it;
+    on a synthetic cohort also the oracle's value and the recovery with its CI."""
     picks = {
         "age": ("age", "mae"),
         "cad": ("auroc",),
@@ -238,6 +239,13 @@ def headline_numbers(report: dict) -> dict:
                 if reference is not None:
                     value = reference["value"] if isinstance(reference, dict) else reference
                     out[name] |= {"reference": value, "versus_reference": parent["versus_reference"][path[-1]]}
+                oracle = (parent.get("oracle") or {}).get(path[-1])
+                if oracle is not None:  # a synthetic cohort: the ceiling, and how much of it was reached
+                    recovered = parent["recovery"][path[-1]]
+                    out[name] |= {
+                        "oracle": oracle["value"],
+                        "recovery": {k: recovered[k] for k in ("value", "low", "high")},
+                    }
     return out
 
 
