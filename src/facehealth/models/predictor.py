@@ -59,6 +59,9 @@ class Prediction:
     risks: dict[str, float] = field(default_factory=dict)  # Cox log relative hazard
     quality: tuple[QualityReport, ...] = ()
     synthetic_model: bool = False  # the model was trained on a synthetic cohort
+    # Zero-shot apparent age (years) from dlib's CC0 age network (models/apparent_age.py), not
+    # from the user's model; None for videos or when the network is not installed.
+    apparent_age_pretrained: float | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -90,6 +93,7 @@ class Prediction:
             "probabilities": self.probabilities,
             "risks": self.risks,
             "quality": [q.as_dict() for q in self.quality],
+            "apparent_age_pretrained": self.apparent_age_pretrained,
         }
 
 
