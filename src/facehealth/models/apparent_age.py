@@ -98,7 +98,11 @@ class ApparentAgeNet:
 
     def predict(self, chips: np.ndarray) -> np.ndarray:
         """Return (N,) apparent ages in years: the expectation over the 81 class ages."""
-        return self.probabilities(chips) @ self._weights
+        return self.predict_from_probabilities(self.probabilities(chips))
+
+    def predict_from_probabilities(self, probabilities: np.ndarray) -> np.ndarray:
+        """Return (N,) expected ages from (N, 81) class probabilities."""
+        return probabilities @ self._weights
 
     def features(self, chips: np.ndarray) -> np.ndarray:
         """Return (N, 81) frozen features: the output distribution (the graph exposes one output)."""
