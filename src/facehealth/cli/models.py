@@ -86,20 +86,37 @@ def finetune_cmd(
 @app.command("predict")
 def predict_cmd(
     files: Annotated[list[Path], typer.Argument(help="Photos or videos.")],
-    model: Annotated[Path, typer.Option(help="Fine-tuned checkpoint (checkpoint-best.safetensors).")],
+    model: Annotated[
+        Path | None, typer.Option(help="Fine-tuned checkpoint (checkpoint-best.safetensors); optional.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
-    """Run faces -> model -> every head on each photo or video."""
+    """Run faces -> model -> every head on each photo or video.
+
+    Without --model only the pretrained apparent age is computed (photos only). JSON output: a list
+    with one object per file: source, warnings, faces_used, frames_read, rejected {reason: count},
+    values {column: float}, probabilities {task: p or {class: p}}, risks {task: log hazard},
+    quality [per-face report], apparent_age_pretrained (years, from dlib's CC0 age network, not
+    from your model; null for videos or when no face passed); or {source, error} for a failure.
+    """
+    from facehealth.faces.pipeline import FacePipeline
+    from facehealth.models.apparent_age import ApparentAgeNet
+    from facehealth.models.apparent_age_predictor import predict_apparent_age, with_apparent_age
     from facehealth.models.predictor import load
 
     try:
-        predictor = load(model)
+        predictor = load(model) if model is not None else None
+        net, pipeline = ApparentAgeNet(), FacePipeline()
     except FaceHealthError as exc:
         fail(exc)
     reports, failed = [], 0
     for path in files:
         try:
-            reports.append(predictor.predict(path).as_dict())
+            if predictor is None:
+                prediction = predict_apparent_age(path, pipeline, net)
+            else:
+                prediction = with_apparent_age(predictor.predict(path), path, pipeline, net)
+            reports.append(prediction.as_dict())
         except FaceHealthError as exc:
             failed += 1
             reports.append({"source": str(path), "error": str(exc)})
@@ -115,7 +132,9 @@ def predict_cmd(
                 f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {max(v, key=v.get)}"
                 for k, v in r["probabilities"].items()
             )
-            out.print(f"{r['source']}: {r['faces_used']} face(s); {values}; {probs}")
+            age = r["apparent_age_pretrained"]
+            shown_age = f"; apparent age (pretrained CC0 dlib) {age:.1f}" if age is not None else ""
+            out.print(f"{r['source']}: {r['faces_used']} face(s); {values}; {probs}{shown_age}")
     if failed:
         raise typer.Exit(code=2)
 

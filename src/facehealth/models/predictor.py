@@ -62,6 +62,9 @@ class Prediction:
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     quality: tuple[QualityReport, ...] = ()
     synthetic_model: bool = False  # the model was trained on a synthetic cohort
+    # Zero-shot apparent age (years) from dlib's CC0 age network (models/apparent_age.py), not
+    # from the user's model; None for videos or when the network is not installed.
+    apparent_age_pretrained: float | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -94,6 +97,7 @@ class Prediction:
             "probabilities": self.probabilities,
             "risks": self.risks,
             "quality": [q.as_dict() for q in self.quality],
+            "apparent_age_pretrained": self.apparent_age_pretrained,
         }
 
 
