@@ -181,7 +181,8 @@ def demo_profile(profile: str, out: Path, seed: int = 0, workers: int = 2) -> tu
         ),
         synthetic=True,
     )
-    return (120 if quick else 300), cfg
+    # 160 quick: validation (a fifth of ~120 internal subjects) then holds >= 10 selection + 10 calibration.
+    return (160 if quick else 300), cfg
 
 
 def run_demo(
@@ -228,7 +229,7 @@ def run_demo(
         on_progress=bar("synthetic cohort"),
     )
     # A quarter of the internal subjects for testing and a fifth for validation (early stopping,
-    # head penalties, thresholds): in a 120-subject cohort that is ~22 and ~18 people.
+    # head penalties, thresholds): in a 160-subject cohort that is ~30 and ~24 people.
     splits = make_splits(
         load_cohort(cohort_dir).subject_labels(),
         seed,

@@ -60,7 +60,7 @@ def test_the_package_level_load_and_an_rgb_array_give_the_same_prediction(tiny_c
 def test_as_dict_is_plain_json(obama):
     d = obama.as_dict()
     keys = {"source", "warnings", "faces_used", "frames_read", "rejected", "values", "intervals", "probabilities"}
-    keys |= {"risks"}
+    keys |= {"risks", "apparent_age_pretrained"}
     assert set(d) == keys | {"quality"}
     # The checkpoint was trained on the synthetic cohort and records it: every output says so.
     assert obama.synthetic_model and "synthetic faces" in d["warnings"][0]

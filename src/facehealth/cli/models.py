@@ -106,16 +106,25 @@ def predict_cmd(
 
     try:
         predictor = load(model) if model is not None else None
-        net, pipeline = ApparentAgeNet(), FacePipeline()
     except FaceHealthError as exc:
         fail(exc)
+    pipeline = FacePipeline()
+    try:
+        net: ApparentAgeNet | None = ApparentAgeNet()
+    except FaceHealthError as exc:
+        if predictor is None:
+            fail(exc)
+        # The user's own model still answers; only the extra pretrained estimate is missing.
+        err.print(f"[yellow]warning[/]: no pretrained apparent age ({exc})")
+        net = None
     reports, failed = [], 0
     for path in files:
         try:
             if predictor is None:
                 prediction = predict_apparent_age(path, pipeline, net)
             else:
-                prediction = with_apparent_age(predictor.predict(path), path, pipeline, net)
+                prediction = predictor.predict(path)
+                prediction = with_apparent_age(prediction, path, pipeline, net) if net is not None else prediction
             reports.append(prediction.as_dict())
         except FaceHealthError as exc:
             failed += 1
