@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -40,6 +40,7 @@ __all__ = [
     "VideoInfo",
     "media_kind",
     "read_image",
+    "decode_image_file",
     "to_rgb_array",
     "probe_video",
     "iter_video_frames",
@@ -81,25 +82,39 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         raise CorruptImageError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise CorruptImageError(f"{path}: the file is empty")
+    return decode_image_file(path, str(path), max_pixels)
+
+
+def decode_image_file(
+    source: str | Path | BinaryIO, name: str, max_pixels: int = MAX_PIXELS, formats: list[str] | None = None
+) -> np.ndarray:
+    """Decode an image file or file-like object (an upload) to RGB, checking the pixel count first.
+
+    The size is read from the header before any pixel is decoded, so a decompression bomb is
+    refused without being expanded. ``name`` is what error messages call the input.
+
+    Raises:
+        CorruptImageError: truncated data or not an image (of ``formats``, when given).
+        InputTooLargeError: more than ``max_pixels`` pixels.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with Image.open(source, formats=formats) as img:
                 w, h = img.size
                 if w * h > max_pixels:
-                    raise InputTooLargeError(f"{path}: {w}x{h} pixels exceeds the limit of {max_pixels:,}")
+                    raise InputTooLargeError(f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels:,}")
                 img.load()
-                img = ImageOps.exif_transpose(img)
-                return to_rgb_array(img)
+                return to_rgb_array(ImageOps.exif_transpose(img))
     except InputTooLargeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputTooLargeError(f"{path}: {exc}") from exc
+        raise InputTooLargeError(f"{name}: {exc}") from exc
     except UnidentifiedImageError as exc:
-        raise CorruptImageError(f"{path}: not a readable image (format not recognised)") from exc
+        raise CorruptImageError(f"{name}: not a readable image (format not recognised)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         # Pillow raises OSError for truncated data and SyntaxError for some bad headers.
-        raise CorruptImageError(f"{path}: the image data is corrupt or truncated ({exc})") from exc
+        raise CorruptImageError(f"{name}: the image data is corrupt or truncated ({exc})") from exc
 
 
 def to_rgb_array(img: Image.Image | np.ndarray) -> np.ndarray:

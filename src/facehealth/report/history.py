@@ -99,6 +99,21 @@ class Visit:
             regions={k: tuple(v) for k, v in (regions or {}).items()},
         )
 
+    @classmethod
+    def from_payload(cls, subject_id: str, time: dt.datetime | str, model_id: str, data: Mapping[str, Any]) -> Visit:
+        """The visit whose :meth:`payload` is ``data`` (as any store keeps it)."""
+        return cls(
+            subject_id=subject_id,
+            time=_utc(time),
+            model_id=model_id,
+            values=data.get("values", {}),
+            intervals={k: (v[0], v[1]) for k, v in data.get("intervals", {}).items()},
+            probabilities=data.get("probabilities", {}),
+            risks=data.get("risks", {}),
+            quality=data.get("quality", {}),
+            regions={k: tuple(v) for k, v in data.get("regions", {}).items()},
+        )
+
     def payload(self) -> dict[str, Any]:
         return {
             "values": self.values,
@@ -145,18 +160,7 @@ class HistoryStore:
 
     @staticmethod
     def _visit(subject_id: str, time: str, model_id: str, payload: str) -> Visit:
-        data = json.loads(payload)
-        return Visit(
-            subject_id=subject_id,
-            time=_utc(time),
-            model_id=model_id,
-            values=data.get("values", {}),
-            intervals={k: (v[0], v[1]) for k, v in data.get("intervals", {}).items()},
-            probabilities=data.get("probabilities", {}),
-            risks=data.get("risks", {}),
-            quality=data.get("quality", {}),
-            regions={k: tuple(v) for k, v in data.get("regions", {}).items()},
-        )
+        return Visit.from_payload(subject_id, time, model_id, json.loads(payload))
 
     def close(self) -> None:
         self._db.close()

@@ -61,20 +61,7 @@ def visits_of(person: Person) -> list[Visit]:
     """The person's stored analyses as report Visits, oldest first: the history the report reads."""
     out = []
     for a in person.analyses:
-        data = a.payload
-        out.append(
-            Visit(
-                subject_id=person.label,
-                time=_aware(a.visit_time),
-                model_id=a.model_id,
-                values=data.get("values", {}),
-                intervals={k: (v[0], v[1]) for k, v in data.get("intervals", {}).items()},
-                probabilities=data.get("probabilities", {}),
-                risks=data.get("risks", {}),
-                quality=data.get("quality", {}),
-                regions={k: tuple(v) for k, v in data.get("regions", {}).items()},
-            )
-        )
+        out.append(Visit.from_payload(person.label, _aware(a.visit_time), a.model_id, a.payload))
     return out
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-import warnings
 
 import numpy as np
 from fastapi import UploadFile
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from facehealth.errors import CorruptImageError, InputTooLargeError, UnsupportedInputError
-from facehealth.faces.io import to_rgb_array
+from facehealth.faces.io import decode_image_file
 
 __all__ = ["read_upload", "sniff_image_type", "decode_image"]
 
@@ -43,21 +41,5 @@ async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
 
 def decode_image(data: bytes, max_pixels: int, name: str = "upload") -> np.ndarray:
     """An (H, W, 3) uint8 RGB array; the pixel count is checked from the header before decoding."""
-    kind = sniff_image_type(data)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=[kind.upper()]) as img:
-                w, h = img.size
-                if w * h > max_pixels:
-                    raise InputTooLargeError(f"{name}: {w}x{h} pixels exceeds the limit of {max_pixels:,}")
-                img.load()
-                return to_rgb_array(ImageOps.exif_transpose(img))
-    except InputTooLargeError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputTooLargeError(f"{name}: {exc}") from exc
-    except UnidentifiedImageError as exc:
-        raise CorruptImageError(f"{name}: not a readable {kind} image") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise CorruptImageError(f"{name}: the {kind} data is corrupt or truncated ({exc})") from exc
+    kind = sniff_image_type(data)  # by content, not by file name: Pillow may only try that format
+    return decode_image_file(io.BytesIO(data), f"{name} ({kind})", max_pixels, formats=[kind.upper()])
