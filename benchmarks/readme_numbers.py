@@ -29,12 +29,17 @@ ROWS = (
 )
 
 
-def _cell(entry: dict | None, digits: int) -> tuple[str, str, str]:
+def _ci(node: dict, digits: int) -> str:
+    return f"{node['value']:.{digits}f} [{node['low']:.{digits}f}, {node['high']:.{digits}f}]"
+
+
+def _cell(entry: dict | None, digits: int) -> tuple[str, str, str, str]:
+    """(model, reference, verdict, recovery against the planted truth) of one headline number."""
     if entry is None:
-        return "not run", "", ""
-    value = f"{entry['value']:.{digits}f} [{entry['low']:.{digits}f}, {entry['high']:.{digits}f}]"
+        return "not run", "", "", ""
     ref = entry.get("reference")
-    return value, "" if ref is None else f"{ref:.{digits}f}", entry.get("versus_reference", "")
+    recovered = _ci(entry["recovery"], 2) if "recovery" in entry else "—"
+    return _ci(entry, digits), "" if ref is None else f"{ref:.{digits}f}", entry.get("versus_reference", ""), recovered
 
 
 def table(run: Path) -> str:
@@ -42,9 +47,9 @@ def table(run: Path) -> str:
     head = record["headline"]
     n = {s: next((v["n_subjects"] for k, v in head.items() if k.startswith(s)), "?") for s in ("test", "external")}
     lines = [
-        f"| | internal test (n = {n['test']}) | reference | verdict | external site (n = {n['external']}) "
-        "| reference | verdict |",
-        "|---|---|---|---|---|---|---|",
+        f"| | internal test (n = {n['test']}) | reference | verdict | recovery | external site (n = {n['external']}) "
+        "| reference | verdict | recovery |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for label, path, digits in ROWS:
         cells = [*_cell(head.get(f"test.{path}"), digits), *_cell(head.get(f"external.{path}"), digits)]
@@ -73,6 +78,7 @@ def main() -> None:
     header = (
         f"`facehealth demo --profile {record.get('profile', args.profile)}`: {timing}{record['machine']}, {when}.\n"
         "Value [95% subject-bootstrap CI]; the reference predicts what the training split alone suggests; "
+        "recovery = (model - reference) / (oracle - reference), the oracle predicting with the planted truth; "
         "verdict: does the model's whole CI beat it.\n\n"
     )
     text = header + table(run) + "\n"
