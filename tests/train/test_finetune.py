@@ -205,7 +205,8 @@ def test_video_input_with_temporal_pooling_for_the_affective_task(tmp_path):
         predictions = pd.read_parquet(out / "predictions.parquet")
         probs = predictions[["prob_healthy", "prob_MDD", "prob_BPD"]].to_numpy()
         # Every subject with an accepted frame is scored (one whose frames the gate all rejected cannot be).
-        scored = pd.read_parquet(prepared / "manifest.parquet")["subject_id"].nunique()
+        manifest = pd.read_parquet(prepared / "manifest.parquet")
+        scored = manifest.loc[manifest["kind"] == "video", "subject_id"].nunique()
         assert len(predictions) == scored >= 10 and abs(probs.sum(1) - 1).max() < 1e-5
         model = facehealth.load(result.checkpoint)
         assert model.model.frame_input == frame_input and (model.model.backbone is None) == (frame_input == "landmarks")
