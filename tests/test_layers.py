@@ -18,6 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "facehealth"
 RANK = {
     "errors": 0,
     "config": 0.5,
+    "docblocks": 0.5,
     "faces": 1,
     "data": 2,
     "models": 3,

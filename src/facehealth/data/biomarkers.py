@@ -14,7 +14,16 @@ from dataclasses import dataclass
 
 from facehealth.errors import SchemaError
 
-__all__ = ["Biomarker", "SYSTEMS", "BIOMARKERS", "get_biomarker", "biomarkers_by_system", "is_log_scale", "LOG_FLOOR"]
+__all__ = [
+    "Biomarker",
+    "SYSTEMS",
+    "BIOMARKERS",
+    "get_biomarker",
+    "biomarkers_by_system",
+    "is_log_scale",
+    "LOG_FLOOR",
+    "markdown_table",
+]
 
 SYSTEMS = (
     "haematological",
@@ -168,3 +177,28 @@ def is_log_scale(column: str) -> bool:
     """Whether a label column is modelled on the log scale (a right-skewed registered marker)."""
     marker = BIOMARKERS.get(column)
     return bool(marker and marker.log_normal)
+
+
+def _number(x: float) -> str:
+    return f"{x:g}"
+
+
+def markdown_table() -> str:
+    """The registry as a Markdown table, one row per marker in system order.
+
+    docs/cohort_format.md holds this text between its ``biomarkers`` markers
+    (:mod:`facehealth.docblocks`); ``python benchmarks/biomarker_table.py`` rewrites it and
+    tests/data/test_biomarker_table.py checks that the doc and the registry agree.
+    """
+    lines = [
+        "| marker (labels column) | system | unit | reference interval | possible range | scale |",
+        "|---|---|---|---|---|---|",
+    ]
+    for b in _ALL:
+        interval = f"{_number(b.ref_low)}–{_number(b.ref_high)}"
+        limits = f"{_number(b.min_possible)}–{_number(b.max_possible)}"
+        scale = "log" if b.log_normal else "linear"
+        lines.append(f"| `{b.name}` | {b.system} | {b.unit} | {interval} | {limits} | {scale} |")
+    counts = ", ".join(f"{s} {len(v)}" for s, v in biomarkers_by_system().items())
+    lines += ["", f"{len(_ALL)} markers: {counts}."]
+    return "\n".join(lines)
