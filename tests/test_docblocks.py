@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from facehealth.docblocks import markers, read_block, replace_block
+from facehealth.docblocks import commands, markers, read_block, replace_block
 from facehealth.errors import InputError
 
 TEXT = "# Title\n\nprose before\n<!-- t:start -->\nold table\n<!-- t:end -->\nprose after\n"
@@ -31,3 +31,12 @@ def test_an_empty_block_is_filled():
 def test_missing_repeated_or_reversed_markers_raise(text):
     with pytest.raises(InputError, match="block 't'"):
         replace_block(text, "t", "x")
+
+
+def test_commands_are_the_program_lines_of_a_block_without_comments():
+    text = (
+        "<!-- w:start -->\n```bash\npython -c 'x'   # not ours\n"
+        "facehealth cohort validate my_cohort   # errors name the row\n"
+        'facehealth run --cohort "my cohort"\n```\n<!-- w:end -->\n'
+    )
+    assert commands(text, "w") == [["cohort", "validate", "my_cohort"], ["run", "--cohort", "my cohort"]]

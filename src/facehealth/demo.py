@@ -10,8 +10,8 @@
    multi-task fine-tuning -> affective video model -> evaluation with CIs -> explanations ->
    robustness -> HTML report.
 
-Two profiles: ``quick`` (a few minutes on a 2-core CPU: ViT-Ti/16 at 112 px, few epochs) and
-``full`` (more subjects and epochs, studies included; under half an hour on 2 cores).
+Two profiles: ``quick`` (160 subjects, ViT-Ti/16 at 64 px, few epochs) and ``full`` (300
+subjects, 112 px, more epochs, the studies included); docs/benchmarks.md has their measured times.
 """
 
 from __future__ import annotations

@@ -8,9 +8,11 @@ compare the span with freshly generated text.
 
 from __future__ import annotations
 
+import shlex
+
 from facehealth.errors import InputError
 
-__all__ = ["markers", "read_block", "replace_block"]
+__all__ = ["commands", "markers", "read_block", "replace_block"]
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -44,3 +46,17 @@ def replace_block(text: str, name: str, block: str) -> str:
     """
     i, j = _span(text, name)
     return text[:i] + "\n" + block.strip("\n") + "\n" + text[j:]
+
+
+def commands(text: str, name: str, program: str = "facehealth") -> list[list[str]]:
+    """The ``program`` command lines in block ``name`` (e.g. a README walkthrough), split like a shell.
+
+    A test runs exactly what the README shows: lines that start with ``program``, with a trailing
+    ``# comment`` removed, without ``program`` itself.
+    """
+    lines = []
+    for line in read_block(text, name).splitlines():
+        words = shlex.split(line, comments=True)
+        if words and words[0] == program:
+            lines.append(words[1:])
+    return lines

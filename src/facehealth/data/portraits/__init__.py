@@ -7,11 +7,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["PORTRAIT_DIR", "PHOTO_YEAR", "portrait_table"]
+__all__ = ["PORTRAIT_DIR", "PHOTO_YEAR", "portrait_table", "write_example_cohort"]
 
 PORTRAIT_DIR = Path(__file__).resolve().parent
 # The photos were collected for the 113th Congress (2013-2015); the window's upper end uses mid-2014.
@@ -41,3 +43,30 @@ def portrait_table(directory: Path = PORTRAIT_DIR) -> pd.DataFrame:
             "age": ((low + high) / 2).round(1),
         }
     )
+
+
+def write_example_cohort(out: str | Path, subjects: int = 20, seed: int = 0) -> Path:
+    """Write a cohort in the README's minimal format from ``subjects`` packaged portraits.
+
+    ``out/photos/P01.jpg ...`` plus ``subjects.csv`` (subject_id, age, sex, site), ``media.csv``
+    (media_id, subject_id, path, kind) and ``labels.csv`` (subject_id, cad): what a user writes for
+    their own photos, so the README's walkthrough can be tried (and is tested) without any. Age is the
+    portrait's approximate age; ``cad`` is a **placeholder** (half the subjects, at random) that
+    gives the CAD head something to fit and means nothing.
+    """
+    out = Path(out)
+    (out / "photos").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    table = portrait_table()
+    picked = table.iloc[np.sort(rng.choice(len(table), size=subjects, replace=False))]
+    cad = rng.permutation(np.arange(subjects) % 2)
+    ids = [f"P{i:02d}" for i in range(1, subjects + 1)]
+    for sid, path in zip(ids, picked["path"]):
+        shutil.copy(path, out / "photos" / f"{sid}.jpg")
+    pd.DataFrame({"subject_id": ids, "age": picked["age"].to_numpy(), "sex": picked["sex"].to_numpy()}).assign(
+        site="hospital_a"
+    ).to_csv(out / "subjects.csv", index=False)
+    media = {"media_id": [f"{s}_1" for s in ids], "subject_id": ids, "path": [f"photos/{s}.jpg" for s in ids]}
+    pd.DataFrame(media).assign(kind="image").to_csv(out / "media.csv", index=False)
+    pd.DataFrame({"subject_id": ids, "cad": cad}).to_csv(out / "labels.csv", index=False)
+    return out
