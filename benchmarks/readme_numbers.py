@@ -1,11 +1,15 @@
 """The README's demo table, regenerated from a run: `make readme-numbers`.
 
     python benchmarks/readme_numbers.py [--profile quick] [--out docs/demo_numbers.md] [--run DIR]
+        [--readme README.md]
 
 Without ``--run`` it runs ``facehealth demo`` in a fresh folder (timing its wall clock and peak
 RSS), then writes the headline numbers of the internal test split and the external site, each
 beside its trivial reference and the verdict, with the machine and date, as a Markdown table
 (printed, and written to ``--out``). With ``--run`` it only tabulates an existing run folder.
+The same table, under its one-line provenance, replaces the block between the
+``<!-- demo-numbers:start -->`` and ``<!-- demo-numbers:end -->`` comments of ``--readme``
+(``--readme ''`` leaves the README alone).
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from facehealth.docblocks import replace_block
+
+README_BLOCK = "demo-numbers"  # the marker name of the table in README.md
 
 ROWS = (
     ("age, MAE (years)", "age.age.mae", 1),
@@ -57,11 +65,18 @@ def table(run: Path) -> str:
     return "\n".join(lines)
 
 
+def readme_block(doc: str) -> str:
+    """The README's copy of ``doc`` (the text written to ``--out``): its provenance line and the table."""
+    lines = doc.strip("\n").splitlines()
+    return "\n".join([lines[0], "", *(line for line in lines if line.startswith("|"))])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--run", type=Path, default=None, help="tabulate this run folder instead of running")
     parser.add_argument("--out", type=Path, default=Path("docs/demo_numbers.md"))
+    parser.add_argument("--readme", default="README.md", help="README to update between its markers ('' = none)")
     args = parser.parse_args()
     timing = ""
     run = args.run
@@ -84,6 +99,9 @@ def main() -> None:
     text = header + table(run) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
+    if args.readme:
+        readme = Path(args.readme)
+        readme.write_text(replace_block(readme.read_text(), README_BLOCK, readme_block(text)))
     print(text)
 
 
