@@ -35,7 +35,8 @@ test: lint
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -m ""
 
-# The README's demo table: runs the quick demo afresh and writes docs/demo_numbers.md.
+# The README's demo table: runs the quick demo afresh, writes docs/demo_numbers.md and the table
+# between README.md's demo-numbers markers.
 readme-numbers: $(STAMP)
 	$(BIN)/python benchmarks/readme_numbers.py --out docs/demo_numbers.md
 
