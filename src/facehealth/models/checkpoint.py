@@ -61,6 +61,7 @@ class CheckpointMeta:
     frames: int = 32  # video models: frames sampled per clip
     frame_input: str = "pixels"  # video models: pixels | landmarks | both
     time_bins: int = 5
+    colour_grid: int = 0  # regional-colour features beside the backbone's (models/colour.py); 0 = none
     images_per_subject: int = 4
     target_mean: dict[str, list[float]] = field(default_factory=dict)
     target_std: dict[str, list[float]] = field(default_factory=dict)

@@ -26,6 +26,7 @@ from torch import nn
 
 from facehealth.data.biomarkers import LOG_FLOOR, is_log_scale
 from facehealth.faces.motion import MOTION_FEATURES
+from facehealth.models.colour import RegionalColour
 from facehealth.models.losses import cox_partial_likelihood, masked_bce, masked_cross_entropy, masked_mse
 from facehealth.models.pooling import masked_mean, mean_and_sd, time_bins
 from facehealth.models.registry import create_model, get_spec
@@ -64,6 +65,8 @@ class MultiTaskModel(nn.Module):
             features of its pixels, its (68, 2) landmark motion, or both. A landmarks-only
             model has no backbone (``backbone`` is None) and never looks at pixels.
         bins: number of time slices for ``pooling="timebins"``.
+        colour_grid: cells a side of the regional-colour features read beside the backbone's
+            (:mod:`facehealth.models.colour`); 0 = backbone features only.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class MultiTaskModel(nn.Module):
         class_weights: dict[str, list[float]] | None = None,
         frame_input: FrameInput = "pixels",
         bins: int = 5,
+        colour_grid: int = 0,
     ) -> None:
         super().__init__()
         if frame_input not in ("pixels", "landmarks", "both"):
@@ -97,6 +101,9 @@ class MultiTaskModel(nn.Module):
             extra = {"global_pool": "avg"} if get_spec(backbone).family == "vit" else {}
             self.backbone = create_model(backbone, img_size=img_size, **extra)
             width += self.backbone.num_features
+        self.colour = RegionalColour(colour_grid) if colour_grid and self.backbone is not None else None
+        if self.colour is not None:
+            width += self.colour.num_features
         self.tasks = list(tasks)
         self.pooling = pooling
         if pooling == "attention":
@@ -138,7 +145,7 @@ class MultiTaskModel(nn.Module):
         if images is not None and images.ndim == 4:
             if self.frame_input != "pixels":
                 raise ValueError("a landmark-motion model reads frame sequences (B, K, ...), not single images")
-            f = self.backbone(images)
+            f = self._encode(images)
             # A single photo is a one-frame clip: it does not vary, and it sits in the first slice.
             if self.pooling == "stats":
                 return torch.cat([f, torch.zeros_like(f)], 1)
@@ -151,13 +158,18 @@ class MultiTaskModel(nn.Module):
         times = times if times is not None else torch.arange(k, device=flat.device).float().expand(b, k)
         return self._pool(flat, mask, times)
 
+    def _encode(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) -> (N, F): backbone features, then the regional colour when configured."""
+        f = self.backbone(images)
+        return f if self.colour is None else torch.cat([f, self.colour(images)], 1)
+
     def _frame_features(self, images: torch.Tensor | None, landmarks: torch.Tensor | None) -> torch.Tensor:
         parts = []
         if self.frame_input != "landmarks":
             if images is None:
                 raise ValueError("this model reads pixels: pass images (B, K, 3, H, W)")
             b, k = images.shape[:2]
-            parts.append(self.backbone(images.flatten(0, 1)).view(b, k, -1))
+            parts.append(self._encode(images.flatten(0, 1)).view(b, k, -1))
         if self.frame_input != "pixels":
             if landmarks is None:
                 raise ValueError("this model reads landmark motion: pass landmarks (B, K, 68, 2)")

@@ -235,6 +235,7 @@ def model_from_meta(meta: CheckpointMeta) -> MultiTaskModel:
         meta.class_weights,
         frame_input=meta.frame_input,
         bins=meta.time_bins,
+        colour_grid=meta.colour_grid,
     )
 
 

@@ -182,6 +182,7 @@ def _build_model(
         frames=cfg.frames,
         frame_input=cfg.frame_input,
         time_bins=cfg.time_bins,
+        colour_grid=cfg.colour_grid,
         images_per_subject=cfg.images_per_subject,
         target_mean=stats.mean,
         target_std=stats.std,
