@@ -21,16 +21,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from facehealth.data.portraits import write_example_cohort
+from facehealth.data.portraits import localise_walkthrough, write_example_cohort
 from facehealth.docblocks import commands, replace_block
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def localise(words: list[str], cohort: Path, run: Path) -> list[str]:
-    """The README's command with its example folders replaced by ``cohort`` and ``run``."""
-    swap = {"my_cohort": str(cohort), "runs/my_first_run": str(run)}
-    return [swap.get(w, str(REPO / w) if w.startswith("configs/") else w) for w in words]
 
 
 def main() -> None:
@@ -44,7 +38,12 @@ def main() -> None:
         cohort = write_example_cohort(Path(tmp) / "my_cohort", subjects=args.subjects)
         for words in commands(args.readme.read_text(), "own-cohort"):
             start = time.perf_counter()
-            cmd = [sys.executable, "-m", "facehealth.cli", *localise(words, cohort, Path(tmp) / "run")]
+            cmd = [
+                sys.executable,
+                "-m",
+                "facehealth.cli",
+                *localise_walkthrough(words, cohort, Path(tmp) / "run", REPO),
+            ]
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             rows.append((" ".join(["facehealth", *words]), time.perf_counter() - start))
         report = (Path(tmp) / "run" / "report.html").is_file()

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pandas as pd
 
-from facehealth.data.portraits import write_example_cohort
+from facehealth.data.portraits import localise_walkthrough, write_example_cohort
 from facehealth.data.validate import validate_cohort
 from facehealth.docblocks import commands
 from tests.conftest import REPO, torch_threads
 
 README = (REPO / "README.md").read_text()
-
-
-def _localise(words: list[str], cohort: Path, run: Path) -> list[str]:
-    swap = {"my_cohort": str(cohort), "runs/my_first_run": str(run)}
-    return [swap.get(w, str(REPO / w) if w.startswith("configs/") else w) for w in words]
 
 
 def test_the_example_cohort_has_the_readmes_minimal_tables_and_validates(tmp_path):
@@ -52,7 +46,7 @@ def test_the_readme_walkthrough_ends_in_a_report(tmp_path):
     run = tmp_path / "run"
     with torch_threads(1):
         for words in lines:
-            result = CliRunner().invoke(app, _localise(words, cohort, run))
+            result = CliRunner().invoke(app, localise_walkthrough(words, cohort, run, REPO))
             assert result.exit_code == 0, f"{' '.join(words)}\n{result.output}"
     assert (run / "report.html").is_file()
     stages = json.loads((run / "run.json").read_text())["stages"]

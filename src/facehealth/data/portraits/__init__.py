@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["PORTRAIT_DIR", "PHOTO_YEAR", "portrait_table", "write_example_cohort"]
+__all__ = ["PORTRAIT_DIR", "PHOTO_YEAR", "portrait_table", "write_example_cohort", "localise_walkthrough"]
 
 PORTRAIT_DIR = Path(__file__).resolve().parent
 # The photos were collected for the 113th Congress (2013-2015); the window's upper end uses mid-2014.
@@ -70,3 +70,12 @@ def write_example_cohort(out: str | Path, subjects: int = 20, seed: int = 0) -> 
     pd.DataFrame(media).assign(kind="image").to_csv(out / "media.csv", index=False)
     pd.DataFrame({"subject_id": ids, "cad": cad}).to_csv(out / "labels.csv", index=False)
     return out
+
+
+def localise_walkthrough(words: list[str], cohort: Path, run: Path, repo: Path) -> list[str]:
+    """A README walkthrough command with its example folders set to ``cohort`` and ``run``.
+
+    The README writes ``my_cohort`` and ``runs/my_first_run``; configs are read from ``repo``.
+    """
+    swap = {"my_cohort": str(cohort), "runs/my_first_run": str(run)}
+    return [swap.get(w, str(repo / w) if w.startswith("configs/") else w) for w in words]
