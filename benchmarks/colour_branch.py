@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from lifelines.utils import concordance_index
-from sklearn.metrics import mean_absolute_error, roc_auc_score
 
 from facehealth.config import from_mapping, read_yaml_mapping
+from facehealth.evaluate.metrics import auroc, harrell_c_index, mae
 from facehealth.train.config import FinetuneConfig
 from facehealth.train.finetune import finetune
 
@@ -32,10 +31,10 @@ def _metrics(predictions: pd.DataFrame, labels: pd.DataFrame, split: str) -> dic
     truth = labels.loc[part["subject_id"]]
     train_age = labels.loc[predictions.loc[predictions["split"] == "train", "subject_id"], "age"].mean()
     return {
-        "age MAE": mean_absolute_error(truth["age"], part["pred_age"]),
-        "age MAE, training mean": mean_absolute_error(truth["age"], np.full(len(part), train_age)),
-        "CAD AUROC": roc_auc_score(truth["cad"], part["prob_cad"]),
-        "Harrell's C": concordance_index(truth["survival_time"], -part["risk_survival"], truth["survival_event"]),
+        "age MAE": mae(truth["age"], part["pred_age"]),
+        "age MAE, training mean": mae(truth["age"], np.full(len(part), train_age)),
+        "CAD AUROC": auroc(truth["cad"], part["prob_cad"]),
+        "Harrell's C": harrell_c_index(truth["survival_time"], part["risk_survival"], truth["survival_event"]),
     }
 
 
