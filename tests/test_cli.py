@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from facehealth.cli import app
@@ -197,3 +198,32 @@ def test_study_commands(cohort_copy, prepared_synth, tmp_path):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
     result = runner.invoke(app, ["study", "baselines", "--config", str(tmp_path / "bad.yaml")])
     assert result.exit_code == 2 and "arms.mystery.kind: 'oracle' not allowed" in result.output
+
+
+def test_export_onnx_then_predict_with_it_matches_the_checkpoint(tiny_checkpoint, tmp_path):
+    """`export onnx` writes a file that `predict --model` runs alone: same values, intervals and warning."""
+    exported = tmp_path / "model.onnx"
+    result = runner.invoke(app, ["export", "onnx", "--model", str(tiny_checkpoint), "--out", str(exported)])
+    assert result.exit_code == 0, result.output
+    assert exported.is_file() and "float32 weights" in result.output and "max |torch - onnxruntime|" in result.output
+    photo = str(fixture_path("obama.jpg"))
+    runs = [runner.invoke(app, ["predict", photo, "--model", str(m), "--json"]) for m in (tiny_checkpoint, exported)]
+    assert all(r.exit_code == 0 for r in runs), [r.output for r in runs]
+    want, got = (json.loads(r.stdout)[0] for r in runs)
+    assert got["warnings"] == want["warnings"] and "synthetic faces" in got["warnings"][0]
+    assert got["values"]["age"] == pytest.approx(want["values"]["age"], abs=1e-4)
+    assert got["intervals"]["age"] == pytest.approx(want["intervals"]["age"], abs=1e-4)
+    assert got["probabilities"]["cad"] == pytest.approx(want["probabilities"]["cad"], abs=1e-4)
+
+
+def test_export_onnx_int8_and_a_bad_model_file_are_clear(tiny_checkpoint, tmp_path):
+    exported = tmp_path / "model-int8.onnx"
+    result = runner.invoke(app, ["export", "onnx", "--model", str(tiny_checkpoint), "--out", str(exported), "--int8"])
+    assert result.exit_code == 0 and "int8 weights" in result.output, result.output
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(exported.read_bytes()[:1000])  # a truncated download
+    result = runner.invoke(app, ["predict", str(fixture_path("obama.jpg")), "--model", str(corrupt)])
+    assert result.exit_code == 2 and "not a readable ONNX model" in result.output
+    assert "Traceback" not in result.output
+    result = runner.invoke(app, ["export", "onnx", "--model", str(tmp_path / "none.safetensors"), "--out", "x.onnx"])
+    assert result.exit_code == 2 and "checkpoint not found" in result.output

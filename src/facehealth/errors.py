@@ -22,6 +22,7 @@ __all__ = [
     "SchemaError",
     "WorkerError",
     "CheckpointVersionError",
+    "ModelFormatError",
     "SplitMismatchError",
 ]
 
@@ -84,6 +85,10 @@ class WorkerError(FaceHealthError, RuntimeError):
 
 class CheckpointVersionError(ConfigError):
     """A checkpoint's metadata was written by another (older or newer) facehealth."""
+
+
+class ModelFormatError(ConfigError):
+    """A model file is corrupt, or is not one facehealth wrote (e.g. an ONNX graph without its metadata)."""
 
 
 class SplitMismatchError(SchemaError):

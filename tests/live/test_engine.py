@@ -144,3 +144,18 @@ def test_events_count_the_frames_a_full_push_queue_dropped(pipeline):
     events = list(engine.run(src))
     assert [e.frame_index for e in events] == [9, 10, 11] and events[-1].dropped_frames == 9 == src.dropped
     assert all(e.track_id is None and e.quality_reasons == ("no_face",) for e in events)
+
+
+def test_an_onnx_model_scores_with_the_checkpoints_intervals_and_warning(
+    face_canvas, pipeline, tiny_checkpoint, tmp_path
+):
+    import facehealth
+    from facehealth.models.onnx_export import export_onnx
+
+    model = facehealth.load(export_onnx(tiny_checkpoint, tmp_path / "model.onnx").path)
+    engine = LiveEngine(LiveConfig(score_every_s=0.2, min_score_frames=2, check_identity=False), pipeline, model)
+    events = [engine.step(f) for f in _frames(face_canvas, PulseVideoSpec(bpm=72.0, seconds=1.0, seed=2))]
+    assert engine.warnings == (SYNTHETIC_WARNING,) and engine.scored_frames >= 2 and engine.model_failures == 0
+    final = events[-1].scores["age"]
+    # The interval comes from the calibration stored in the .onnx file (conformal_interval_fn(model.meta)).
+    assert final.status == "ok" and final.interval is not None and np.isfinite(final.value)

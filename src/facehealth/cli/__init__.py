@@ -10,6 +10,7 @@ from facehealth.cli.common import app
 from facehealth.cli import faces  # noqa: F401 - each import registers its commands
 from facehealth.cli import cohort  # noqa: F401
 from facehealth.cli import models  # noqa: F401
+from facehealth.cli import export  # noqa: F401
 from facehealth.cli import studies  # noqa: F401
 from facehealth.cli import analysis  # noqa: F401
 from facehealth.cli import pipeline  # noqa: F401

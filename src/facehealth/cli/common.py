@@ -19,6 +19,7 @@ __all__ = [
     "faces_app",
     "cohort_app",
     "study_app",
+    "export_app",
     "out",
     "err",
     "given",
@@ -42,6 +43,8 @@ study_app = typer.Typer(
     help="Study designs: label efficiency, external sites, baselines, subgroups.", no_args_is_help=True
 )
 app.add_typer(study_app, name="study")
+export_app = typer.Typer(help="Export a fine-tuned model for fast inference (ONNX).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)  # long paths stay on one line (copyable, greppable)

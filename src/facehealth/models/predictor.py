@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from facehealth.errors import InputError, NoFaceError
+from facehealth.errors import ConfigError, InputError, NoFaceError
 from facehealth.faces.motion import aligned_landmarks, expression_motion
 from facehealth.faces.records import QualityReport
 from facehealth.models.checkpoint import CheckpointMeta
@@ -31,10 +31,12 @@ from facehealth.models.tasks import TaskSpec
 
 __all__ = [
     "Prediction",
+    "PreparedFaces",
     "FaceHealthModel",
     "load",
     "model_from_checkpoint",
     "model_from_meta",
+    "pixel_batch",
     "MIN_MOTION_FRAMES",
     "SYNTHETIC_WARNING",
 ]
@@ -101,32 +103,54 @@ class Prediction:
         }
 
 
+@dataclass(frozen=True)
+class PreparedFaces:
+    """The accepted faces of one input, as the model sees them (:meth:`FaceHealthModel.prepare`)."""
+
+    source: str
+    crops: tuple[np.ndarray, ...]  # each (img_size, img_size, 3) uint8 RGB, aligned as in training
+    times: tuple[float, ...]  # seconds into the video of each crop (0 for a photo)
+    shapes: tuple[np.ndarray, ...]  # each (68, 2): the face's landmarks in crop coordinates
+    quality: tuple[QualityReport, ...]
+    rejected: dict[str, int]  # faces or frames the gate refused, by reason
+    frames_read: int
+
+
 class FaceHealthModel:
     """A fine-tuned multi-task model with its face pipeline."""
 
     def __init__(self, model: MultiTaskModel, meta: CheckpointMeta, device: str = "cpu") -> None:
+        self.model = model.eval().to(device)
+        self._init_faces(meta, device)
+
+    def _init_faces(self, meta: CheckpointMeta, device: str) -> None:
+        """What every backend shares: the metadata and the face pipeline the model was trained with."""
         from facehealth.config import from_mapping
         from facehealth.faces.config import FacesConfig
         from facehealth.faces.pipeline import FacePipeline
 
-        self.model = model.eval().to(device)
         self.meta = meta
         self.device = device
         faces = from_mapping(FacesConfig, meta.faces_config, "checkpoint faces_config")
         self.pipeline = FacePipeline(faces)
         self.img_size = meta.img_size
 
+    @property
+    def tasks(self) -> tuple[TaskSpec, ...]:
+        """The heads this model answers, in the checkpoint's order."""
+        return self.meta.tasks
+
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> FaceHealthModel:
         model, meta = model_from_checkpoint(path)
         return cls(model, meta, device)
 
-    def predict(self, source: str | Path | np.ndarray) -> Prediction:
-        """Score a photo or video file, or an RGB array.
+    def prepare(self, source: str | Path | np.ndarray) -> PreparedFaces:
+        """Detect, align and quality-gate the faces of a photo, video or RGB array, as in training.
 
         Raises:
             NoFaceError: no face passed the quality gate (the message counts the reasons).
-            InputError: the file cannot be read.
+            InputError: the file cannot be read, or a motion model got too few frames.
         """
         from facehealth.faces.io import media_kind
 
@@ -161,11 +185,27 @@ class FaceHealthModel:
                 f"{name}: this model reads facial motion over a video and needs at least {MIN_MOTION_FRAMES} "
                 f"accepted frames; got {len(crops)} ({frames} read)"
             )
-        outputs = self._score(crops, times, shapes)
+        return PreparedFaces(name, tuple(crops), tuple(times), tuple(shapes), tuple(reports), dict(rejected), frames)
+
+    def predict(self, source: str | Path | np.ndarray) -> Prediction:
+        """Score a photo or video file, or an RGB array.
+
+        Raises:
+            NoFaceError: no face passed the quality gate (the message counts the reasons).
+            InputError: the file cannot be read.
+        """
+        faces = self.prepare(source)
+        crops = list(faces.crops)
+        outputs = self._score(crops, list(faces.times), list(faces.shapes))
         prediction = Prediction(
-            name, len(crops), frames, dict(rejected), quality=tuple(reports), synthetic_model=self.meta.synthetic
+            faces.source,
+            len(crops),
+            faces.frames_read,
+            faces.rejected,
+            quality=faces.quality,
+            synthetic_model=self.meta.synthetic,
         )
-        for task in self.model.tasks:
+        for task in self.tasks:
             values = outputs[task.name].mean(0).tolist()
             if task.kind == "regression":
                 prediction.values.update(dict(zip(task.columns, values)))
@@ -188,15 +228,12 @@ class FaceHealthModel:
     @torch.no_grad()
     def _score(self, crops: list[np.ndarray], times: list[float], shapes: list[np.ndarray]) -> dict[str, torch.Tensor]:
         """Per-crop outputs (N, ...) for an image model; one pooled row (1, ...) for subject/video models."""
-        from facehealth.data.datasets import IMAGENET_MEAN, IMAGENET_STD
-
         mode = self.meta.input
         if mode == "video" and len(crops) > self.meta.frames:
             # Sampled as in training (FrameSequenceDataset), so the motion's reference shape matches.
             keep = np.linspace(0, len(crops) - 1, self.meta.frames).round().astype(int)
             crops, times, shapes = [crops[i] for i in keep], [times[i] for i in keep], [shapes[i] for i in keep]
-        x = (np.stack(crops).astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-        batch = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).to(self.device)
+        batch = torch.from_numpy(pixel_batch(crops)).to(self.device)
         if mode == "image":
             return self.model.predict(self.model(batch))
         mask = torch.ones(1, len(crops), dtype=torch.bool, device=self.device)
@@ -205,6 +242,17 @@ class FaceHealthModel:
         if self.meta.uses_motion:
             motion = torch.from_numpy(expression_motion(np.stack(shapes)).astype(np.float32)).to(self.device)[None]
         return self.model.predict(self.model(batch.unsqueeze(0), mask, t, motion))
+
+
+def pixel_batch(crops: Sequence[np.ndarray]) -> np.ndarray:
+    """N (H, W, 3) uint8 RGB crops -> (N, 3, H, W) float32, ImageNet-normalised as in training.
+
+    Shared by the torch and ONNX Runtime predictors, so both see the same numbers.
+    """
+    from facehealth.data.datasets import IMAGENET_MEAN, IMAGENET_STD
+
+    x = (np.stack(crops).astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD  # (N, H, W, 3)
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32)  # (N, 3, H, W)
 
 
 def model_from_checkpoint(path: str | Path) -> tuple[MultiTaskModel, CheckpointMeta]:
@@ -216,6 +264,9 @@ def model_from_checkpoint(path: str | Path) -> tuple[MultiTaskModel, CheckpointM
     """
     from facehealth.models.checkpoint import load_checkpoint
 
+    if Path(path).suffix == ".onnx":
+        # An exported graph has no torch weights: training, explanation and evaluation need the checkpoint.
+        raise ConfigError(f"{path}: an ONNX model only predicts; pass the .safetensors checkpoint it was exported from")
     weights, meta = load_checkpoint(path, CheckpointMeta)
     model = model_from_meta(meta)
     model.load_state_dict(weights)
@@ -240,5 +291,13 @@ def model_from_meta(meta: CheckpointMeta) -> MultiTaskModel:
 
 
 def load(path: str | Path, device: str = "cpu") -> FaceHealthModel:
-    """Load a fine-tuned checkpoint for prediction (``facehealth.load``)."""
+    """Load a fine-tuned model for prediction (``facehealth.load``).
+
+    A ``.safetensors`` checkpoint runs in torch; an ``.onnx`` file written by ``facehealth export onnx``
+    runs in ONNX Runtime (:mod:`facehealth.models.onnx_predictor`) and predicts the same fields.
+    """
+    if Path(path).suffix == ".onnx":
+        from facehealth.models.onnx_predictor import load_onnx
+
+        return load_onnx(path, device)
     return FaceHealthModel.load(path, device)

@@ -110,7 +110,7 @@ def _score(model: FaceHealthModel, image: np.ndarray) -> tuple[dict[str, float],
         # The predictor counts reasons in its message ("... quality gate (blurry: 1)"); keep the commonest.
         found = _REASONS.findall(str(err).rsplit("(", 1)[-1])
         return {}, max(found, key=lambda kv: int(kv[1]))[0] if found else "no_face"
-    return p.as_row(model.model.tasks), None
+    return p.as_row(model.tasks), None
 
 
 def _output_columns(tasks: list[TaskSpec]) -> list[str]:
@@ -284,7 +284,7 @@ def _run(  # noqa: PLR0913
                 records.append({"subject_id": row["subject_id"], "perturbation": name, "severity": sev,
                                 "rejected": why, **scored})  # fmt: skip
     predictions = pd.DataFrame.from_records(records)
-    predictions = predictions.reindex(columns=[*predictions.columns[:4], *_output_columns(model.model.tasks)])
+    predictions = predictions.reindex(columns=[*predictions.columns[:4], *_output_columns(model.tasks)])
     predictions["rejected"] = predictions["rejected"].astype(object)
     data = predictions.merge(labels, on="subject_id", how="left", suffixes=("", "_label"))
     clean = predictions[(predictions["severity"] == 0) & predictions["rejected"].isna()]
@@ -293,7 +293,7 @@ def _run(  # noqa: PLR0913
     rows, rejections = [], []
     for (name, sev), part in data.groupby(["perturbation", "severity"], sort=False):
         n_rejected = int(part["rejected"].notna().sum())
-        for r in _task_rows(part, clean, list(model.model.tasks), rng, n_boot):
+        for r in _task_rows(part, clean, list(model.tasks), rng, n_boot):
             rows.append({"perturbation": name, "severity": int(sev), **r, "n_rejected": n_rejected})
         for reason, count in Counter(part["rejected"].dropna()).items():
             rejections.append({"perturbation": name, "severity": int(sev), "reason": reason, "count": count})
