@@ -41,4 +41,6 @@ class RegionalColour(nn.Module):
         # Standardised within each image: a photo's overall exposure and contrast (a camera's
         # gain) drop out, the pattern across cells and channels stays, and the values are on the
         # unit scale of the encoder's layer-normalised features, so one head penalty suits both.
-        return F.layer_norm(cells, cells.shape[1:])
+        # The width is static (self.num_features), not read from the tensor, so the ONNX export
+        # traces a constant shape.
+        return F.layer_norm(cells, (self.num_features,))
