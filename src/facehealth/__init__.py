@@ -22,6 +22,6 @@ __all__ = ["FaceHealthError", "__version__", "load"]
 
 def load(path: str | Path, device: str = "cpu") -> FaceHealthModel:  # lazy: keeps `import facehealth` free of torch
     """Load a fine-tuned checkpoint for prediction; see :class:`facehealth.models.predictor.FaceHealthModel`."""
-    from facehealth.models.predictor import load as _load
+    from facehealth.models.loader import load as _load
 
     return _load(path, device)

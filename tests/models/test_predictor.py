@@ -16,7 +16,8 @@ import pytest
 import facehealth
 from facehealth.errors import FaceHealthError, InputError, ModelNotFoundError, NoFaceError
 from facehealth.faces.records import Reason
-from facehealth.models.predictor import FaceHealthModel, Prediction, load
+from facehealth.models.loader import load
+from facehealth.models.predictor import FaceHealthModel, Prediction
 from tests.conftest import fixture_path
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py: torch_threads

@@ -34,7 +34,7 @@ def live_cmd(
     try:
         predictor = None
         if model is not None:
-            from facehealth.models.predictor import load
+            from facehealth.models.loader import load
 
             predictor = load(model)
         cfg = LiveConfig(detect_every=detect_every, max_seconds=max_seconds, rppg_method=method)

@@ -102,7 +102,7 @@ def predict_cmd(
     from facehealth.faces.pipeline import FacePipeline
     from facehealth.models.apparent_age import ApparentAgeNet
     from facehealth.models.apparent_age_predictor import predict_apparent_age, with_apparent_age
-    from facehealth.models.predictor import load
+    from facehealth.models.loader import load
 
     try:
         predictor = load(model) if model is not None else None

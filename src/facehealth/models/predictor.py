@@ -33,7 +33,6 @@ __all__ = [
     "Prediction",
     "PreparedFaces",
     "FaceHealthModel",
-    "load",
     "model_from_checkpoint",
     "model_from_meta",
     "pixel_batch",
@@ -288,16 +287,3 @@ def model_from_meta(meta: CheckpointMeta) -> MultiTaskModel:
         bins=meta.time_bins,
         colour_grid=meta.colour_grid,
     )
-
-
-def load(path: str | Path, device: str = "cpu") -> FaceHealthModel:
-    """Load a fine-tuned model for prediction (``facehealth.load``).
-
-    A ``.safetensors`` checkpoint runs in torch; an ``.onnx`` file written by ``facehealth export onnx``
-    runs in ONNX Runtime (:mod:`facehealth.models.onnx_predictor`) and predicts the same fields.
-    """
-    if Path(path).suffix == ".onnx":
-        from facehealth.models.onnx_predictor import load_onnx
-
-        return load_onnx(path, device)
-    return FaceHealthModel.load(path, device)

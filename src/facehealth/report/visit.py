@@ -54,7 +54,7 @@ def visit_report(
     Raises:
         NoFaceError: no face passed the quality gate (nothing is recorded).
     """
-    from facehealth.models.predictor import load
+    from facehealth.models.loader import load
 
     regions = None
     if explain:

@@ -251,7 +251,7 @@ def _run(  # noqa: PLR0913
     n_boot: int,
 ) -> RobustnessResult:
     from facehealth.faces.io import read_image
-    from facehealth.models.predictor import load
+    from facehealth.models.loader import load
     from facehealth.robustness.plots import contact_sheet, plot_curves
 
     model = load(checkpoint)

@@ -38,7 +38,7 @@ class ModelHandle:
 
 
 def load_model(path: Path) -> ModelHandle:
-    from facehealth.models.predictor import load
+    from facehealth.models.loader import load
 
     return ModelHandle(load(path), path)
 
