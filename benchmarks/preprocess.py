@@ -12,14 +12,15 @@ scikit-image and matplotlib). Then, on the same files and in the same run:
   predictor, ``dlib.get_face_chip`` at 224 px.
 
 Each row reports images/s, how many images produced a face (recall: every image
-holds one), and peak RSS. Usage: ``python benchmarks/preprocess.py [-n 400]``.
+holds one), and peak RSS. The table, under its command, the machine and the date, is printed
+and written between the ``preprocess`` markers of ``--doc`` (docs/benchmarks.md).
+
+    python benchmarks/preprocess.py [-n 400] [--no-baseline] [--doc docs/benchmarks.md | --no-doc]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -32,8 +33,11 @@ import numpy as np
 import pandas as pd
 import psutil
 
+from facehealth.docblocks import add_doc_arguments, check_block, provenance, write_block
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "faces"
+BLOCK = "preprocess"  # the marker name of this script's table in docs/benchmarks.md
 
 
 def _sources() -> list[np.ndarray]:
@@ -138,12 +142,39 @@ def run_plain_dlib(images: Path) -> dict:
     return {"images": int(n), "found": int(found), "kept": int(found), "seconds": wall, "rss": peak}
 
 
+def _speed(row: dict) -> float:
+    return row["images"] / row["seconds"]
+
+
+def block(argv: list[str], n: int, rows: list[tuple[str, dict]]) -> str:
+    """The provenance line (with the speed-up over plain dlib when it ran) and one table row per pipeline."""
+    head = f"{provenance(argv)}; {n:,} JPEG photos 640×480, one face each (40–200 px wide)"
+    if len(rows) == 3:  # the baseline ran
+        speedup = _speed(rows[1][1]) / _speed(rows[2][1])
+        head += f"; facehealth with 2 workers is {speedup:.1f}× as fast as plain dlib"
+    lines = [
+        head + ".",
+        "",
+        "| pipeline | images/s | faces found | crops kept | peak RSS (MiB) | wall s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in rows:
+        lines.append(
+            f"| {name} | {_speed(r):.1f} | {r['found']}/{r['images']} | {r['kept']} | "
+            f"{r['rss'] / 2**20:.0f} | {r['seconds']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=400, help="number of 640x480 images")
     parser.add_argument("--work", type=Path, default=None, help="folder for images and outputs (default: temp)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the (slow) plain dlib script")
+    add_doc_arguments(parser, REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
+    if args.doc:
+        check_block(args.doc, BLOCK)  # before the minutes of measuring, not after
     work = args.work or Path(tempfile.mkdtemp(prefix="fh-bench-"))
     images = work / "images"
     make_images(images, args.n)
@@ -153,25 +184,10 @@ def main() -> None:
     ]
     if not args.no_baseline:
         rows.append(("plain dlib (HOG up1 + 68pt + chip), 1 process", run_plain_dlib(images)))
-    print(
-        f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB; python {platform.python_version()}; "
-        f"{args.n} JPEG images 640x480, one face each (40-200 px wide)\n"
-    )
-    print("| pipeline | images/s | faces found | crops kept | peak RSS (MiB) | wall s |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, r in rows:
-        print(
-            f"| {name} | {r['images'] / r['seconds']:.1f} | {r['found']}/{r['images']} | {r['kept']} | "
-            f"{r['rss'] / 2**20:.0f} | {r['seconds']:.1f} |"
-        )
-    if len(rows) == 3:
-        base = rows[2][1]["images"] / rows[2][1]["seconds"]
-        best = rows[1][1]["images"] / rows[1][1]["seconds"]
-        print(
-            f"\nspeed-up of facehealth (2 workers) over the plain dlib script: {best / base:.1f}x "
-            "(wall time includes process start-up and model loading)"
-        )
+    text = block(sys.argv, args.n, rows)
+    print(text)
+    if args.doc:
+        write_block(args.doc, BLOCK, text)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from facehealth.docblocks import replace_block
+from facehealth.docblocks import check_block, machine_line, write_block
 
 README_BLOCK = "demo-numbers"  # the marker name of the table in README.md
 
@@ -78,6 +77,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/demo_numbers.md"))
     parser.add_argument("--readme", default="README.md", help="README to update between its markers ('' = none)")
     args = parser.parse_args()
+    if args.readme:
+        check_block(Path(args.readme), README_BLOCK)  # before the demo's minutes, not after
     timing = ""
     run = args.run
     if run is None:
@@ -89,9 +90,10 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2  # KiB -> GiB (Linux)
         timing = f"{seconds:.0f} s wall, peak RSS {peak:.1f} GiB; "
     record = json.loads((run / "run.json").read_text())
-    when = datetime.now(UTC).strftime("%Y-%m-%d")
+    # the run's machine (with --run, perhaps another one) and today's date
     header = (
-        f"`facehealth demo --profile {record.get('profile', args.profile)}`: {timing}{record['machine']}, {when}.\n"
+        f"`facehealth demo --profile {record.get('profile', args.profile)}`: "
+        f"{timing}{machine_line(record['machine'])}.\n"
         "Value [95% subject-bootstrap CI]; the reference predicts what the training split alone suggests; "
         "recovery = (model - reference) / (oracle - reference), the oracle predicting with the planted truth; "
         "verdict: does the model's whole CI beat it.\n\n"
@@ -100,8 +102,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     if args.readme:
-        readme = Path(args.readme)
-        readme.write_text(replace_block(readme.read_text(), README_BLOCK, readme_block(text)))
+        write_block(Path(args.readme), README_BLOCK, readme_block(text))
     print(text)
 
 

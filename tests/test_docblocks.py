@@ -1,8 +1,22 @@
 from __future__ import annotations
 
+import argparse
+import re
+from pathlib import Path
+
 import pytest
 
-from facehealth.docblocks import commands, markers, read_block, replace_block
+from facehealth.docblocks import (
+    add_doc_arguments,
+    check_block,
+    commands,
+    machine_line,
+    markers,
+    provenance,
+    read_block,
+    replace_block,
+    write_block,
+)
 from facehealth.errors import InputError
 
 TEXT = "# Title\n\nprose before\n<!-- t:start -->\nold table\n<!-- t:end -->\nprose after\n"
@@ -40,3 +54,41 @@ def test_commands_are_the_program_lines_of_a_block_without_comments():
         'facehealth run --cohort "my cohort"\n```\n<!-- w:end -->\n'
     )
     assert commands(text, "w") == [["cohort", "validate", "my_cohort"], ["run", "--cohort", "my cohort"]]
+
+
+def test_write_block_rewrites_the_file_between_its_markers(tmp_path):
+    doc = tmp_path / "b.md"
+    doc.write_text(TEXT)
+    write_block(doc, "t", "| new |")
+    assert doc.read_text() == TEXT.replace("old table", "| new |")
+
+
+def test_a_file_without_the_markers_is_refused_before_and_left_unchanged(tmp_path):
+    doc = tmp_path / "b.md"
+    doc.write_text("no markers\n")
+    with pytest.raises(InputError, match="block 'u'"):
+        check_block(doc, "u")
+    with pytest.raises(InputError, match="block 'u'"):
+        write_block(doc, "u", "x")
+    assert doc.read_text() == "no markers\n"
+
+
+def test_machine_line_is_the_given_machine_and_a_date():
+    assert re.fullmatch(
+        r"x86_64, 2 CPU cores, Python 3\.11\.7, \d{4}-\d{2}-\d{2}", machine_line("x86_64, 2 CPU cores, Python 3.11.7")
+    )
+    assert re.fullmatch(r".+, \d+ CPU cores, Python [\d.]+\w*, \d{4}-\d{2}-\d{2}", machine_line())
+
+
+def test_provenance_shows_the_command_from_the_repository_root_with_its_arguments():
+    line = provenance([str(Path("/somewhere/benchmarks/cox_loss.py")), "--sizes", "1000", "--work", "a b"])
+    assert line.startswith("`python benchmarks/cox_loss.py --sizes 1000 --work 'a b'`: ")
+    assert line.endswith(machine_line())
+
+
+def test_doc_arguments_default_to_the_doc_and_no_doc_clears_it():
+    parser = argparse.ArgumentParser()
+    add_doc_arguments(parser, Path("docs/benchmarks.md"))
+    assert parser.parse_args([]).doc == Path("docs/benchmarks.md")
+    assert parser.parse_args(["--doc", "/tmp/x.md"]).doc == Path("/tmp/x.md")
+    assert parser.parse_args(["--no-doc"]).doc is None

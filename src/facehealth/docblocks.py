@@ -4,15 +4,36 @@ A generated table (the README's demo numbers, the biomarker registry in docs/coh
 sits between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``. The command that measures or
 derives it rewrites only that span, so the prose around it stays hand-written and a test can
 compare the span with freshly generated text.
+
+A benchmark that writes a block opens it with :func:`provenance` (its command, the machine, the
+date), takes ``--doc``/``--no-doc`` from :func:`add_doc_arguments`, checks the markers with
+:func:`check_block` before it measures and writes with :func:`write_block` after.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import platform
 import shlex
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 
 from facehealth.errors import InputError
 
-__all__ = ["commands", "markers", "read_block", "replace_block"]
+__all__ = [
+    "add_doc_arguments",
+    "check_block",
+    "commands",
+    "machine",
+    "machine_line",
+    "markers",
+    "provenance",
+    "read_block",
+    "replace_block",
+    "write_block",
+]
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -60,3 +81,39 @@ def commands(text: str, name: str, program: str = "facehealth") -> list[list[str
         if words and words[0] == program:
             lines.append(words[1:])
     return lines
+
+
+def write_block(path: Path, name: str, block: str) -> None:
+    """Set block ``name`` of the Markdown file ``path`` to ``block``; InputError unless its markers are there."""
+    path.write_text(replace_block(path.read_text(), name, block))
+
+
+def check_block(path: Path, name: str) -> None:
+    """Raise InputError now if ``path`` lacks the markers of ``name``: before a long measurement, not after."""
+    _span(path.read_text(), name)
+
+
+def machine() -> str:
+    """This machine as a run records it: 'x86_64, 2 CPU cores, Python 3.11.7'."""
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
+
+
+def machine_line(measured_on: str | None = None) -> str:
+    """``measured_on`` (default: :func:`machine`) and today's UTC date: '..., Python 3.11.7, 2026-12-03'."""
+    return f"{measured_on or machine()}, {datetime.now(UTC).strftime('%Y-%m-%d')}"
+
+
+def provenance(argv: Sequence[str]) -> str:
+    """The first line of a benchmark's block: '`python benchmarks/X.py ARGS`: machine, date'.
+
+    ``argv`` is the script's ``sys.argv``: however the script was called (an absolute path, from
+    another folder), the line shows it run from the repository root, with its arguments as given.
+    """
+    command = shlex.join(["python", f"benchmarks/{Path(argv[0]).name}", *argv[1:]])
+    return f"`{command}`: {machine_line()}"
+
+
+def add_doc_arguments(parser: argparse.ArgumentParser, default: Path) -> None:
+    """``--doc PATH`` (the file whose block the script writes; ``default``) and ``--no-doc`` (sets it to None)."""
+    parser.add_argument("--doc", type=Path, default=default, help="Markdown file whose block this writes")
+    parser.add_argument("--no-doc", dest="doc", action="store_const", const=None, help="print the block only")

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from facehealth.config import to_mapping
+from facehealth.docblocks import machine as this_machine
 from facehealth.faces.config import FacesConfig
 from facehealth.studies.config import StudyConfig
 from facehealth.train.config import FinetuneConfig, OptimConfig, PretrainConfig
@@ -81,7 +80,7 @@ class RunRecord:
     synthetic: bool = False
     started: str = field(default_factory=lambda: _now())
     finished: str | None = None
-    machine: str = field(default_factory=lambda: _machine())
+    machine: str = field(default_factory=this_machine)  # worded as in a benchmark block
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     headline: dict[str, Any] = field(default_factory=dict)
 
@@ -109,7 +108,3 @@ def config_summary(cfg: RunConfig) -> dict[str, Any]:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"

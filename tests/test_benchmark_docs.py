@@ -1,0 +1,56 @@
+"""The benchmark scripts that write a block of docs/benchmarks.md: their markers exist and their block reads right."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from facehealth.docblocks import check_block, read_block
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "benchmarks.md"
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _writers() -> list[str]:
+    """Scripts that declare the block they write (``BLOCK = "name"``)."""
+    return sorted(p.stem for p in (REPO / "benchmarks").glob("*.py") if re.search(r"^BLOCK = ", p.read_text(), re.M))
+
+
+def test_some_scripts_write_blocks():
+    assert "preprocess" in _writers()
+
+
+@pytest.mark.parametrize("name", _writers())
+def test_every_block_a_script_writes_has_its_markers_and_a_provenance_line(name):
+    block_name = re.search(r'^BLOCK = "([^"]+)"', (REPO / "benchmarks" / f"{name}.py").read_text(), re.M).group(1)
+    check_block(DOC, block_name)  # raises when the markers are missing
+    first = read_block(DOC.read_text(), block_name).splitlines()[0]
+    assert first.startswith(f"`python benchmarks/{name}.py"), first
+
+
+def test_preprocess_block_states_the_command_the_machine_and_the_speed_up():
+    bench = _script("preprocess")
+    rows = [
+        ("facehealth, 1 worker", {"images": 100, "found": 100, "kept": 96, "seconds": 2.0, "rss": 300 * 2**20}),
+        ("facehealth, 2 workers", {"images": 100, "found": 100, "kept": 96, "seconds": 1.0, "rss": 600 * 2**20}),
+        ("plain dlib", {"images": 100, "found": 99, "kept": 99, "seconds": 10.0, "rss": 200 * 2**20}),
+    ]
+    text = bench.block(["/abs/path/benchmarks/preprocess.py", "-n", "100"], 100, rows)
+    head = text.splitlines()[0]
+    assert head.startswith("`python benchmarks/preprocess.py -n 100`: ")
+    assert "CPU cores" in head and "10.0× as fast as plain dlib" in head
+    assert "| facehealth, 2 workers | 100.0 | 100/100 | 96 | 600 | 1.0 |" in text
+    without = bench.block(["preprocess.py"], 100, rows[:2])
+    assert "plain dlib" not in without.splitlines()[0]
