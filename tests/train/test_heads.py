@@ -58,3 +58,47 @@ def test_heads_reach_the_frozen_feature_optimum_and_leave_the_backbone_alone():
     after = sum(r["train_loss"] for r in report.values())
     assert after < 0.5 * float(before) and all(r["l2"] in L2_GRID for r in report.values())
     assert all(torch.equal(backbone[k], v) for k, v in model.backbone.state_dict().items())
+
+
+def _risk_case(seed: int, n_train: int, risk_follows_age: bool) -> tuple[dict, MultiTaskModel]:
+    """Age from one feature direction; survival from age itself, or from an unrelated direction."""
+    torch.manual_seed(seed)
+    model = MultiTaskModel("vit_tiny_patch16", TASKS, img_size=32)
+    n = n_train + 300
+    images = torch.randn(n, 3, 32, 32)
+    with torch.no_grad():
+        feats = model.features(images)
+    feats = (feats - feats.mean(0)) / feats.std(0)
+    age_dir, other = torch.randn(feats.shape[1]), torch.randn(feats.shape[1])
+    age_score = feats @ age_dir / age_dir.norm()
+    risk = age_score if risk_follows_age else feats @ other / other.norm()
+    age = 50 + 10 * age_score / age_score.std() + torch.randn(n)
+    cad = (risk / risk.std() + 0.5 * torch.randn(n) > 0).float()
+    time = torch.exp(-risk / risk.std() + 0.3 * torch.randn(n))
+    targets = torch.stack([age, cad, time, torch.ones(n)], 1)
+    report = fit_heads(
+        model,
+        _Items(images[:n_train], targets[:n_train]),
+        _Items(images[n_train:], targets[n_train:]),
+        TASKS,
+        _split,
+        torch.device("cpu"),
+    )
+    return report, model
+
+
+def test_a_risk_head_with_few_labels_is_stacked_on_the_regression_heads():
+    # 100 subjects and 192 features: a free Cox head overfits; one weight on predicted age does not.
+    report, model = _risk_case(1, 100, risk_follows_age=True)
+    assert report["survival"]["form"] == "stacked" and report["cad"]["form"] == "stacked"
+    assert report["age"]["form"] == "free"
+    w_age, w_cox = model.heads["age"].weight[0].detach(), model.heads["survival"].weight[0].detach()
+    # The folded-back head is one linear layer along the age head's direction (higher age, higher risk).
+    assert float(torch.nn.functional.cosine_similarity(w_age, w_cox, dim=0)) > 0.99
+
+
+def test_a_risk_head_that_age_cannot_explain_stays_free():
+    report, model = _risk_case(2, 500, risk_follows_age=False)
+    assert report["survival"]["form"] == "free" and report["cad"]["form"] == "free"
+    w_age, w_cox = model.heads["age"].weight[0].detach(), model.heads["survival"].weight[0].detach()
+    assert abs(float(torch.nn.functional.cosine_similarity(w_age, w_cox, dim=0))) < 0.5
