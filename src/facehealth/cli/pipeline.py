@@ -38,7 +38,7 @@ def _print_run(record: Any) -> None:
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Run folder.")] = Path("runs/demo"),
     profile: Annotated[str, typer.Option(help="quick (minutes on 2 cores) or full (under 30 min).")] = "quick",
-    subjects: Annotated[int | None, typer.Option(help="Synthetic subjects (default: 160 quick, 300 full).")] = None,
+    subjects: Annotated[int | None, typer.Option(help="Synthetic subjects (default: 300).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     workers: Annotated[int, typer.Option(help="Face-preparation processes.")] = 2,
     config: Annotated[

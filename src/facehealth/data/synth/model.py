@@ -104,7 +104,10 @@ AFFECTIVE_RESPONSE = {
 }
 
 SURVIVAL = {
-    "baseline_hazard_per_year": 0.02,
+    # 0.08/year: about 46% of subjects have an event within follow-up (0.02 gave 19%), so a test split of
+    # ~50 subjects holds ~25 events and a C-index CI can exclude 0.5; the oracle's C (~0.78) does not change
+    # with it (both measured on 2,000 drawn subjects, 2026-12-03).
+    "baseline_hazard_per_year": 0.08,
     "log_hr_age_per_decade": float(np.log(1.6)),
     "log_hr_frailty_per_sd": float(np.log(1.8)),
     "log_hr_male": float(np.log(1.3)),
