@@ -54,12 +54,24 @@ def _features(
 
 
 def _fit(model: MultiTaskModel, task: TaskSpec, f: torch.Tensor, y: torch.Tensor, l2: float, iterations: int) -> None:
-    head = model.heads[task.name]
-    optimizer = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe")
+    _minimise(model, task, model.heads[task.name], f, y, l2, iterations)
+
+
+def _minimise(
+    model: MultiTaskModel,
+    task: TaskSpec,
+    layer: torch.nn.Linear,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    l2: float,
+    iterations: int,
+) -> None:
+    """Full-batch L-BFGS on ``task``'s loss of ``layer(x)`` plus ``l2`` times its squared weights."""
+    optimizer = torch.optim.LBFGS(layer.parameters(), lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = model.task_loss(task, head(f), y) + l2 * (head.weight**2).sum()
+        loss = model.task_loss(task, layer(x), y) + l2 * (layer.weight**2).sum()
         loss.backward()
         return loss
 
@@ -85,15 +97,7 @@ def _fit_stacked(
     small = torch.nn.Linear(z.shape[1], task.outputs).to(f.device)
     torch.nn.init.zeros_(small.weight)
     torch.nn.init.zeros_(small.bias)
-    optimizer = torch.optim.LBFGS(small.parameters(), lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = model.task_loss(task, small(z), y) + l2 * (small.weight**2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
+    _minimise(model, task, small, z, y, l2, iterations)
     with torch.no_grad():
         head.weight.copy_(small.weight @ basis[:, :-1])
         head.bias.copy_(small.bias + small.weight @ basis[:, -1])
