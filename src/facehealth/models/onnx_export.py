@@ -16,9 +16,9 @@ With ``int8=True`` the weights of the MatMul/Gemm layers are quantized to int8 w
 ``onnxruntime.quantization.quantize_dynamic`` (activations are quantized on the fly per batch);
 the file is ~4x smaller. Float32 export matches torch within 1e-4 on every head. Int8 does not:
 on the demo-sized ViT-Ti/16 at 64 px and five real faces, the largest difference from torch was
-0.12 years (age), 0.004 (CAD probability) and 0.43 (survival log hazard, whose values spanned 28),
-i.e. under 2% of each head's spread over the faces (x86_64, AVX-512 VNNI). The tested bounds are
-0.3 years, 0.01, 1.0 and 5% of the spread (``tests/models/test_onnx.py``). Use float for numbers
+0.13 years (age), 0.011 (CAD probability) and 0.0013 (survival log hazard), i.e. under 2% of
+each head's spread over the faces (x86_64, 2 cores). The tested bounds are 0.4 years, 0.03, 1.3
+and 10% of the spread (``tests/models/test_onnx.py``). Use float for numbers
 compared with published results; int8 for speed where a small shift is acceptable.
 """
 
