@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import re
 import sys
@@ -54,3 +55,23 @@ def test_preprocess_block_states_the_command_the_machine_and_the_speed_up():
     assert "| facehealth, 2 workers | 100.0 | 100/100 | 96 | 600 | 1.0 |" in text
     without = bench.block(["preprocess.py"], 100, rows[:2])
     assert "plain dlib" not in without.splitlines()[0]
+
+
+def test_synth_cohort_block_has_one_row_per_case_and_rejects_a_bad_case():
+    bench = _script("synth_cohort")
+    rows = [(bench.Case(200, 4, 0), 20.0), (bench.Case(20, 1, 1), 8.0)]
+    text = bench.block(["benchmarks/synth_cohort.py"], rows)
+    assert text.splitlines()[0].startswith("`python benchmarks/synth_cohort.py`: ")
+    assert "| 200 | 4 | 0 | 20.0 | 10.0 |" in text and "| 20 | 1 | 1 | 8.0 | 2.5 |" in text
+    with pytest.raises(argparse.ArgumentTypeError, match="SUBJECTS:PHOTOS:VIDEOS"):
+        bench.Case.parse("200x4")
+
+
+def test_cox_loss_measures_both_kinds_of_times_and_the_loop_agrees():
+    bench = _script("cox_loss")
+    rows = [bench.measure(300, ties, 1) for ties in (False, True)]
+    assert [r["ties"] for r in rows] == [False, True]
+    assert all(r["max_abs_diff"] < 1e-9 and r["loop_s"] is not None for r in rows)
+    text = bench.block(["benchmarks/cox_loss.py", "--sizes", "300"], rows, 1)
+    assert text.splitlines()[0].startswith("`python benchmarks/cox_loss.py --sizes 300`: ")
+    assert "| continuous | 300 (" in text and "| tied | 300 (" in text
