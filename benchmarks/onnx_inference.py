@@ -8,28 +8,60 @@ randomly initialised one of ``--backbone`` at ``--img-size``: speed does not dep
   landmarks, alignment, quality gate -> every head -> ``Prediction`` (``model.predict``);
 - batch throughput (crops/s) at ``--batch``.
 
-torch and ONNX Runtime both get ``--threads`` intra-op threads (2: the machine's cores). Prints a
-markdown table with the machine and date, and writes ``benchmarks/onnx_inference.json``.
-Usage: ``python benchmarks/onnx_inference.py [--backbone vit_small_patch16 --img-size 112]``.
+torch and ONNX Runtime both get ``--threads`` intra-op threads (2: the machine's cores). Each
+``--case BACKBONE:INPUT`` (default: ViT-Ti/16 at 64 px, the quick demo's, and ViT-S/16 at 112 px) is
+one random-weight model; ``--model`` times a fine-tuned checkpoint instead. The table, under its
+command, the machine and the date, is printed and written between the ``onnx-inference`` markers of
+``--doc``; the rows also go to ``--out`` (JSON).
+
+    python benchmarks/onnx_inference.py [--case vit_small_patch16:112 ...] [--model CKPT]
+        [--doc docs/benchmarks.md | --no-doc]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from facehealth.docblocks import add_doc_arguments, check_block, provenance, write_block
+
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO / "tests" / "fixtures" / "faces" / "obama.jpg"
+BLOCK = "onnx-inference"  # the marker name of this script's table in docs/benchmarks.md
+DEFAULT_CASES = ("vit_tiny_patch16:64", "vit_small_patch16:112")
+BACKENDS = (("ORT float32", False), ("ORT int8", True))  # besides torch eager
+
+
+@dataclass(frozen=True)
+class Row:
+    """One model in one backend: latencies in ms, batch throughput, and its largest |difference| from torch."""
+
+    model: str
+    backend: str
+    heads_p50_ms: float
+    heads_p95_ms: float
+    photo_p50_ms: float
+    photo_p95_ms: float
+    batch_crops_per_s: float
+    max_abs_diff_vs_torch: float
+
+
+def parse_case(text: str) -> tuple[str, int]:
+    """'vit_small_patch16:112' -> ('vit_small_patch16', 112)."""
+    try:
+        backbone, img_size = text.split(":")
+        return backbone, int(img_size)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected BACKBONE:INPUT, e.g. vit_small_patch16:112") from None
 
 
 def _checkpoint(folder: Path, backbone: str, img_size: int) -> Path:
@@ -40,8 +72,9 @@ def _checkpoint(folder: Path, backbone: str, img_size: int) -> Path:
     tasks = (TaskSpec("age", "regression", ("age",)), TaskSpec("cad", "binary", ("cad",)))
     tasks += (TaskSpec("survival", "cox", ("time", "event")),)
     torch.manual_seed(0)
-    model = MultiTaskModel(backbone, list(tasks), img_size=img_size)
-    meta = CheckpointMeta(backbone=backbone, img_size=img_size, tasks=tasks)
+    # The default fine-tune's regional-colour branch (8x8 cells beside the encoder) is part of the cost.
+    model = MultiTaskModel(backbone, list(tasks), img_size=img_size, colour_grid=8)
+    meta = CheckpointMeta(backbone=backbone, img_size=img_size, tasks=tasks, colour_grid=8)
     return save_checkpoint(folder / "checkpoint-best", model.state_dict(), meta)
 
 
@@ -71,72 +104,86 @@ def _heads(model: object) -> Callable[[np.ndarray], object]:
     return run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="fine-tuned checkpoint; default: random weights")
-    parser.add_argument("--backbone", default="vit_tiny_patch16")
-    parser.add_argument("--img-size", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--reps", type=int, default=200, help="batch-1 latency repetitions")
-    parser.add_argument("--photo-reps", type=int, default=20, help="full-path repetitions")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "onnx_inference.json")
-    args = parser.parse_args()
-
+def measure(ckpt: Path, folder: Path, threads: int, reps: int, photo_reps: int, batch_size: int) -> list[Row]:
+    """Time checkpoint ``ckpt`` in eager torch and in ONNX Runtime float32 and int8 (exported into ``folder``)."""
     import facehealth
     from facehealth.faces.io import read_image
     from facehealth.models.onnx_export import export_onnx
     from facehealth.models.onnx_predictor import load_onnx
     from facehealth.models.predictor import pixel_batch
 
+    models = {"torch eager": facehealth.load(ckpt)}
+    meta = models["torch eager"].meta
+    for label, int8 in BACKENDS:
+        exported = export_onnx(ckpt, folder / f"{ckpt.parent.name}-{int(int8)}.onnx", int8=int8)
+        models[label] = load_onnx(exported.path, threads=threads)
+    photo = read_image(PHOTO)
+    crop = pixel_batch(models["torch eager"].prepare(photo).crops)  # (1, 3, H, W): the photo's face
+    batch = np.repeat(crop, batch_size, 0)  # (B, 3, H, W)
+    expected = {k: np.asarray(v) for k, v in _heads(models["torch eager"])(crop).items()}
+    name = f"{meta.backbone}, {meta.img_size} px"
+    rows = []
+    for label, model in models.items():
+        heads = _heads(model)
+        lat = _times_ms(lambda h=heads: h(crop), reps, warmup=10)
+        full = _times_ms(lambda m=model: m.predict(photo), photo_reps, warmup=2)
+        thr = _times_ms(lambda h=heads: h(batch), max(3, reps // 40), warmup=1)
+        out = heads(crop)
+        got = dict(out) if isinstance(out, dict) else dict(zip(expected, out))
+        diff = max(float(np.abs(np.asarray(got[k]) - expected[k]).max()) for k in expected)
+        p50, p95 = np.percentile(lat, [50, 95])
+        f50, f95 = np.percentile(full, [50, 95])
+        rate = batch_size / (float(np.median(thr)) / 1e3)
+        rows.append(Row(name, label, float(p50), float(p95), float(f50), float(f95), rate, diff))
+    return rows
+
+
+def block(argv: list[str], threads: int, batch_size: int, rows: list[Row]) -> str:
+    """The provenance line and one row per model and backend."""
+    lines = [
+        f"{provenance(argv)}; {threads} threads, torch {torch.__version__}.",
+        "",
+        "| model | backend | heads p50 (ms) | heads p95 (ms) | photo → result p50 (ms) | photo → result p95 (ms) "
+        f"| batch {batch_size} (crops/s) | max abs diff vs torch |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.model} | {r.backend} | {r.heads_p50_ms:.1f} | {r.heads_p95_ms:.1f} | {r.photo_p50_ms:.0f} "
+            f"| {r.photo_p95_ms:.0f} | {r.batch_crops_per_s:.0f} | {r.max_abs_diff_vs_torch:.1e} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", type=parse_case, action="append", help="BACKBONE:INPUT (repeatable)")
+    parser.add_argument("--model", type=Path, help="a fine-tuned checkpoint instead of the random-weight cases")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=200, help="batch-1 latency repetitions")
+    parser.add_argument("--photo-reps", type=int, default=20, help="full-path repetitions")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "onnx_inference.json")
+    add_doc_arguments(parser, REPO / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    if args.doc:
+        check_block(args.doc, BLOCK)  # before the measurement, not after
     torch.set_num_threads(args.threads)
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        ckpt = args.model or _checkpoint(folder, args.backbone, args.img_size)
-        models = {"torch eager": facehealth.load(ckpt)}
-        meta = models["torch eager"].meta
-        for label, int8 in (("ORT float32", False), ("ORT int8", True)):
-            exported = export_onnx(ckpt, folder / f"model-{int(int8)}.onnx", int8=int8)
-            models[label] = load_onnx(exported.path, threads=args.threads)
-        photo = read_image(PHOTO)
-        crop = pixel_batch(models["torch eager"].prepare(photo).crops)  # (1, 3, H, W): the photo's face
-        batch = np.repeat(crop, args.batch, 0)  # (B, 3, H, W)
-        expected = {k: np.asarray(v) for k, v in _heads(models["torch eager"])(crop).items()}
-        rows = []
-        for label, model in models.items():
-            heads = _heads(model)
-            lat = _times_ms(lambda h=heads: h(crop), args.reps, warmup=10)
-            full = _times_ms(lambda m=model: m.predict(photo), args.photo_reps, warmup=2)
-            thr = _times_ms(lambda h=heads: h(batch), max(3, args.reps // 40), warmup=1)
-            out = heads(crop)
-            got = dict(out) if isinstance(out, dict) else dict(zip(expected, out))
-            diff = max(float(np.abs(np.asarray(got[k]) - expected[k]).max()) for k in expected)
-            rows.append(
-                {
-                    "backend": label,
-                    "heads_p50_ms": float(np.percentile(lat, 50)),
-                    "heads_p95_ms": float(np.percentile(lat, 95)),
-                    "photo_p50_ms": float(np.percentile(full, 50)),
-                    "photo_p95_ms": float(np.percentile(full, 95)),
-                    "batch_crops_per_s": args.batch / (float(np.median(thr)) / 1e3),
-                    "max_abs_diff_vs_torch": diff,
-                }
-            )
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {args.threads} threads"
-    title = f"{meta.backbone} at {meta.img_size} px, {len(meta.tasks)} heads"
-    print(f"### {title}\n\n{machine}; torch {torch.__version__}; {dt.date.today().isoformat()}\n")
-    print(
-        "| backend | heads p50 (ms) | heads p95 (ms) | photo -> result p50 (ms) | photo -> result p95 (ms) "
-        f"| batch {args.batch} (crops/s) | max abs diff vs torch |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['backend']} | {r['heads_p50_ms']:.2f} | {r['heads_p95_ms']:.2f} | {r['photo_p50_ms']:.0f} "
-            f"| {r['photo_p95_ms']:.0f} | {r['batch_crops_per_s']:.0f} | {r['max_abs_diff_vs_torch']:.2g} |"
-        )
-    record = {"model": title, "machine": machine, "date": dt.date.today().isoformat(), "rows": rows}
-    args.out.write_text(json.dumps(record, indent=2))
+        if args.model:
+            checkpoints = [args.model]
+        else:
+            cases = args.case or [parse_case(c) for c in DEFAULT_CASES]
+            checkpoints = [_checkpoint(folder / f"{b}-{s}", b, s) for b, s in cases]
+        for ckpt in checkpoints:
+            rows += measure(ckpt, folder, args.threads, args.reps, args.photo_reps, args.batch)
+    text = block(sys.argv, args.threads, args.batch, rows)
+    print(text)
+    args.out.write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    if args.doc:
+        write_block(args.doc, BLOCK, text)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from facehealth.docblocks import check_block, read_block
 
@@ -75,3 +76,34 @@ def test_cox_loss_measures_both_kinds_of_times_and_the_loop_agrees():
     text = bench.block(["benchmarks/cox_loss.py", "--sizes", "300"], rows, 1)
     assert text.splitlines()[0].startswith("`python benchmarks/cox_loss.py --sizes 300`: ")
     assert "| continuous | 300 (" in text and "| tied | 300 (" in text
+
+
+def test_pretrain_throughput_times_a_case_and_names_the_device():
+    bench = _script("pretrain_throughput")
+    case = bench.Case.parse("vit_tiny_patch16:32:2")
+    assert case == bench.Case("vit_tiny_patch16", 32, 2)
+    options = bench.Options(steps=1)
+    ips = bench.measure(case, options, torch.device("cpu"))
+    assert ips > 0
+    text = bench.block(
+        ["benchmarks/pretrain_throughput.py"], bench.device_line(torch.device("cpu"), options), [(case, ips)]
+    )
+    assert "CPU (" in text.splitlines()[0] and "fp32, 1 timed steps" in text.splitlines()[0]
+    assert f"| MAE vit_tiny_patch16 | 32 px | 2 | {ips:.1f} |" in text
+    with pytest.raises(argparse.ArgumentTypeError, match="MODEL:INPUT:BATCH"):
+        bench.Case.parse("vit_tiny_patch16:large:2")
+
+
+def test_onnx_inference_block_has_a_row_per_model_and_backend():
+    bench = _script("onnx_inference")
+    assert bench.parse_case("vit_small_patch16:112") == ("vit_small_patch16", 112)
+    with pytest.raises(argparse.ArgumentTypeError, match="BACKBONE:INPUT"):
+        bench.parse_case("vit_small_patch16")
+    rows = [
+        bench.Row("vit_tiny_patch16, 64 px", b, 6.5, 7.0, 18.0, 20.0, 782.0, d)
+        for b, d in (("torch eager", 0.0), ("ORT int8", 9.2e-3))
+    ]
+    text = bench.block(["benchmarks/onnx_inference.py"], 2, 32, rows)
+    assert text.splitlines()[0].endswith("2 threads, torch " + torch.__version__ + ".")
+    assert "| vit_tiny_patch16, 64 px | ORT int8 | 6.5 | 7.0 | 18 | 20 | 782 | 9.2e-03 |" in text
+    assert "batch 32 (crops/s)" in text
