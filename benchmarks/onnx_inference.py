@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from facehealth.docblocks import add_doc_arguments, check_block, provenance, write_block
+from facehealth.models.untrained import untrained_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTO = REPO / "tests" / "fixtures" / "faces" / "obama.jpg"
@@ -62,20 +63,6 @@ def parse_case(text: str) -> tuple[str, int]:
         return backbone, int(img_size)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected BACKBONE:INPUT, e.g. vit_small_patch16:112") from None
-
-
-def _checkpoint(folder: Path, backbone: str, img_size: int) -> Path:
-    from facehealth.models.checkpoint import CheckpointMeta, save_checkpoint
-    from facehealth.models.multitask import MultiTaskModel
-    from facehealth.models.tasks import TaskSpec
-
-    tasks = (TaskSpec("age", "regression", ("age",)), TaskSpec("cad", "binary", ("cad",)))
-    tasks += (TaskSpec("survival", "cox", ("time", "event")),)
-    torch.manual_seed(0)
-    # The default fine-tune's regional-colour branch (8x8 cells beside the encoder) is part of the cost.
-    model = MultiTaskModel(backbone, list(tasks), img_size=img_size, colour_grid=8)
-    meta = CheckpointMeta(backbone=backbone, img_size=img_size, tasks=tasks, colour_grid=8)
-    return save_checkpoint(folder / "checkpoint-best", model.state_dict(), meta)
 
 
 def _times_ms(fn: Callable[[], object], reps: int, warmup: int) -> np.ndarray:
@@ -176,7 +163,7 @@ def main() -> None:
             checkpoints = [args.model]
         else:
             cases = args.case or [parse_case(c) for c in DEFAULT_CASES]
-            checkpoints = [_checkpoint(folder / f"{b}-{s}", b, s) for b, s in cases]
+            checkpoints = [untrained_checkpoint(folder / f"{b}-{s}" / "checkpoint", b, s) for b, s in cases]
         for ckpt in checkpoints:
             rows += measure(ckpt, folder, args.threads, args.reps, args.photo_reps, args.batch)
     text = block(sys.argv, args.threads, args.batch, rows)

@@ -107,3 +107,17 @@ def test_onnx_inference_block_has_a_row_per_model_and_backend():
     assert text.splitlines()[0].endswith("2 threads, torch " + torch.__version__ + ".")
     assert "| vit_tiny_patch16, 64 px | ORT int8 | 6.5 | 7.0 | 18 | 20 | 782 | 9.2e-03 |" in text
     assert "batch 32 (crops/s)" in text
+
+
+def test_live_block_reports_the_tracker_and_each_loop_run():
+    bench = _script("live")
+    runs = [
+        bench.LoopRun("no model", 1800, 91.0, 2.6, 84.0, None, 72.0, 1081.0, 1102.0),
+        bench.LoopRun("with a model", 1800, 85.0, 2.9, 85.0, 1.0, None, 1403.0, 1416.0),
+    ]
+    text = bench.block(["benchmarks/live.py", "--seconds", "60"], 60.0, 10, 453.0, runs)
+    assert text.splitlines()[0].startswith("`python benchmarks/live.py --seconds 60`: ")
+    assert "Tracking alone: 453 frames/s." in text
+    assert "| no model | 91 | 2.6 | 84 | — | 72.0 BPM | 1081 / 1102 |" in text
+    assert "| with a model | 85 | 2.9 | 85 | 1.00 | — | 1403 / 1416 |" in text
+    assert bench.rss_mib() > 10
