@@ -1,6 +1,7 @@
 """Which video model tells healthy / MDD / BPD apart on the synthetic stimulus videos? (CPU)
 
     python benchmarks/affective_inputs.py [--subjects 150] [--epochs 12] [--work DIR]
+        [--doc docs/benchmarks.md | --no-doc]
 
 1. synthesizes a cohort with one 10 s stimulus video per subject (2.5 fps, as the quick demo)
    and splits it by subject, stratified by group (25% test, 20% validation);
@@ -9,7 +10,9 @@
    then Adam; early stopping on validation): what a frame gives the model (its pixels through a
    frozen random ViT-Ti/16 at 64 px, its landmark motion, or both) x how frames are pooled (a
    GRU over time, mean + sd over frames, or the means of 5 time slices);
-4. prints the test 3-class accuracy and balanced accuracy with subject-bootstrap 95% CIs.
+4. prints the test 3-class accuracy and balanced accuracy with subject-bootstrap 95% CIs, under
+   the command, the machine and the date, and writes them between the ``affective-inputs``
+   markers of ``--doc``.
 
 The planted group differences are in the expression time course (MDD: weak smile; BPD: large,
 fast and variable responses; generator: AFFECTIVE_RESPONSE in data/synth/generate.py).
@@ -18,8 +21,7 @@ fast and variable responses; generator: AFFECTIVE_RESPONSE in data/synth/generat
 from __future__ import annotations
 
 import argparse
-import os
-import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,12 +33,15 @@ from sklearn.metrics import balanced_accuracy_score
 from facehealth.data.cohort import load_cohort
 from facehealth.data.splits import make_splits, save_splits
 from facehealth.data.synth import SynthConfig, synthesize_cohort
+from facehealth.docblocks import add_doc_arguments, check_block, provenance, write_block
 from facehealth.evaluate.bootstrap import bootstrap_ci
 from facehealth.faces.config import FacesConfig, VideoConfig
 from facehealth.faces.prepare import prepare_faces
 from facehealth.train.config import OptimConfig
 from facehealth.train.finetune import FinetuneConfig, finetune
 
+REPO = Path(__file__).resolve().parents[1]
+BLOCK = "affective-inputs"  # the marker name of this script's table in docs/benchmarks.md
 CLASSES = ("healthy", "MDD", "BPD")
 VARIANTS = (
     ("temporal", "pixels"),
@@ -56,13 +61,34 @@ def _balanced(y: np.ndarray, pred: np.ndarray) -> float:
     return float(balanced_accuracy_score(y, pred)) if len(np.unique(y)) > 1 else float("nan")
 
 
+def block(argv: list[str], rows: list[dict], majority: float, sizes: dict[str, int], seconds: float) -> str:
+    """The provenance line (cohort, split sizes, time) and one row per frame input and pooling."""
+    split = " / ".join(f"{n} {name}" for name, n in sizes.items())
+    lines = [
+        f"{provenance(argv)}; {sum(sizes.values())} subjects ({split}), {seconds:.0f} s in all. "
+        f"Test split, [subject-bootstrap 95% CI]; the majority class is {100 * majority:.0f}%.",
+        "",
+        "| frame input | pooling | accuracy | balanced accuracy | best epoch |",
+        "|---|---|---|---|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['frame input']} | `{r['pooling']}` | {r['accuracy']} | {r['balanced_accuracy']} "
+            f"| {r['best_epoch']} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subjects", type=int, default=150)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--work", type=Path, default=None)
+    add_doc_arguments(parser, REPO / "docs" / "benchmarks.md")
     args = parser.parse_args()
+    if args.doc:
+        check_block(args.doc, BLOCK)  # before the measurement, not after
     work = args.work or Path(tempfile.mkdtemp(prefix="fh-affective-"))
     start = time.perf_counter()
     cohort = synthesize_cohort(
@@ -70,7 +96,9 @@ def main() -> None:
         SynthConfig(subjects=args.subjects, images_per_subject=1, videos_per_subject=1, video_fps=2.5, seed=args.seed),
     )
     labels = load_cohort(cohort).subject_labels()
-    save_splits(make_splits(labels, args.seed, 0.25, 0.2, stratify="affective"), cohort)
+    splits = make_splits(labels, args.seed, 0.25, 0.2, stratify="affective")
+    save_splits(splits, cohort)
+    sizes = {name: int((splits["split"] == name).sum()) for name in ("train", "val", "test")}
     prepared = prepare_faces(cohort, work / "faces", FacesConfig(video=VideoConfig(fps=2.5)), workers=2).out_dir
     truth = labels.set_index("subject_id")["affective"]
     rng = np.random.default_rng(0)
@@ -114,14 +142,12 @@ def main() -> None:
                 "seconds": round(time.perf_counter() - t0),
             }
         )
-    table = pd.DataFrame(rows)
-    print(table.to_string(index=False))
+    print(pd.DataFrame(rows).to_string(index=False))
     majority = truth[pred.loc[pred["split"] == "test", "subject_id"]].value_counts(normalize=True).iloc[0]
-    print(f"majority-class accuracy on the test split: {majority:.2f}")
-    print(
-        f"{args.subjects} subjects, seed {args.seed}; {time.perf_counter() - start:.0f} s on "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; work folder {work}"
-    )
+    text = block(sys.argv, rows, float(majority), sizes, time.perf_counter() - start)
+    print(f"work folder {work}\n\n{text}")
+    if args.doc:
+        write_block(args.doc, BLOCK, text)
 
 
 if __name__ == "__main__":
