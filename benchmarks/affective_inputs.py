@@ -33,7 +33,7 @@ from sklearn.metrics import balanced_accuracy_score
 from facehealth.data.cohort import load_cohort
 from facehealth.data.splits import make_splits, save_splits
 from facehealth.data.synth import SynthConfig, synthesize_cohort
-from facehealth.docblocks import add_doc_arguments, check_block, provenance, write_block
+from facehealth.docblocks import add_doc_arguments, check_block, markdown_table, provenance, write_block
 from facehealth.evaluate.bootstrap import bootstrap_ci
 from facehealth.faces.config import FacesConfig, VideoConfig
 from facehealth.faces.prepare import prepare_faces
@@ -68,15 +68,12 @@ def block(argv: list[str], rows: list[dict], majority: float, sizes: dict[str, i
         f"{provenance(argv)}; {sum(sizes.values())} subjects ({split}), {seconds:.0f} s in all. "
         f"Test split, [subject-bootstrap 95% CI]; the majority class is {100 * majority:.0f}%.",
         "",
-        "| frame input | pooling | accuracy | balanced accuracy | best epoch |",
-        "|---|---|---|---|---:|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['frame input']} | `{r['pooling']}` | {r['accuracy']} | {r['balanced_accuracy']} "
-            f"| {r['best_epoch']} |"
-        )
-    return "\n".join(lines)
+    header = ("frame input", "pooling", "accuracy", "balanced accuracy", "best epoch")
+    cells = [
+        (r["frame input"], f"`{r['pooling']}`", r["accuracy"], r["balanced_accuracy"], r["best_epoch"]) for r in rows
+    ]
+    return "\n".join(lines + markdown_table(header, "llllr", cells))
 
 
 def main() -> None:

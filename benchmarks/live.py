@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facehealth.docblocks import add_doc_arguments, check_block, provenance, write_block
+from facehealth.docblocks import add_doc_arguments, check_block, markdown_table, provenance, write_block
 
 REPO = Path(__file__).resolve().parents[1]
 BLOCK = "live"  # the marker name of this script's table in docs/benchmarks.md
@@ -140,18 +140,22 @@ def block(argv: list[str], seconds: float, detect_every: int, tracking: float, r
         "",
         f"Tracking alone: {tracking:.0f} frames/s.",
         "",
-        "| full loop | frames/s | latency median (ms) | latency p95 (ms) | model calls per s of video "
-        "| last heart rate (planted 72) | RSS after 10 s / at the end (MiB) |",
-        "|---|---:|---:|---:|---:|---:|---|",
     ]
-    for r in runs:
-        refresh = "—" if r.refresh_per_s is None else f"{r.refresh_per_s:.2f}"
-        bpm = "—" if r.bpm is None else f"{r.bpm:.1f} BPM"
-        lines.append(
-            f"| {r.label} | {r.frames_per_s:.0f} | {r.latency_median_ms:.1f} | {r.latency_p95_ms:.0f} | {refresh} "
-            f"| {bpm} | {r.rss_first_mib:.0f} / {r.rss_last_mib:.0f} |"
+    header = ("full loop", "frames/s", "latency median (ms)", "latency p95 (ms)", "model calls per s of video")
+    header += ("last heart rate (planted 72)", "RSS after 10 s / at the end (MiB)")
+    cells = [
+        (
+            r.label,
+            f"{r.frames_per_s:.0f}",
+            f"{r.latency_median_ms:.1f}",
+            f"{r.latency_p95_ms:.0f}",
+            "—" if r.refresh_per_s is None else f"{r.refresh_per_s:.2f}",
+            "—" if r.bpm is None else f"{r.bpm:.1f} BPM",
+            f"{r.rss_first_mib:.0f} / {r.rss_last_mib:.0f}",
         )
-    return "\n".join(lines)
+        for r in runs
+    ]
+    return "\n".join(lines + markdown_table(header, "lrrrrrl", cells))
 
 
 def main() -> None:

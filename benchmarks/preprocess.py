@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from facehealth.docblocks import add_doc_arguments, check_block, provenance, write_block
+from facehealth.docblocks import add_doc_arguments, check_block, markdown_table, provenance, write_block
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "faces"
@@ -152,18 +152,19 @@ def block(argv: list[str], n: int, rows: list[tuple[str, dict]]) -> str:
     if len(rows) == 3:  # the baseline ran
         speedup = _speed(rows[1][1]) / _speed(rows[2][1])
         head += f"; facehealth with 2 workers is {speedup:.1f}× as fast as plain dlib"
-    lines = [
-        head + ".",
-        "",
-        "| pipeline | images/s | faces found | crops kept | peak RSS (MiB) | wall s |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for name, r in rows:
-        lines.append(
-            f"| {name} | {_speed(r):.1f} | {r['found']}/{r['images']} | {r['kept']} | "
-            f"{r['rss'] / 2**20:.0f} | {r['seconds']:.1f} |"
+    header = ("pipeline", "images/s", "faces found", "crops kept", "peak RSS (MiB)", "wall s")
+    cells = [
+        (
+            name,
+            f"{_speed(r):.1f}",
+            f"{r['found']}/{r['images']}",
+            r["kept"],
+            f"{r['rss'] / 2**20:.0f}",
+            f"{r['seconds']:.1f}",
         )
-    return "\n".join(lines)
+        for name, r in rows
+    ]
+    return "\n".join([head + ".", "", *markdown_table(header, "lrrrrr", cells)])
 
 
 def main() -> None:

@@ -121,3 +121,20 @@ def test_live_block_reports_the_tracker_and_each_loop_run():
     assert "| no model | 91 | 2.6 | 84 | — | 72.0 BPM | 1081 / 1102 |" in text
     assert "| with a model | 85 | 2.9 | 85 | 1.00 | — | 1403 / 1416 |" in text
     assert bench.rss_mib() > 10
+
+
+def test_affective_inputs_block_states_the_split_and_the_majority_class():
+    bench = _script("affective_inputs")
+    rows = [
+        {
+            "frame input": "landmarks",
+            "pooling": "stats",
+            "accuracy": "0.87 [0.76, 0.97]",
+            "balanced_accuracy": "0.90 [0.81, 0.97]",
+            "best_epoch": 2,
+        }
+    ]
+    text = bench.block(["benchmarks/affective_inputs.py"], rows, 0.45, {"train": 82, "val": 30, "test": 38}, 222.4)
+    head = text.splitlines()[0]
+    assert "150 subjects (82 train / 30 val / 38 test), 222 s in all" in head and "majority class is 45%" in head
+    assert "| landmarks | `stats` | 0.87 [0.76, 0.97] | 0.90 [0.81, 0.97] | 2 |" in text

@@ -11,6 +11,7 @@ from facehealth.docblocks import (
     check_block,
     commands,
     machine_line,
+    markdown_table,
     markers,
     provenance,
     read_block,
@@ -92,3 +93,12 @@ def test_doc_arguments_default_to_the_doc_and_no_doc_clears_it():
     assert parser.parse_args([]).doc == Path("docs/benchmarks.md")
     assert parser.parse_args(["--doc", "/tmp/x.md"]).doc == Path("/tmp/x.md")
     assert parser.parse_args(["--no-doc"]).doc is None
+
+
+def test_markdown_table_aligns_each_column_and_checks_the_row_width():
+    lines = markdown_table(("arm", "MAE"), "lr", [("mean", "6.82"), ("ridge", 4.78)])
+    assert lines == ["| arm | MAE |", "|---|---:|", "| mean | 6.82 |", "| ridge | 4.78 |"]
+    with pytest.raises(ValueError, match="2 cells for 3 columns"):
+        markdown_table(("a", "b", "c"), "lll", [("x", "y")])
+    with pytest.raises(ValueError, match="one 'l' or 'r' per column"):
+        markdown_table(("a", "b"), "lc", [])

@@ -16,7 +16,7 @@ import argparse
 import os
 import platform
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,12 +28,29 @@ __all__ = [
     "commands",
     "machine",
     "machine_line",
+    "markdown_table",
     "markers",
     "provenance",
     "read_block",
     "replace_block",
     "write_block",
 ]
+
+
+def markdown_table(header: Sequence[str], align: str, rows: Iterable[Sequence[object]]) -> list[str]:
+    """A Markdown table's lines: ``header``, the rule (``align``: one 'l' or 'r' per column), one line per row.
+
+    Cells are written with ``str``: the caller formats numbers, so each table keeps its own precision.
+    """
+    if len(align) != len(header) or set(align) - {"l", "r"}:
+        raise ValueError(f"align {align!r}: one 'l' or 'r' per column of {list(header)}")
+    rule = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
+    out = ["| " + " | ".join(header) + " |", rule]
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"row {list(row)}: {len(row)} cells for {len(header)} columns")
+        out.append("| " + " | ".join(str(cell) for cell in row) + " |")
+    return out
 
 
 def markers(name: str) -> tuple[str, str]:
