@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -138,3 +139,26 @@ def test_affective_inputs_block_states_the_split_and_the_majority_class():
     head = text.splitlines()[0]
     assert "150 subjects (82 train / 30 val / 38 test), 222 s in all" in head and "majority class is 45%" in head
     assert "| landmarks | `stats` | 0.87 [0.76, 0.97] | 0.90 [0.81, 0.97] | 2 |" in text
+
+
+def test_pretraining_benefit_block_counts_the_validation_labels_and_pairs_the_arms():
+    bench = _script("pretraining_benefit")
+    rows = []
+    for arm, mean in (("foundation", 12.0), ("vit_scratch", 14.9), ("other", 1.0)):
+        for n in (20, 60):
+            rows.append(
+                {
+                    "arm": arm,
+                    "n": n,
+                    "task": "age",
+                    "metric": "mae",
+                    "mean": mean + n / 100,
+                    "low": mean - 2,
+                    "high": mean + 2,
+                    "n_val": 36,
+                }
+            )
+    text = bench.block(["benchmarks/pretraining_benefit.py"], pd.DataFrame(rows), "240 subjects")
+    assert text.splitlines()[0].startswith("`python benchmarks/pretraining_benefit.py`: ")
+    assert "| age (mae) | 20 + 36 | 12.20 [10.00, 14.00] | 15.10 [12.90, 16.90] |" in text
+    assert "| age (mae) | 60 + 36 |" in text and "other" not in text
