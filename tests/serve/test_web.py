@@ -40,3 +40,64 @@ def test_sign_in_add_person_upload_and_read_the_report(sqlite_server, tmp_path):
         page.screenshot(path=str(shots / "serve-person-page.png"), full_page=True)
         browser.close()
     assert not errors, errors
+
+
+def _fake_camera_clip(path: Path, bpm: float) -> None:
+    """A 12 s 640x480 Y4M of a real photo with a planted pulse: what Chromium's fake camera plays."""
+    import numpy as np
+
+    from facehealth.faces.io import read_image
+    from facehealth.faces.pipeline import FacePipeline
+    from facehealth.live.synthetic import PulseVideoSpec, place_face, pulse_frames, skin_mask, write_y4m
+
+    canvas, _, _ = place_face(np.asarray(read_image(fixture_path("obama.jpg"))))
+    landmarks = FacePipeline().process(canvas).faces[0].landmarks
+    spec = PulseVideoSpec(bpm=bpm, seconds=12.0, fps=15.0, amplitude=0.006, jpeg_quality=None)
+    write_y4m(path, pulse_frames(canvas, skin_mask(canvas.shape[:2], landmarks), spec), fps=15)
+
+
+def test_live_page_shows_the_face_a_heart_rate_and_scores_from_the_fake_camera(sqlite_server, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("no Chromium (Debian package chromium); .ci/run installs it")
+    bpm = 72.0
+    clip = tmp_path / "camera.y4m"
+    _fake_camera_clip(clip, bpm)
+    _token, email = sqlite_server.user()
+    shots = Path(os.environ.get("FACEHEALTH_ARTIFACTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    args = [
+        "--no-sandbox",
+        "--use-fake-ui-for-media-stream",  # grant the camera without a prompt
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+    ]
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(sqlite_server.url + "/")
+        page.get_by_label("E-mail address").fill(email)
+        page.get_by_label("Password").fill("a-long-password-9")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("link", name="Live camera").click()
+        page.get_by_role("button", name="Start camera").click()
+        page.get_by_text("beats per minute").wait_for(timeout=120_000)
+        rows = page.locator("#scores tbody tr")
+        rows.first.wait_for(timeout=30_000)
+        value_cells = "[...document.querySelectorAll('#scores tbody tr td:nth-child(2)')]"
+        page.wait_for_function(f"{value_cells}.some(td => /^-?[0-9.]+$/.test(td.textContent))", timeout=60_000)
+        hr_text = page.locator("#heart-rate").inner_text()
+        warnings = page.locator("#warnings").inner_text()
+        scores = page.locator("#scores").inner_text()
+        stats = page.locator("#stats").inner_text()
+        page.screenshot(path=str(shots / "serve-live-page.png"), full_page=True)
+        page.get_by_role("button", name="Stop").click()
+        browser.close()
+    assert not errors, errors
+    print(hr_text, "|", stats, "|", scores.replace("\n", " / "))
+    measured = float(hr_text.split()[0])
+    assert abs(measured - bpm) <= 6, hr_text
+    assert "synthetic" in warnings.lower()
+    assert "age" in scores

@@ -34,7 +34,17 @@ def serve(
 
     settings = load_settings(data_dir, model)
     out.print(f"facehealth service on http://{host}:{port} (data: {settings.data_dir})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    out.print(f"the live camera page: http://{host}:{port}/live")
+    # The sans-I/O websockets protocol (the legacy one is deprecated); a message above the live frame
+    # limit closes the socket (1009) before it is buffered.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        ws="websockets-sansio",
+        ws_max_size=settings.live_frame_bytes + 1024,
+    )
 
 
 @serve_app.command("create-admin")

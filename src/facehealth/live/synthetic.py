@@ -19,7 +19,15 @@ import numpy as np
 from facehealth.errors import OutputError
 from facehealth.live.rppg import skin_polygons
 
-__all__ = ["PulseVideoSpec", "SyntheticFrame", "place_face", "skin_mask", "pulse_frames", "write_video"]
+__all__ = [
+    "PulseVideoSpec",
+    "SyntheticFrame",
+    "place_face",
+    "skin_mask",
+    "pulse_frames",
+    "write_video",
+    "write_y4m",
+]
 
 _PPG_SIGNATURE = np.array([0.33, 0.77, 0.53]) / 0.77  # relative to green
 
@@ -130,4 +138,27 @@ def write_video(path: str | Path, frames: Iterator[SyntheticFrame], fps: float) 
     finally:
         if writer is not None:
             writer.release()
+    return count
+
+
+def write_y4m(path: str | Path, frames: Iterator[SyntheticFrame], fps: int) -> int:
+    """Write frames as uncompressed YUV4MPEG2 (4:2:0); returns the count.
+
+    This is the format Chromium plays as a fake camera
+    (``--use-file-for-fake-video-capture=clip.y4m``), so the live web page can be tried and tested
+    without a camera. Width and height must be even (4:2:0 halves both for the chroma planes).
+    """
+    count = 0
+    try:
+        with open(path, "wb") as fh:
+            for fr in frames:
+                h, w = fr.image.shape[:2]
+                if count == 0:
+                    if h % 2 or w % 2:
+                        raise OutputError(f"a Y4M video needs an even width and height, not {w}x{h}")
+                    fh.write(f"YUV4MPEG2 W{w} H{h} F{int(fps)}:1 Ip A1:1 C420jpeg\n".encode())
+                fh.write(b"FRAME\n" + cv2.cvtColor(fr.image, cv2.COLOR_RGB2YUV_I420).tobytes())
+                count += 1
+    except OSError as exc:
+        raise OutputError(f"cannot write video '{path}': {exc}") from exc
     return count

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,10 @@ class ModelHandle:
         self.model = model
         self.path = path
         self.model_id = path.name
-        meta = model.meta
+        self.meta = meta = model.meta
+        # One prediction at a time: the face pipeline's TFLite interpreter and dlib predictor are
+        # not safe to call from two threads at once (uploads and live sessions share this model).
+        self._lock = threading.Lock()
         self.card: dict[str, Any] = {
             "model_id": self.model_id,
             "backbone": meta.backbone,
@@ -35,6 +39,11 @@ class ModelHandle:
             "best_epoch": meta.best_epoch,
             "intended_use": "research and personal tracking; not a medical device and not a diagnosis",
         }
+
+    def predict(self, source: Any) -> Any:
+        """The model's prediction, one caller at a time (also what the live engine calls)."""
+        with self._lock:
+            return self.model.predict(source)
 
 
 def load_model(path: Path) -> ModelHandle:
@@ -49,7 +58,7 @@ def score(handle: ModelHandle, rgb: np.ndarray) -> tuple[Any, dict[str, tuple[fl
     The intervals are the prediction's own: calibrated by the checkpoint on single photos
     (facehealth.models.calibration); None when the checkpoint was not calibrated.
     """
-    prediction = handle.model.predict(rgb)
+    prediction = handle.predict(rgb)
     return prediction, dict(prediction.intervals) or None
 
 

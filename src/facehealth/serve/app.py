@@ -8,13 +8,14 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from facehealth.serve.analyses import load_model
 from facehealth.serve.db import make_engine, make_sessionmaker, upgrade
 from facehealth.serve.errors import install_error_handlers
-from facehealth.serve.routes import auth, people, system, users
+from facehealth.serve.live import LiveSlots
+from facehealth.serve.routes import auth, live, people, system, users
 from facehealth.serve.settings import Settings, load_settings
 from facehealth.serve.throttle import RateLimiter
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.login_limiter = RateLimiter(settings.login_attempts, settings.login_window_s)
         # Loaded once here, shared by every request (never per request, never at import time).
         app.state.model = load_model(settings.model_path) if settings.model_path else None
+        app.state.live_slots = LiveSlots(settings.live_sessions)
         yield
         engine.dispose()
 
@@ -80,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response.headers["Cache-Control"] = "no-store"  # health data stays out of caches
         return response
 
-    for module in (system, auth, users, people):
+    for module in (system, auth, users, people, live):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -89,8 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(STATIC / "index.html")
 
     @app.get("/live", include_in_schema=False)
-    def live() -> HTMLResponse:
-        # Placeholder: the live-camera page arrives with facehealth.live.
-        return HTMLResponse("<!doctype html><title>Live camera</title><p>The live camera page is not ready yet.</p>")
+    def live_page() -> FileResponse:
+        return FileResponse(STATIC / "live.html")
 
     return app

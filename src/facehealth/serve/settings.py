@@ -29,6 +29,11 @@ class Settings:
     login_attempts: int = 5
     login_window_s: float = 60.0
     cors_origins: tuple[str, ...] = ()  # empty = same origin only
+    # Live camera: a 1080p JPEG frame is ~0.3-0.6 MB; 4K UHD (8.3 MP) is the largest camera frame we take.
+    live_frame_bytes: int = 4_000_000
+    live_pixels: int = 8_300_000
+    # Each live session keeps about one CPU core busy; more than this and every session slows down.
+    live_sessions: int = 4
 
     @property
     def is_sqlite(self) -> bool:
@@ -78,4 +83,5 @@ def load_settings(
         model_path=Path(model) if model else None,
         access_minutes=int(os.environ.get("FACEHEALTH_ACCESS_MINUTES", 15)),
         cors_origins=origins,
+        live_sessions=int(os.environ.get("FACEHEALTH_LIVE_SESSIONS", 4)),
     )

@@ -79,6 +79,7 @@ function chart(name, points, n) {
   const ns = "http://www.w3.org/2000/svg", W = 400, H = 120, P = 30;
   const ys = points.flatMap((p) => (p.iv ? [p.x, p.iv[0], p.iv[1]] : [p.x]));
   let lo = Math.min(...ys), hi = Math.max(...ys); if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
+  if (name.endsWith("(probability)")) { lo = Math.max(lo, 0); hi = Math.min(hi, 1); }  // never outside 0-1
   const X = (i) => P + (n > 1 ? (i * (W - 2 * P)) / (n - 1) : (W - 2 * P) / 2);
   const TOP = 28;  // room for the chart's title above the highest point
   const Y = (y) => H - P / 2 - ((y - lo) * (H - P / 2 - TOP)) / (hi - lo);
