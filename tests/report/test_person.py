@@ -156,3 +156,22 @@ def test_a_model_trained_on_synthetic_faces_says_so_first(prediction):
     synthetic = person_report(dataclasses.replace(prediction, synthetic_model=True), None, "p1", model_id="m")
     assert synthetic.paragraphs[0].startswith("WARNING: this model was trained on synthetic faces")
     assert "not health information" in synthetic.html
+
+
+def test_change_alerts_against_the_persons_own_visits_with_the_rule_stated(prediction):
+    def visit(day, hb, cad):
+        p = dataclasses.replace(prediction, values={"haemoglobin": hb, "age": 57.0}, probabilities={"cad": cad})
+        return Visit.from_prediction(p, "p1", "model-a", f"2026-03-{day:02d}T10:00:00")
+
+    steady = [visit(d, hb, cad) for d, hb, cad in [(1, 15.0, 0.20), (8, 15.2, 0.22), (15, 14.9, 0.21), (22, 15.1, 0.2)]]
+    drop = dataclasses.replace(prediction, values={"haemoglobin": 12.0, "age": 57.0}, probabilities={"cad": 0.21})
+    text = person_report(drop, steady, "p1", model_id="model-a", time="2026-04-01T10:00:00").text
+    assert "Change alert: your estimated haemoglobin (12.0) is below your own usual range" in text
+    assert "from your last 4 visits" in text
+    assert "chance of coronary artery disease" not in text.split("Change alert")[-1].split("\n")[0]
+    assert "95 of 100 of your own visits" in text  # the rule, in words
+    usual = dataclasses.replace(drop, values={"haemoglobin": 15.0, "age": 57.0})
+    same = person_report(usual, steady, "p1", model_id="model-a", time="2026-04-01T10:00:00").text
+    assert "No change alert" in same
+    few = person_report(drop, steady[:2], "p1", model_id="model-a", time="2026-04-01T10:00:00").text
+    assert "Change alerts start once there are 3 earlier visits" in few

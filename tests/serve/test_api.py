@@ -75,3 +75,26 @@ def test_report_before_any_visit_is_404_json(server):
     pid = _person(server, token)
     reply = server.call("GET", f"/api/people/{pid}/report.txt", token=token)
     assert reply.status == 404 and reply.json()["error"]["code"] == "no_visits"
+
+
+def test_change_alerts_follow_the_persons_own_visits(server):
+    from facehealth.report.alerts import check_change
+
+    token, _ = server.user()
+    pid = _person(server, token)
+    assert server.call("GET", f"/api/people/{pid}/alerts", token=token).status == 404
+    for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"):
+        assert _upload(server, token, pid, name).status == 201
+    history = server.call("GET", f"/api/people/{pid}/analyses", token=token).json()
+    assert [h["alerts"]["age"] for h in history[:3]] == ["not_enough_visits"] * 3
+    latest = server.call("GET", f"/api/people/{pid}/alerts", token=token).json()
+    assert "95 of 100" in latest["rule"] and latest["alpha"] == 0.05
+    assert set(latest["checks"]) == {"age", "cad", "survival_risk"}
+    ages = [h["values"]["age"] for h in history]
+    expected = check_change(ages[:3], ages[3], "age")  # the library's rule on the values the API returned
+    age = latest["checks"]["age"]
+    assert age["status"] == expected.status and age["n_baseline"] == 3
+    assert age["low"] == expected.low and age["high"] == expected.high
+    assert {k: c["status"] for k, c in latest["checks"].items()} == history[-1]["alerts"]
+    report = server.call("GET", f"/api/people/{pid}/report.txt", token=token).body.decode()
+    assert "your own usual range" in report

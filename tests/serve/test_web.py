@@ -30,13 +30,22 @@ def test_sign_in_add_person_upload_and_read_the_report(sqlite_server, tmp_path):
         page.get_by_label("Name or code of a new person").fill("Browser person")
         page.get_by_role("button", name="Add person").click()
         page.get_by_role("link", name="Browser person (0 visits)").click()
-        page.get_by_label("Photo of the face (JPEG, PNG or WebP)").set_input_files(str(fixture_path("obama.jpg")))
-        page.get_by_role("button", name="Analyse").click()
-        page.get_by_text("Analysis done.").wait_for(timeout=60_000)
-        page.locator("#history-table tbody tr").first.wait_for()
-        assert page.locator("#history-table tbody tr").count() == 1
+        photos = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg")
+        for n, name in enumerate(photos, 1):
+            page.get_by_label("Photo of the face (JPEG, PNG or WebP)").set_input_files(str(fixture_path(name)))
+            page.get_by_role("button", name="Analyse").click()
+            page.get_by_text("Analysis done.").wait_for(timeout=60_000)
+            page.locator(f"#history-table tbody tr:nth-child({n})").wait_for()
+            if n == 1:
+                page.get_by_text("Change alerts start after 3 visits.").wait_for()
+        assert page.locator("#history-table tbody tr").count() == len(photos)
         assert page.locator("#charts svg").count() >= 1
         assert "synthetic" in page.locator("#report").inner_text().lower()
+        alerts = page.locator("#alerts").inner_text()
+        assert "95 of 100 of your own visits" in alerts
+        assert ("Change alert:" in alerts) or ("No change alert" in alerts)
+        flagged = page.locator("#charts circle[fill='#a50e0e']").count()
+        assert flagged == alerts.count("Change alert:")  # each alert of the latest visit is drawn
         page.screenshot(path=str(shots / "serve-person-page.png"), full_page=True)
         browser.close()
     assert not errors, errors

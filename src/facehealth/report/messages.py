@@ -60,6 +60,16 @@ MESSAGES_EN: dict[str, str] = {
     "trend.model_changed": (
         "The model changed since then ({before} to {after}), so differences may come from the model."
     ),
+    "alert.up": (
+        "Change alert: your estimated {name} ({after}) is above your own usual range ({low} to {high}, "
+        "from your last {n} visits)."
+    ),
+    "alert.down": (
+        "Change alert: your estimated {name} ({after}) is below your own usual range ({low} to {high}, "
+        "from your last {n} visits)."
+    ),
+    "alert.none": "No change alert: every estimate is within your own usual range.",
+    "alert.not_yet": "Change alerts start once there are {n} earlier visits scored by this model.",
     "next.discuss": (
         "If any estimate worries you, or you have symptoms, talk to your doctor: they can order the blood tests "
         "or examinations that actually measure these things."

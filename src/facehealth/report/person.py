@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from facehealth.data.biomarkers import BIOMARKERS
+from facehealth.report.alerts import MIN_VISITS, ChangeCheck, change_checks, rule_text
 from facehealth.report.history import HistoryStore, Visit
 from facehealth.report.messages import Translator
 
@@ -89,7 +90,7 @@ def person_report(
 
     scores = _score_lines(visit, _)
     quality = _quality_lines(visit.quality, _)
-    trend = _trend_lines(visit, previous, _)
+    trend = _trend_lines(visit, previous, _) + _alert_lines(change_checks([*earlier, visit]), visit, _)
     next_steps = [_("next.discuss"), _("next.urgent"), _("disclaimer")]
     intro = _("intro", faces=visit.quality.get("faces_used", 0), model=model_id or "unnamed model")
     if getattr(prediction, "synthetic_model", False):  # from the checkpoint's record of its cohort
@@ -281,6 +282,23 @@ def _trend_lines(visit: Visit, previous: Visit | None, _: Translator) -> list[st
     if previous.model_id and visit.model_id and previous.model_id != visit.model_id:
         lines.append(_("trend.model_changed", before=previous.model_id, after=visit.model_id))
     return lines
+
+
+def _alert_lines(checks: Mapping[str, ChangeCheck], visit: Visit, _: Translator) -> list[str]:
+    """Each estimate against the person's own baseline (facehealth.report.alerts), then the rule."""
+    shown = [c for k, c in checks.items() if k in visit.values or k in visit.probabilities]
+    ready = [c for c in shown if c.status != "not_enough_visits"]
+    if not ready:
+        return [_("alert.not_yet", n=MIN_VISITS)] if shown else []
+    lines = []
+    for c in ready:
+        if c.alert:
+            probability = c.key in visit.probabilities
+            fmt = _pct if probability else _num
+            name = _("name.chance", name=_.name(c.key)) if probability else _.name(c.key)
+            values = {"after": fmt(c.value), "low": fmt(c.low), "high": fmt(c.high)}
+            lines.append(_(f"alert.{c.direction}", name=name, n=c.n_baseline, **values))
+    return (lines or [_("alert.none")]) + [rule_text()]
 
 
 def _html(title: str, intro: str, sections: list[tuple[str, list[str]]]) -> str:

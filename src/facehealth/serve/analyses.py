@@ -12,11 +12,22 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from facehealth.report.alerts import alert_history, alerts_payload, change_checks
 from facehealth.report.history import Visit
 from facehealth.report.person import person_report
 from facehealth.serve.orm import Analysis, Person, utcnow
 
-__all__ = ["ModelHandle", "load_model", "score", "record_analysis", "visits_of", "export_csv", "analysis_dict"]
+__all__ = [
+    "ModelHandle",
+    "load_model",
+    "score",
+    "record_analysis",
+    "visits_of",
+    "export_csv",
+    "analysis_dict",
+    "history_dicts",
+    "latest_alerts",
+]
 
 
 class ModelHandle:
@@ -115,6 +126,20 @@ def analysis_dict(a: Analysis) -> dict[str, Any]:
         "image_stored": a.image_encrypted is not None,
         **a.payload,
     }
+
+
+def history_dicts(person: Person) -> list[dict[str, Any]]:
+    """Every analysis, oldest first, each with its change-alert status per score against the ones before."""
+    checks = alert_history(visits_of(person))
+    return [
+        analysis_dict(a) | {"alerts": {k: c.status for k, c in ch.items()}}
+        for a, ch in zip(person.analyses, checks, strict=True)
+    ]
+
+
+def latest_alerts(person: Person) -> dict[str, Any]:
+    """The latest visit's change checks against the person's own earlier visits, with the rule."""
+    return alerts_payload(change_checks(visits_of(person)))
 
 
 def export_csv(person: Person) -> str:

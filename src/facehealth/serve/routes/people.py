@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from facehealth.serve.accounts import audit
-from facehealth.serve.analyses import analysis_dict, export_csv, record_analysis, score
+from facehealth.serve.analyses import analysis_dict, export_csv, history_dicts, latest_alerts, record_analysis, score
 from facehealth.serve.deps import CurrentUser, SessionDep, SettingsDep, get_person
 from facehealth.serve.errors import ServiceError
 from facehealth.serve.orm import Person
@@ -90,7 +90,17 @@ async def analyse(
 
 @router.get("/{person_id}/analyses")
 def history(person_id: int, user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
-    return [analysis_dict(a) for a in get_person(session, user, person_id).analyses]
+    """Every analysis, oldest first; ``alerts`` gives each score's change-alert status at that visit."""
+    return history_dicts(get_person(session, user, person_id))
+
+
+@router.get("/{person_id}/alerts")
+def alerts(person_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """The latest visit against the person's own earlier visits (rule: facehealth.report.alerts)."""
+    person = get_person(session, user, person_id)
+    if not person.analyses:
+        raise ServiceError(404, "no_visits", f"person {person_id} has no analyses yet")
+    return latest_alerts(person)
 
 
 def _latest(session: SessionDep, user: CurrentUser, person_id: int) -> Any:

@@ -60,6 +60,7 @@ async function showPerson(id) {
   $("person-title").textContent = person.label;
   const visits = await (await api(`/api/people/${id}/analyses`)).json();
   renderHistory(visits);
+  renderAlerts(visits.length ? await (await api(`/api/people/${id}/alerts`)).json() : null);
   $("report").textContent = visits.length ? await (await api(`/api/people/${id}/report.txt`)).text() : "No analyses yet.";
   show("person-view");
 }
@@ -68,9 +69,10 @@ function series(visits) {
   // Every numeric output over time: regression values and binary probabilities, with intervals.
   const out = {};
   visits.forEach((v, i) => {
-    for (const [k, x] of Object.entries(v.values || {})) (out[k] ||= []).push({ i, x, iv: (v.intervals || {})[k] });
+    const al = v.alerts || {};
+    for (const [k, x] of Object.entries(v.values || {})) (out[k] ||= []).push({ i, x, iv: (v.intervals || {})[k], alert: al[k] === "alert" });
     for (const [k, x] of Object.entries(v.probabilities || {}))
-      if (typeof x === "number") (out[k + " (probability)"] ||= []).push({ i, x, iv: (v.intervals || {})[k] });
+      if (typeof x === "number") (out[k + " (probability)"] ||= []).push({ i, x, iv: (v.intervals || {})[k], alert: al[k] === "alert" });
   });
   return out;
 }
@@ -85,14 +87,16 @@ function chart(name, points, n) {
   const Y = (y) => H - P / 2 - ((y - lo) * (H - P / 2 - TOP)) / (hi - lo);
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`); svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", `${name} over ${points.length} visits; latest ${points.at(-1).x.toFixed(2)}`);
+  const alerts = points.filter((p) => p.alert).length;
+  svg.setAttribute("aria-label", `${name} over ${points.length} visits; latest ${points.at(-1).x.toFixed(2)}; ${alerts} change alert(s)`);
   const add = (tag, attrs) => { const e = document.createElementNS(ns, tag); for (const k in attrs) e.setAttribute(k, attrs[k]); svg.append(e); return e; };
   add("text", { x: 2, y: 12 }).textContent = name;
   add("text", { x: 2, y: Y(hi) + 4 }).textContent = hi.toFixed(1);
   add("text", { x: 2, y: Y(lo) }).textContent = lo.toFixed(1);
   for (const p of points) if (p.iv) add("line", { x1: X(p.i), x2: X(p.i), y1: Y(p.iv[0]), y2: Y(p.iv[1]), stroke: "#7aa7e8", "stroke-width": 6 });
   add("polyline", { points: points.map((p) => `${X(p.i)},${Y(p.x)}`).join(" "), fill: "none", stroke: "#0b57d0", "stroke-width": 2 });
-  for (const p of points) add("circle", { cx: X(p.i), cy: Y(p.x), r: 4, fill: "#0b57d0" });
+  // A change alert (beyond the person's own usual range) is a larger dark-red point.
+  for (const p of points) add("circle", { cx: X(p.i), cy: Y(p.x), r: p.alert ? 7 : 4, fill: p.alert ? "#a50e0e" : "#0b57d0" });
   return svg;
 }
 
@@ -113,6 +117,21 @@ function renderHistory(visits) {
     }
     row.insertCell().textContent = (v.quality || {}).faces_used ?? "";
   }
+}
+
+function renderAlerts(latest) {
+  const box = $("alerts"); box.replaceChildren();
+  const line = (text) => box.append(Object.assign(document.createElement("p"), { textContent: text }));
+  if (!latest) { line("No visits yet."); return; }
+  const checks = Object.values(latest.checks);
+  const flagged = checks.filter((c) => c.status === "alert");
+  if (checks.every((c) => c.status === "not_enough_visits")) line("Change alerts start after 3 visits.");
+  else if (!flagged.length) line("No change alert at the latest visit.");
+  for (const c of flagged) {
+    line(`Change alert: ${c.key} ${c.value.toFixed(2)} is ${c.direction === "up" ? "above" : "below"} this person's usual range (${c.low.toFixed(2)} to ${c.high.toFixed(2)}, from ${c.n_baseline} earlier visits).`);
+    box.lastChild.className = "alert";
+  }
+  line(latest.rule); box.lastChild.className = "rule";
 }
 
 async function download(path, name, type) {
