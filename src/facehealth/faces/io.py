@@ -43,6 +43,7 @@ __all__ = [
     "decode_image_file",
     "to_rgb_array",
     "probe_video",
+    "expected_sampled_frames",
     "iter_video_frames",
     "write_image",
     "write_video",
@@ -221,6 +222,22 @@ def probe_video(path: str | Path) -> VideoInfo:
         return VideoInfo(stream.codec_context.width, stream.codec_context.height, fps, frames, duration)
     finally:
         container.close()
+
+
+def expected_sampled_frames(
+    info: VideoInfo, fps: float | None = None, every_n: int = 1, max_frames: int | None = None
+) -> int | None:
+    """How many frames :func:`iter_video_frames` will yield with these settings (for progress bars).
+
+    An estimate from the container's header: None when it gives neither a duration nor a frame count.
+    """
+    if fps is not None:
+        n = math.ceil(info.duration * fps) if info.duration else None
+    else:
+        n = math.ceil(info.frames / every_n) if info.frames else None
+    if n is not None and max_frames is not None:
+        n = min(n, max_frames)
+    return n
 
 
 def iter_video_frames(

@@ -13,7 +13,7 @@ scored and the scores are averaged, as DigitalShadow does for several photos.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,8 +144,10 @@ class FaceHealthModel:
         model, meta = model_from_checkpoint(path)
         return cls(model, meta, device)
 
-    def prepare(self, source: str | Path | np.ndarray) -> PreparedFaces:
+    def prepare(self, source: str | Path | np.ndarray, progress: Callable[[int], None] | None = None) -> PreparedFaces:
         """Detect, align and quality-gate the faces of a photo, video or RGB array, as in training.
+
+        ``progress`` is called with the number of frames read so far, after each frame.
 
         Raises:
             NoFaceError: no face passed the quality gate (the message counts the reasons).
@@ -163,6 +165,8 @@ class FaceHealthModel:
         shapes: list[np.ndarray] = []  # landmarks mapped into each crop (landmark-motion models)
         for result in results:
             frames += 1
+            if progress is not None:
+                progress(frames)
             rejected.update(result.rejected)
             for face in result.faces:
                 if face.quality.passed:
@@ -186,14 +190,14 @@ class FaceHealthModel:
             )
         return PreparedFaces(name, tuple(crops), tuple(times), tuple(shapes), tuple(reports), dict(rejected), frames)
 
-    def predict(self, source: str | Path | np.ndarray) -> Prediction:
-        """Score a photo or video file, or an RGB array.
+    def predict(self, source: str | Path | np.ndarray, progress: Callable[[int], None] | None = None) -> Prediction:
+        """Score a photo or video file, or an RGB array (``progress``: as in :meth:`prepare`).
 
         Raises:
             NoFaceError: no face passed the quality gate (the message counts the reasons).
             InputError: the file cannot be read.
         """
-        faces = self.prepare(source)
+        faces = self.prepare(source, progress)
         crops = list(faces.crops)
         outputs = self._score(crops, list(faces.times), list(faces.shapes))
         prediction = Prediction(

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from facehealth.serve.analyses import load_model
+from facehealth.serve.analyses import load_model, record_analysis
 from facehealth.serve.db import make_engine, make_sessionmaker, upgrade
 from facehealth.serve.errors import install_error_handlers
+from facehealth.serve.jobs import JobRunner, recover_interrupted
 from facehealth.serve.live import LiveSlots
-from facehealth.serve.routes import auth, live, people, system, users
+from facehealth.serve.routes import auth, jobs, live, people, system, users
 from facehealth.serve.settings import Settings, load_settings
 from facehealth.serve.throttle import RateLimiter
 
@@ -34,6 +36,21 @@ _HEADERS = {
 }
 
 
+def _job_runner(settings: Settings, sessions: Any) -> JobRunner | None:
+    """The video worker, after failing the jobs a stopped server left behind (None without a model)."""
+    tmp = settings.data_dir / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
+    recover_interrupted(sessions, tmp)
+    if settings.model_path is None:
+        return None
+    path = settings.model_path
+
+    def record(session: Any, person: Any, handle: Any, prediction: Any) -> Any:
+        return record_analysis(session, person, handle, prediction, dict(prediction.intervals) or None, None)
+
+    return JobRunner(sessions, lambda: load_model(path), record, tmp)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app; with no settings they come from the environment (see :mod:`facehealth.serve.settings`)."""
     settings = settings or load_settings()
@@ -48,7 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Loaded once here, shared by every request (never per request, never at import time).
         app.state.model = load_model(settings.model_path) if settings.model_path else None
         app.state.live_slots = LiveSlots(settings.live_sessions)
+        app.state.jobs = _job_runner(settings, app.state.sessions)
         yield
+        if app.state.jobs is not None:
+            app.state.jobs.shutdown()
         engine.dispose()
 
     app = FastAPI(title="facehealth", summary="Private face-health service", lifespan=lifespan)
@@ -66,8 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Refuse an announced oversized body before the multipart parser spools it to disk; the
         # upload route checks the bytes it reads again (a chunked body announces no length).
         length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > settings.max_upload_bytes + _FORM_OVERHEAD:
-            message = f"the request body exceeds the limit of {settings.max_upload_bytes:,} bytes"
+        limit = settings.max_video_bytes if request.url.path.endswith("/videos") else settings.max_upload_bytes
+        if length.isdigit() and int(length) > limit + _FORM_OVERHEAD:
+            message = f"the request body exceeds the limit of {limit:,} bytes"
             return JSONResponse({"error": {"code": "too_large", "message": message}}, 413)
         return await call_next(request)
 
@@ -82,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response.headers["Cache-Control"] = "no-store"  # health data stays out of caches
         return response
 
-    for module in (system, auth, users, people, live):
+    for module in (system, auth, users, people, jobs, live):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

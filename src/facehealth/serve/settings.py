@@ -23,6 +23,8 @@ class Settings:
     refresh_days: int = 14
     # 20 MB covers a full-resolution phone photo (typically 3-8 MB) with room to spare.
     max_upload_bytes: int = 20_000_000
+    # Videos: 200 MB is about 3 minutes of 1080p phone video, more than an analysis needs.
+    max_video_bytes: int = 200_000_000
     # 40 MP: above any phone camera; a decoded 40 MP RGB image is 120 MB, the memory we accept per request.
     max_pixels: int = 40_000_000
     # Login throttling: attempts per window per (client address, user name).

@@ -13,6 +13,7 @@ from facehealth.serve.accounts import audit
 from facehealth.serve.analyses import analysis_dict, export_csv, history_dicts, latest_alerts, record_analysis, score
 from facehealth.serve.deps import CurrentUser, SessionDep, SettingsDep, get_person
 from facehealth.serve.errors import ServiceError
+from facehealth.serve.jobs import job_dict, sniff_video_type
 from facehealth.serve.orm import Person
 from facehealth.serve.schemas import NewPerson, PersonOut
 from facehealth.serve.security import fernet_key
@@ -86,6 +87,28 @@ async def analyse(
     analysis = record_analysis(session, person, handle, prediction, intervals, encrypted)
     audit(session, user.id, "analysis.create", f"{person.id}/{analysis.id}")
     return analysis_dict(analysis)
+
+
+@router.post("/{person_id}/videos", status_code=202)
+async def analyse_video(
+    person_id: int,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    video: Annotated[UploadFile, File(description="an MP4, MOV, WebM or AVI video of the face")],
+) -> dict[str, Any]:
+    """Queue a video for analysis; poll ``GET /api/jobs/{id}``. The video is deleted when the job ends."""
+    person = get_person(session, user, person_id)
+    runner = request.app.state.jobs
+    if runner is None:
+        raise ServiceError(503, "no_model", "no model is loaded (start with --model CKPT)")
+    data = await read_upload(video, settings.max_video_bytes)
+    job = runner.submit(session, user.id, person, data, sniff_video_type(data))
+    audit(session, user.id, "video.upload", f"{person.id} (job {job.id})")
+    session.commit()  # the worker reads the job in its own session
+    runner.start(job.id)
+    return job_dict(job)
 
 
 @router.get("/{person_id}/analyses")

@@ -171,6 +171,25 @@ document.addEventListener("DOMContentLoaded", () => {
           say("Analysis done."); showPerson(currentPerson.id); }
     catch (err) { say(err.message, true); }
   });
+  $("video-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const form = new FormData(); form.append("video", $("video").files[0]);
+    const bar = $("video-progress"); bar.value = 0; bar.hidden = false;
+    say("Uploading the video…");
+    try {
+      let job = await (await api(`/api/people/${currentPerson.id}/videos`, { method: "POST", body: form })).json();
+      // The analysis runs in the background: poll its job until it ends.
+      while (job.state === "queued" || job.state === "running") {
+        say(job.state === "queued" ? "The video waits for its turn…" : `Analysing the video: ${job.frames_read} frames read…`);
+        await new Promise((r) => setTimeout(r, 500));
+        job = await (await api(`/api/jobs/${job.id}`)).json();
+        bar.value = job.progress;
+      }
+      bar.hidden = true;
+      if (job.state === "done") { say("Video analysis done."); showPerson(currentPerson.id); }
+      else say("The video could not be analysed: " + job.error, true);
+    } catch (err) { bar.hidden = true; say(err.message, true); }
+  });
   $("download-html").addEventListener("click", () => download(`/api/people/${currentPerson.id}/report.html`, "report.html", "text/html").catch((e) => say(e.message, true)));
   $("download-csv").addEventListener("click", () => download(`/api/people/${currentPerson.id}/export.csv`, "visits.csv", "text/csv").catch((e) => say(e.message, true)));
   $("delete-person").addEventListener("click", async () => {
