@@ -108,3 +108,51 @@ def test_login_is_throttled(sqlite_server):
     body = {"email": f"nobody-{uuid.uuid4().hex[:6]}@example.org", "password": "wrong-password-1"}
     statuses = [sqlite_server.call("POST", "/api/auth/login", json_body=body).status for _ in range(6)]
     assert statuses[:5] == [401] * 5 and statuses[5] == 429
+
+
+def test_an_invitation_creates_an_approved_account_once(sqlite_server):
+    from tests.serve.conftest import ADMIN
+
+    admin = sqlite_server.login(*ADMIN)["access_token"]
+    clinician, _ = sqlite_server.user()
+    body = {"role": "clinician", "email": "Invited@Example.org"}
+    assert sqlite_server.call("POST", "/api/users/invitations", token=clinician, json_body=body).status == 403
+    invitation = sqlite_server.call("POST", "/api/users/invitations", token=admin, json_body=body)
+    assert invitation.status == 201, invitation.body
+    token = invitation.json()["token"]
+    creds = {"email": "invited@example.org", "password": "invited-pass-42"}
+    wrong = {"email": "someone@example.org", "password": "invited-pass-42", "invitation": token}
+    refused = sqlite_server.call("POST", "/api/auth/register", json_body=wrong)
+    assert refused.status == 422 and "another e-mail" in refused.json()["error"]["message"]
+    joined = sqlite_server.call("POST", "/api/auth/register", json_body=creds | {"invitation": token, "role": "self"})
+    assert joined.status == 201 and joined.json()["approved"] is True
+    assert joined.json()["role"] == "clinician"  # the invitation's role, not the one asked for
+    assert sqlite_server.call("POST", "/api/auth/login", json_body=creds).status == 200
+    again = {"email": "other@example.org", "password": "invited-pass-42", "invitation": token}
+    reused = sqlite_server.call("POST", "/api/auth/register", json_body=again)
+    assert reused.status == 422 and "used" in reused.json()["error"]["message"]
+    made_up = sqlite_server.call("POST", "/api/auth/register", json_body=again | {"invitation": "x" * 43})
+    assert made_up.status == 422
+
+
+def test_an_expired_invitation_is_refused(sqlite_server):
+    import datetime as dt
+
+    from sqlalchemy import create_engine, text
+
+    from tests.serve.conftest import ADMIN
+
+    admin = sqlite_server.login(*ADMIN)["access_token"]
+    token = sqlite_server.call("POST", "/api/users/invitations", token=admin, json_body={"role": "self"}).json()
+    engine = create_engine(sqlite_server.database_url)
+    with engine.begin() as c:  # as if 8 days had passed
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        c.execute(text("UPDATE invitations SET expires_at = :t WHERE used_by IS NULL"), {"t": past})
+    engine.dispose()
+    creds = {
+        "email": f"late-{uuid.uuid4().hex[:6]}@example.org",
+        "password": "late-pass-4242",
+        "invitation": token["token"],
+    }
+    reply = sqlite_server.call("POST", "/api/auth/register", json_body=creds)
+    assert reply.status == 422 and "expired" in reply.json()["error"]["message"]

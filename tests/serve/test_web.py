@@ -15,7 +15,11 @@ def test_sign_in_add_person_upload_and_read_the_report(sqlite_server, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip("no Chromium (Debian package chromium); .ci/run installs it")
-    token, email = sqlite_server.user()
+    from tests.serve.conftest import ADMIN
+
+    admin = sqlite_server.login(*ADMIN)["access_token"]
+    invitation = sqlite_server.call("POST", "/api/users/invitations", token=admin, json_body={"role": "clinician"})
+    email, password = f"browser-{invitation.json()['token'][:6].lower()}@example.org", "a-long-password-9"
     shots = Path(os.environ.get("FACEHEALTH_ARTIFACTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as pw:
@@ -23,9 +27,12 @@ def test_sign_in_add_person_upload_and_read_the_report(sqlite_server, tmp_path):
         page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone-sized screen
         errors = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(sqlite_server.url + "/")
-        page.get_by_label("E-mail address").fill(email)
-        page.get_by_label("Password").fill("a-long-password-9")
+        page.goto(sqlite_server.url + "/#/join/" + invitation.json()["token"])  # the invitation link
+        page.get_by_label("New account's e-mail address").fill(email)
+        page.get_by_label("New password").fill(password)
+        page.get_by_role("button", name="Create account").click()
+        page.get_by_text("Account created: sign in above.").wait_for()
+        page.get_by_label("Password", exact=True).fill(password)  # the e-mail is filled in for us
         page.get_by_role("button", name="Sign in").click()
         page.get_by_label("Name or code of a new person").fill("Browser person")
         page.get_by_role("button", name="Add person").click()
@@ -53,6 +60,7 @@ def test_sign_in_add_person_upload_and_read_the_report(sqlite_server, tmp_path):
         browser.close()
     assert not errors, errors
     # Every alert in the person's history is drawn as a red point, and only those.
+    token = sqlite_server.login(email, password)["access_token"]
     pid = sqlite_server.call("GET", "/api/people", token=token).json()[0]["id"]
     history = sqlite_server.call("GET", f"/api/people/{pid}/analyses", token=token).json()
     shown = lambda h: set(h["values"]) | {k for k, p in h["probabilities"].items() if isinstance(p, float)}  # noqa: E731
@@ -107,8 +115,8 @@ def test_live_page_shows_the_face_a_heart_rate_and_scores_from_the_fake_camera(s
         errors = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(sqlite_server.url + "/")
-        page.get_by_label("E-mail address").fill(email)
-        page.get_by_label("Password").fill("a-long-password-9")
+        page.get_by_label("E-mail address", exact=True).fill(email)
+        page.get_by_label("Password", exact=True).fill("a-long-password-9")
         page.get_by_role("button", name="Sign in").click()
         page.get_by_role("link", name="Live camera").click()
         page.get_by_role("button", name="Start camera").click()

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from facehealth.cli.common import app, fail, out
+from facehealth.errors import ConfigError
 
 serve_app = typer.Typer(help="The private web service (API + web page).", invoke_without_command=True)
 app.add_typer(serve_app, name="serve")
@@ -23,6 +24,8 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     model: Annotated[Path | None, typer.Option(help="Fine-tuned checkpoint to score photos with.")] = None,
     data_dir: DataDir = None,
+    ssl_certfile: Annotated[Path | None, typer.Option(help="Serve HTTPS with this certificate (PEM).")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option(help="The certificate's private key (PEM).")] = None,
 ) -> None:
     """Run the service (SQLite in the data dir by default; PostgreSQL when DATABASE_URL is set)."""
     if ctx.invoked_subcommand is not None:
@@ -32,9 +35,15 @@ def serve(
     from facehealth.serve.app import create_app
     from facehealth.serve.settings import load_settings
 
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        fail(ConfigError("HTTPS needs both --ssl-certfile and --ssl-keyfile"))
+    for given in (ssl_certfile, ssl_keyfile):
+        if given is not None and not given.is_file():
+            fail(ConfigError(f"{given}: no such file"))
+    scheme = "https" if ssl_certfile else "http"
     settings = load_settings(data_dir, model)
-    out.print(f"facehealth service on http://{host}:{port} (data: {settings.data_dir})")
-    out.print(f"the live camera page: http://{host}:{port}/live")
+    out.print(f"facehealth service on {scheme}://{host}:{port} (data: {settings.data_dir})")
+    out.print(f"the live camera page: {scheme}://{host}:{port}/live")
     # The sans-I/O websockets protocol (the legacy one is deprecated); a message above the live frame
     # limit closes the socket (1009) before it is buffered.
     uvicorn.run(
@@ -44,6 +53,8 @@ def serve(
         log_level="info",
         ws="websockets-sansio",
         ws_max_size=settings.live_frame_bytes + 1024,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
     )
 
 
@@ -70,3 +81,38 @@ def create_admin(
             fail(exc)
         out.print(f"admin {user.email} created")
     engine.dispose()
+
+
+@serve_app.command("invite")
+def invite(
+    role: Annotated[str, typer.Option(help="Role of the account it creates: admin, clinician or self.")] = "clinician",
+    email: Annotated[str | None, typer.Option(help="Only this e-mail address may use it (default: anyone).")] = None,
+    days: Annotated[int, typer.Option(help="Days until it expires.")] = 7,
+    url: Annotated[str, typer.Option(help="The service's address, for the printed link.")] = "http://127.0.0.1:8000",
+    data_dir: DataDir = None,
+) -> None:
+    """Print a one-time invitation link; the account registered with it is approved at once."""
+    from sqlalchemy import select
+
+    from facehealth.serve.accounts import create_invitation
+    from facehealth.serve.db import make_engine, make_sessionmaker, upgrade
+    from facehealth.serve.orm import User
+    from facehealth.serve.settings import load_settings
+
+    settings = load_settings(data_dir)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            admin = session.scalar(select(User).where(User.role == "admin").order_by(User.id))
+            if admin is None:
+                fail(ConfigError("no admin account yet: run `facehealth serve create-admin` first"))
+            try:
+                token, row = create_invitation(session, admin, role, email, days)
+            except ValueError as exc:
+                fail(exc)
+            until = f"{row.expires_at:%Y-%m-%d %H:%M} UTC"
+            out.print(f"invitation for {row.email or 'anyone'} as {row.role}, until {until}:")
+            out.print(f"{url.rstrip('/')}/#/join/{token}", soft_wrap=True)
+    finally:
+        engine.dispose()

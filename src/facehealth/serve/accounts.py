@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from facehealth.serve.orm import ROLES, AuditEvent, RefreshToken, User, utcnow
+from facehealth.serve.orm import ROLES, AuditEvent, Invitation, RefreshToken, User, utcnow
 from facehealth.serve.security import (
     AccessClaims,
     check_password_strength,
@@ -18,7 +18,17 @@ from facehealth.serve.security import (
 )
 from facehealth.serve.settings import Settings
 
-__all__ = ["TokenPair", "audit", "create_user", "issue_tokens", "rotate_refresh", "revoke_refresh", "find_user"]
+__all__ = [
+    "TokenPair",
+    "audit",
+    "create_user",
+    "create_invitation",
+    "redeem_invitation",
+    "issue_tokens",
+    "rotate_refresh",
+    "revoke_refresh",
+    "find_user",
+]
 
 
 class TokenPair(tuple[str, str]):
@@ -92,3 +102,36 @@ def revoke_refresh(session: Session, token: str) -> None:
     session.execute(
         update(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(token)).values(revoked=True)
     )
+
+
+def create_invitation(session: Session, admin: User, role: str, email: str | None, days: int) -> tuple[str, Invitation]:
+    """A one-time sign-up token (returned once; only its hash is stored) and its row."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; allowed: {', '.join(ROLES)}")
+    token = new_refresh_token()  # the same 256-bit random token, for the same reason
+    row = Invitation(
+        token_hash=hash_refresh_token(token),
+        role=role,
+        email=email.strip().lower() if email else None,
+        created_by=admin.id,
+        expires_at=utcnow() + dt.timedelta(days=days),
+    )
+    session.add(row)
+    session.flush()
+    audit(session, admin.id, "invitation.create", f"{row.id} as {role}" + (f" for {row.email}" if row.email else ""))
+    return token, row
+
+
+def redeem_invitation(session: Session, token: str, email: str, password: str) -> User:
+    """The approved account an invitation creates. Raises ValueError: unknown, used, expired, other e-mail."""
+    row = session.scalar(select(Invitation).where(Invitation.token_hash == hash_refresh_token(token)))
+    if row is None or row.used_by is not None:
+        raise ValueError("the invitation is unknown or has been used")
+    if _aware(row.expires_at) < utcnow():
+        raise ValueError("the invitation has expired; ask for a new one")
+    if row.email is not None and row.email != email.strip().lower():
+        raise ValueError("the invitation is for another e-mail address")
+    user = create_user(session, email, password, row.role, approved=True)
+    row.used_by = user.id
+    audit(session, user.id, "invitation.redeem", str(row.id))
+    return user

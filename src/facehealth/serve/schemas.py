@@ -6,7 +6,18 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Credentials", "Registration", "NewUser", "Tokens", "RefreshRequest", "UserOut", "NewPerson", "PersonOut"]
+__all__ = [
+    "Credentials",
+    "Registration",
+    "NewInvitation",
+    "InvitationOut",
+    "NewUser",
+    "Tokens",
+    "RefreshRequest",
+    "UserOut",
+    "NewPerson",
+    "PersonOut",
+]
 
 
 class Credentials(BaseModel):
@@ -15,7 +26,21 @@ class Credentials(BaseModel):
 
 
 class Registration(Credentials):
-    role: Literal["clinician", "self"] = "self"
+    role: Literal["clinician", "self"] = "self"  # ignored with an invitation: the invitation sets the role
+    invitation: str | None = Field(default=None, max_length=100)
+
+
+class NewInvitation(BaseModel):
+    role: Literal["admin", "clinician", "self"] = "clinician"
+    email: str | None = Field(default=None, max_length=254)  # None: whoever has the link may use it
+    days: int = Field(default=7, ge=1, le=90)
+
+
+class InvitationOut(BaseModel):
+    token: str  # shown once: only its hash is stored
+    role: str
+    email: str | None
+    expires_at: str
 
 
 class NewUser(Credentials):

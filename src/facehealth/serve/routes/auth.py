@@ -1,10 +1,18 @@
-"""Sign-in, token refresh, sign-out and self-registration (approved later by an admin)."""
+"""Sign-in, token refresh, sign-out and registration (by invitation, or approved later by an admin)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from facehealth.serve.accounts import audit, create_user, find_user, issue_tokens, revoke_refresh, rotate_refresh
+from facehealth.serve.accounts import (
+    audit,
+    create_user,
+    find_user,
+    issue_tokens,
+    redeem_invitation,
+    revoke_refresh,
+    rotate_refresh,
+)
 from facehealth.serve.deps import SessionDep, SettingsDep
 from facehealth.serve.errors import ServiceError
 from facehealth.serve.schemas import Credentials, RefreshRequest, Registration, Tokens, UserOut
@@ -55,8 +63,12 @@ def logout(body: RefreshRequest, session: SessionDep) -> None:
 
 @router.post("/register", status_code=201)
 def register(body: Registration, session: SessionDep) -> UserOut:
+    """With an invitation the account is approved at once; without one it waits for an admin."""
     try:
-        user = create_user(session, body.email, body.password, body.role, approved=False)
+        if body.invitation:
+            user = redeem_invitation(session, body.invitation, body.email, body.password)
+        else:
+            user = create_user(session, body.email, body.password, body.role, approved=False)
     except ValueError as exc:
         raise ServiceError(422, "invalid_account", str(exc)) from exc
     return UserOut(id=user.id, email=user.email, role=user.role, approved=user.approved)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from facehealth.serve.accounts import audit, create_user
+from facehealth.serve.accounts import audit, create_invitation, create_user
 from facehealth.serve.deps import AdminUser, CurrentUser, SessionDep
 from facehealth.serve.errors import ServiceError
 from facehealth.serve.orm import User
-from facehealth.serve.schemas import NewUser, UserOut
+from facehealth.serve.schemas import InvitationOut, NewInvitation, NewUser, UserOut
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -34,6 +34,16 @@ def add_user(body: NewUser, admin: AdminUser, session: SessionDep) -> UserOut:
         return _out(create_user(session, body.email, body.password, body.role, approved=True))
     except ValueError as exc:
         raise ServiceError(422, "invalid_account", str(exc)) from exc
+
+
+@router.post("/invitations", status_code=201)
+def invite(body: NewInvitation, admin: AdminUser, session: SessionDep) -> InvitationOut:
+    """A one-time sign-up token: the account registered with it is approved at once, with its role."""
+    try:
+        token, row = create_invitation(session, admin, body.role, body.email, body.days)
+    except ValueError as exc:
+        raise ServiceError(422, "invalid_invitation", str(exc)) from exc
+    return InvitationOut(token=token, role=row.role, email=row.email, expires_at=row.expires_at.isoformat())
 
 
 @router.post("/{user_id}/approve")

@@ -34,6 +34,8 @@ function show(view) {
 }
 
 async function route() {
+  const join = location.hash.match(/^#\/join\/([A-Za-z0-9_-]+)$/);
+  if (join) { $("reg-invitation").value = join[1]; return show("login-view"); }
   if (!tokens.access) return show("login-view");
   const match = location.hash.match(/^#\/people\/(\d+)$/);
   try { if (match) await showPerson(Number(match[1])); else await showPeople(); }
@@ -147,6 +149,18 @@ document.addEventListener("DOMContentLoaded", () => {
       const r = await api("/api/auth/login", { method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ email: $("email").value, password: $("password").value }) }, false);
       saveTokens(await r.json()); say("Signed in."); route();
+    } catch (err) { say(err.message, true); }
+  });
+  $("register-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = { email: $("reg-email").value, password: $("reg-password").value };
+    if ($("reg-invitation").value.trim()) body.invitation = $("reg-invitation").value.trim();
+    try {
+      const user = await (await api("/api/auth/register", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                            body: JSON.stringify(body) }, false)).json();
+      $("email").value = user.email; $("register-form").reset();
+      if (location.hash.startsWith("#/join/")) history.replaceState(null, "", "#/");  // the code is spent
+      say(user.approved ? "Account created: sign in above." : "Account created: an admin must approve it before you can sign in.");
     } catch (err) { say(err.message, true); }
   });
   $("logout").addEventListener("click", async () => {
