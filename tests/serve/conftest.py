@@ -94,21 +94,26 @@ class Server:
         return (self.data_dir / "secret.key").read_text().strip()
 
 
-def start_server(database_url: str, data_dir: Path, checkpoint: Path):
-    from facehealth.serve.accounts import create_user
+def start_server(database_url: str, data_dir: Path, checkpoint: Path, env: dict[str, str] | None = None):
+    from facehealth.serve.accounts import create_user, find_user
     from facehealth.serve.db import make_engine, make_sessionmaker, upgrade
 
     engine = make_engine(database_url)
     upgrade(engine)
     with make_sessionmaker(engine).begin() as session:
-        create_user(session, *ADMIN, "admin", approved=True)
+        if find_user(session, ADMIN[0]) is None:  # two servers may share one database
+            create_user(session, *ADMIN, "admin", approved=True)
     engine.dispose()
     port = free_port()
-    env = os.environ | {
-        "PYTHONPATH": str(SRC),
-        "DATABASE_URL": database_url,
-        "OMP_NUM_THREADS": "1",  # two torch threads spin-wait on each other on a shared 2-core machine
-    }
+    env = (
+        os.environ
+        | {
+            "PYTHONPATH": str(SRC),
+            "DATABASE_URL": database_url,
+            "OMP_NUM_THREADS": "1",  # two torch threads spin-wait on each other on a shared 2-core machine
+        }
+        | (env or {})
+    )
     cmd = [sys.executable, "-m", "facehealth.cli", "serve", "--port", str(port)]
     cmd += ["--model", str(checkpoint), "--data-dir", str(data_dir)]
     log = open(data_dir / "server.log", "wb")
@@ -166,6 +171,33 @@ def postgres_url(tmp_path_factory):
     yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop")
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A throwaway Redis server on a free loopback port, nothing persisted."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("no redis-server (Debian package redis-server); .ci/run installs it")
+    pytest.importorskip("redis")
+    folder, port = tmp_path_factory.mktemp("redis"), free_port()
+    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"redis://127.0.0.1:{port}/0"
+    import redis
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            redis.Redis.from_url(url).ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.1)
+    yield url
+    _stop(proc)
 
 
 @pytest.fixture(scope="session")

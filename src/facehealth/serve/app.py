@@ -19,7 +19,7 @@ from facehealth.serve.jobs import JobRunner, recover_interrupted
 from facehealth.serve.live import LiveSlots
 from facehealth.serve.routes import auth, jobs, live, people, system, users
 from facehealth.serve.settings import Settings, load_settings
-from facehealth.serve.throttle import RateLimiter
+from facehealth.serve.throttle import Limiter, RateLimiter, RedisRateLimiter, connect_redis
 
 __all__ = ["create_app"]
 
@@ -61,7 +61,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upgrade(engine)
         app.state.settings = settings
         app.state.sessions = make_sessionmaker(engine)
-        app.state.login_limiter = RateLimiter(settings.login_attempts, settings.login_window_s)
+        app.state.redis = connect_redis(settings.redis_url) if settings.redis_url else None
+
+        def limiter(name: str, attempts: int, window_s: float) -> Limiter:
+            if app.state.redis is None:
+                return RateLimiter(attempts, window_s)
+            return RedisRateLimiter(app.state.redis, name, attempts, window_s)
+
+        app.state.login_limiter = limiter("login", settings.login_attempts, settings.login_window_s)
+        app.state.upload_limiter = limiter("uploads", settings.uploads_per_minute, 60.0)
         # Loaded once here, shared by every request (never per request, never at import time).
         app.state.model = load_model(settings.model_path) if settings.model_path else None
         app.state.live_slots = LiveSlots(settings.live_sessions)
@@ -69,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if app.state.jobs is not None:
             app.state.jobs.shutdown()
+        if app.state.redis is not None:
+            app.state.redis.close()
         engine.dispose()
 
     app = FastAPI(title="facehealth", summary="Private face-health service", lifespan=lifespan)

@@ -31,6 +31,10 @@ class Settings:
     login_attempts: int = 5
     login_window_s: float = 60.0
     cors_origins: tuple[str, ...] = ()  # empty = same origin only
+    # Analyses (photos and videos) per user per minute: far above a person's use, well below a script's.
+    uploads_per_minute: int = 60
+    # Redis for rate-limit counters shared by several service processes; None = count in-process.
+    redis_url: str | None = None
     # Live camera: a 1080p JPEG frame is ~0.3-0.6 MB; 4K UHD (8.3 MP) is the largest camera frame we take.
     live_frame_bytes: int = 4_000_000
     live_pixels: int = 8_300_000
@@ -86,4 +90,6 @@ def load_settings(
         access_minutes=int(os.environ.get("FACEHEALTH_ACCESS_MINUTES", 15)),
         cors_origins=origins,
         live_sessions=int(os.environ.get("FACEHEALTH_LIVE_SESSIONS", 4)),
+        uploads_per_minute=int(os.environ.get("FACEHEALTH_UPLOADS_PER_MINUTE", 60)),
+        redis_url=os.environ.get("REDIS_URL") or None,
     )

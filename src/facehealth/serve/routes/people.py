@@ -22,6 +22,15 @@ from facehealth.serve.uploads import decode_image, read_upload
 router = APIRouter(prefix="/api/people", tags=["people"])
 
 
+def _throttle(request: Request, user: Any) -> None:
+    """Per-user limit on analyses: 429 with Retry-After beyond ``uploads_per_minute``."""
+    wait = request.app.state.upload_limiter.hit(str(user.id))
+    if wait:
+        limit = request.app.state.settings.uploads_per_minute
+        message = f"more than {limit} analyses in a minute; retry in {wait:.0f} s"
+        raise ServiceError(429, "too_many_requests", message, {"Retry-After": str(int(wait) + 1)})
+
+
 def _out(person: Person) -> PersonOut:
     return PersonOut(id=person.id, label=person.label, owner_id=person.owner_id, visits=len(person.analyses))
 
@@ -71,6 +80,7 @@ async def analyse(
     store_image: Annotated[bool, Form(description="keep the photo, encrypted at rest")] = False,
 ) -> dict[str, Any]:
     person = get_person(session, user, person_id)
+    _throttle(request, user)
     handle = request.app.state.model
     if handle is None:
         raise ServiceError(503, "no_model", "no model is loaded (start with --model CKPT)")
@@ -100,6 +110,7 @@ async def analyse_video(
 ) -> dict[str, Any]:
     """Queue a video for analysis; poll ``GET /api/jobs/{id}``. The video is deleted when the job ends."""
     person = get_person(session, user, person_id)
+    _throttle(request, user)
     runner = request.app.state.jobs
     if runner is None:
         raise ServiceError(503, "no_model", "no model is loaded (start with --model CKPT)")

@@ -22,6 +22,11 @@ def health() -> dict[str, str]:
 def ready(request: Request) -> dict[str, Any]:
     with request.app.state.sessions() as session:
         session.execute(text("SELECT 1"))
+    if request.app.state.redis is not None:
+        try:
+            request.app.state.redis.ping()
+        except Exception as exc:  # noqa: BLE001 - any Redis failure means "not ready", with the reason
+            raise ServiceError(503, "no_redis", f"Redis does not answer ({type(exc).__name__})") from exc
     model = request.app.state.model
     if model is None:
         raise ServiceError(503, "no_model", "no model is loaded (start with --model CKPT)")
