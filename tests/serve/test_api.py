@@ -22,6 +22,16 @@ def test_health_ready_and_docs(server):
     assert server.call("GET", "/ready").json()["model_id"] == "checkpoint-best.safetensors"
     spec = server.call("GET", "/openapi.json").json()
     assert "/api/people/{person_id}/analyses" in spec["paths"]
+    docs = server.call("GET", "/docs")
+    assert docs.status == 200 and docs.headers["content-security-policy"].startswith("default-src 'self'")
+    html = docs.body.decode()
+    for path, item in spec["paths"].items():  # every route of the spec is on the page, with its methods
+        for method in item:
+            assert f"{method.upper()} {path}" in html, (method, path)
+    for name in spec["components"]["schemas"]:
+        assert f'id="schema-{name}"' in html
+    assert "<script" not in html and "cdn" not in html.lower()  # works offline, under the strict policy
+    assert server.call("GET", "/redoc").status == 404
 
 
 def test_security_headers_and_no_cors_by_default(server):

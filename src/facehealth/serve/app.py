@@ -9,10 +9,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from facehealth.serve.analyses import load_model, record_analysis
+from facehealth.serve.apidocs import render_openapi
 from facehealth.serve.db import make_engine, make_sessionmaker, upgrade
 from facehealth.serve.errors import install_error_handlers
 from facehealth.serve.jobs import JobRunner, recover_interrupted
@@ -81,7 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.redis.close()
         engine.dispose()
 
-    app = FastAPI(title="facehealth", summary="Private face-health service", lifespan=lifespan)
+    # docs_url/redoc_url off: their pages load scripts from a CDN; /docs below renders the spec here.
+    app = FastAPI(
+        title="facehealth", summary="Private face-health service.", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -106,9 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         response.headers.update(_HEADERS)
-        # The OpenAPI docs page loads its own scripts inline; every other page gets the strict policy.
-        if not request.url.path.startswith("/docs"):
-            response.headers["Content-Security-Policy"] = _CSP
+        response.headers["Content-Security-Policy"] = _CSP
         if request.url.path.startswith("/api"):
             response.headers["Cache-Control"] = "no-store"  # health data stays out of caches
         return response
@@ -120,6 +122,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return HTMLResponse(render_openapi(app.openapi()))
 
     @app.get("/live", include_in_schema=False)
     def live_page() -> FileResponse:
