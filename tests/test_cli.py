@@ -116,11 +116,12 @@ def test_demo_runs_end_to_end(tmp_path):
     # The per-person report of a synthetic subject, twice: the second visit has a trend.
     photo = next((tmp_path / "demo" / "cohort" / "media").glob("S*/img0.jpg"))
     args = ["report", "person", "--model", str(tmp_path / "demo" / "finetune" / "checkpoint-best.safetensors")]
-    args += ["--history", str(tmp_path / "h.db"), "--subject", "S1", "--input", str(photo)]
+    args += ["--data-dir", str(tmp_path / "service"), "--subject", "S1", "--input", str(photo)]
     first = runner.invoke(app, [*args, "--time", "2026-01-10"])
     second = runner.invoke(app, [*args, "--time", "2026-07-02"])
     assert first.exit_code == second.exit_code == 0, first.output
     assert "not a diagnosis" in first.output and "last visit" in second.output
+    assert (tmp_path / "service" / "facehealth.db").is_file()  # the service's database keeps the visits
     result = runner.invoke(app, ["report", str(tmp_path), "--no-pdf"])
     assert result.exit_code == 2 and "not a run folder" in result.output
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -94,7 +94,16 @@ def report_cmd(
     target: Annotated[str, typer.Argument(help="A run folder, or the word `person` for a per-person report.")],
     pdf: Annotated[bool, typer.Option(help="Also print the report to PDF (headless Chromium).")] = True,
     model: Annotated[Path | None, typer.Option(help="person: fine-tuned checkpoint.")] = None,
-    history: Annotated[Path | None, typer.Option(help="person: SQLite visit history (created if missing).")] = None,
+    history: Annotated[
+        Path | None, typer.Option(hidden=True, help="Removed: visits live in the service database.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="person: the service's data folder, whose database keeps the visits (~/.facehealth)."),
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option(help="person: the account the person belongs to (default: the first admin).")
+    ] = None,
     subject: Annotated[str | None, typer.Option(help="person: the person's id.")] = None,
     photo: Annotated[Path | None, typer.Option("--input", help="person: today's photo or video.")] = None,
     html: Annotated[Path | None, typer.Option(help="person: also write the report as HTML here.")] = None,
@@ -108,20 +117,18 @@ def report_cmd(
     from facehealth import report as reports
 
     if target == "person":
-        missing = [n for n, v in (("--model", model), ("--history", history), ("--subject", subject)) if v is None]
-        if missing or photo is None:
-            fail(ValueError(f"report person needs {', '.join(missing + (['--input'] if photo is None else []))}"))
-        try:
-            person = reports.visit_report(
-                model,
-                photo,
-                history,
-                subject,
-                record=record,
-                time=when,
-                explain=explain,  # Grad-CAM panels beside the HTML (or the history) file
-                explanations_dir=(html or history).parent / "explanations",
+        if history is not None:
+            fail(
+                ValueError(
+                    "--history is gone: visits now live in the service database (--data-dir, DATABASE_URL); "
+                    f"copy an old visit file in with `facehealth serve import-history {history}`"
+                )
             )
+        missing = [n for n, v in (("--model", model), ("--subject", subject), ("--input", photo)) if v is None]
+        if missing:
+            fail(ValueError(f"report person needs {', '.join(missing)}"))
+        try:
+            person = _person_visit(model, photo, subject, data_dir, owner, record, when, explain, html)
         except FaceHealthError as exc:
             fail(exc)
         out.print(person.text)
@@ -139,3 +146,33 @@ def report_cmd(
             out.print(f"PDF: {reports.report_pdf(page)}")
     except FaceHealthError as exc:
         fail(exc)
+
+
+def _person_visit(
+    model: Path,
+    photo: Path,
+    subject: str,
+    data_dir: Path | None,
+    owner: str | None,
+    record: bool,
+    when: str | None,
+    explain: bool,
+    html: Path | None,
+) -> Any:
+    """One visit of ``report person``, read from and stored in the service database."""
+    from facehealth import report as reports
+    from facehealth.serve.history import open_history
+    from facehealth.serve.settings import load_settings
+
+    with open_history(data_dir, owner) as (history, _email):
+        return reports.visit_report(
+            model,
+            photo,
+            history,
+            subject,
+            record=record,
+            time=when,
+            explain=explain,
+            # Grad-CAM panels show the face: beside the HTML asked for, else in the private data folder.
+            explanations_dir=(html.parent if html else load_settings(data_dir).data_dir) / "explanations",
+        )

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from facehealth.cli.common import app, fail, out
-from facehealth.errors import ConfigError
+from facehealth.errors import ConfigError, FaceHealthError
 
 serve_app = typer.Typer(help="The private web service (API + web page).", invoke_without_command=True)
 app.add_typer(serve_app, name="serve")
@@ -65,22 +65,17 @@ def create_admin(
 ) -> None:
     """Create an admin account (password from FACEHEALTH_ADMIN_PASSWORD, else prompted)."""
     from facehealth.serve.accounts import create_user
-    from facehealth.serve.db import make_engine, make_sessionmaker, upgrade
-    from facehealth.serve.settings import load_settings
+    from facehealth.serve.db import open_database
 
     password = os.environ.get("FACEHEALTH_ADMIN_PASSWORD") or typer.prompt(
         "Password", hide_input=True, confirmation_prompt=True
     )
-    settings = load_settings(data_dir)
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    with make_sessionmaker(engine).begin() as session:
+    with open_database(data_dir) as (_settings, sessions), sessions.begin() as session:
         try:
             user = create_user(session, email, password, "admin", approved=True)
         except ValueError as exc:
             fail(exc)
         out.print(f"admin {user.email} created")
-    engine.dispose()
 
 
 @serve_app.command("invite")
@@ -95,24 +90,34 @@ def invite(
     from sqlalchemy import select
 
     from facehealth.serve.accounts import create_invitation
-    from facehealth.serve.db import make_engine, make_sessionmaker, upgrade
+    from facehealth.serve.db import open_database
     from facehealth.serve.orm import User
-    from facehealth.serve.settings import load_settings
 
-    settings = load_settings(data_dir)
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
+    with open_database(data_dir) as (_settings, sessions), sessions.begin() as session:
+        admin = session.scalar(select(User).where(User.role == "admin").order_by(User.id))
+        if admin is None:
+            fail(ConfigError("no admin account yet: run `facehealth serve create-admin` first"))
+        try:
+            token, row = create_invitation(session, admin, role, email, days)
+        except ValueError as exc:
+            fail(exc)
+        until = f"{row.expires_at:%Y-%m-%d %H:%M} UTC"
+        out.print(f"invitation for {row.email or 'anyone'} as {row.role}, until {until}:")
+        out.print(f"{url.rstrip('/')}/#/join/{token}", soft_wrap=True)
+
+
+@serve_app.command("import-history")
+def import_history(
+    visit_file: Annotated[Path, typer.Argument(help="A visit file of `facehealth report person` (SQLite).")],
+    owner: Annotated[str | None, typer.Option(help="The account the people go to (default: the first admin).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Copy an old visit file into the service database (visits already there are skipped)."""
+    from facehealth.serve.history import import_history_file, open_history
+
     try:
-        with make_sessionmaker(engine).begin() as session:
-            admin = session.scalar(select(User).where(User.role == "admin").order_by(User.id))
-            if admin is None:
-                fail(ConfigError("no admin account yet: run `facehealth serve create-admin` first"))
-            try:
-                token, row = create_invitation(session, admin, role, email, days)
-            except ValueError as exc:
-                fail(exc)
-            until = f"{row.expires_at:%Y-%m-%d %H:%M} UTC"
-            out.print(f"invitation for {row.email or 'anyone'} as {row.role}, until {until}:")
-            out.print(f"{url.rstrip('/')}/#/join/{token}", soft_wrap=True)
-    finally:
-        engine.dispose()
+        with open_history(data_dir, owner, f"imported from {visit_file.name}") as (history, email):
+            copied = import_history_file(visit_file, history)
+    except FaceHealthError as exc:
+        fail(exc)
+    out.print(f"{sum(copied.values())} visits of {len(copied)} people copied to {email}'s people")

@@ -18,11 +18,11 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from facehealth.errors import InputError
 
-__all__ = ["Visit", "HistoryStore", "quality_summary"]
+__all__ = ["Visit", "VisitHistory", "HistoryStore", "quality_summary"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS visits (
@@ -125,8 +125,25 @@ class Visit:
         }
 
 
+@runtime_checkable
+class VisitHistory(Protocol):
+    """Where a person's visits live: the service database (``facehealth.serve.history``) or a file.
+
+    ``add_visit`` may be given the report written for the visit, for stores that keep it.
+    """
+
+    def visits(self, subject_id: str) -> list[Visit]: ...
+
+    def add_visit(self, visit: Visit, report: Any = None) -> int: ...
+
+
 class HistoryStore:
-    """Visits of people over time in one SQLite file (created on first use)."""
+    """Visits of people over time in one SQLite file (created on first use).
+
+    The legacy visit file of ``facehealth report person`` before version 0.1.0 moved visits into the
+    service database: ``facehealth serve import-history FILE`` copies one over. Also a small
+    self-contained store for scripts and tests that have no service database.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -138,8 +155,8 @@ class HistoryStore:
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{path}: not a facehealth history database ({exc})") from exc
 
-    def add_visit(self, visit: Visit) -> int:
-        """Store ``visit``; returns its row id."""
+    def add_visit(self, visit: Visit, report: Any = None) -> int:
+        """Store ``visit`` (a file keeps no report text); returns its row id."""
         with self._db:
             cursor = self._db.execute(
                 "INSERT INTO visits (subject_id, visit_time, model_id, payload) VALUES (?, ?, ?, ?)",

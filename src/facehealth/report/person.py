@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from facehealth.data.biomarkers import BIOMARKERS
 from facehealth.report.alerts import MIN_VISITS, ChangeCheck, change_checks, rule_text
-from facehealth.report.history import HistoryStore, Visit
+from facehealth.report.history import Visit, VisitHistory
 from facehealth.report.messages import Translator
 
 __all__ = ["PersonReport", "NarrativeAdapter", "person_report", "report_visit"]
@@ -55,7 +55,7 @@ class PersonReport:
 
 def person_report(
     prediction: Any,
-    history: HistoryStore | Sequence[Visit] | None,
+    history: VisitHistory | Sequence[Visit] | None,
     subject_id: str,
     *,
     model_id: str = "",
@@ -69,7 +69,7 @@ def person_report(
 
     Args:
         prediction: a ``facehealth.models.predictor.Prediction`` (values, probabilities, risks, quality).
-        history: the person's earlier visits (a HistoryStore or a list of Visit); None = no history.
+        history: the person's earlier visits (a VisitHistory or a list of Visit); None = no history.
         subject_id: whose report it is.
         model_id: the checkpoint that produced ``prediction`` (a model change is mentioned in the trend).
         time: when the visit happened (default now, UTC); visits at or after it are not "earlier".
@@ -84,7 +84,7 @@ def person_report(
     if intervals is None:
         intervals = getattr(prediction, "intervals", None) or None
     visit = Visit.from_prediction(prediction, subject_id, model_id, time, intervals, regions)
-    earlier = history.visits(subject_id) if isinstance(history, HistoryStore) else list(history or [])
+    earlier = history.visits(subject_id) if isinstance(history, VisitHistory) else list(history or [])
     earlier = [v for v in earlier if v.subject_id == str(subject_id) and v.time < visit.time]
     previous = earlier[-1] if earlier else None
 
@@ -119,7 +119,7 @@ def _bullets(lines: list[str]) -> list[str]:
 def report_visit(
     model: Any,
     source: Any,
-    history: HistoryStore,
+    history: VisitHistory,
     subject_id: str,
     *,
     model_id: str = "",
@@ -149,7 +149,7 @@ def report_visit(
         messages=messages,
     )
     if record:
-        history.add_visit(report.visit)
+        history.add_visit(report.visit, report)
     return report
 
 

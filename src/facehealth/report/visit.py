@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from facehealth.report.history import HistoryStore
+from facehealth.report.history import HistoryStore, VisitHistory
 from facehealth.report.person import PersonReport, report_visit
 
 __all__ = ["visit_report", "region_names"]
@@ -25,7 +25,7 @@ __all__ = ["visit_report", "region_names"]
 def visit_report(
     model_path: str | Path,
     photo: str | Path,
-    history: str | Path | HistoryStore,
+    history: str | Path | VisitHistory,
     subject: str,
     *,
     record: bool = True,
@@ -40,15 +40,17 @@ def visit_report(
         model_path: a fine-tuned checkpoint (``checkpoint-best.safetensors``); its file name is the
             model id the history keeps (a model change is mentioned in the trend).
         photo: today's photo or video.
-        history: the visit history: a SQLite file (created if missing, closed afterwards) or an open
-            :class:`HistoryStore` (left open).
+        history: the visit history: an open :class:`VisitHistory` (left open; the CLI passes the
+            service database's, ``facehealth.serve.history``) or a SQLite visit file (created if
+            missing, closed afterwards).
         subject: the person's id.
         record: store this visit in the history (after the report, so the trend compares with the
             visit before this one).
         time: when the photo was taken (default now, UTC).
         explain: add the facial regions behind each score; writes the Grad-CAM panels of the photo
             into ``explanations_dir``.
-        explanations_dir: default ``explanations/`` beside the history file.
+        explanations_dir: default ``explanations/`` beside the history file (required with a
+            history that is not a file).
         messages: a message catalogue for another language (keys of ``MESSAGES_EN``).
 
     Raises:
@@ -61,10 +63,12 @@ def visit_report(
         from facehealth.explain.photo import explain_photo
 
         if explanations_dir is None:
+            if not isinstance(history, str | Path | HistoryStore):
+                raise ValueError("explanations_dir is needed when the history is not a file")
             explanations_dir = _history_folder(history) / "explanations"
         regions = region_names(explain_photo(model_path, photo, explanations_dir, None).top_regions)
     model = load(model_path)
-    store = history if isinstance(history, HistoryStore) else HistoryStore(history)
+    store = history if isinstance(history, VisitHistory) else HistoryStore(history)
     try:
         return report_visit(
             model,

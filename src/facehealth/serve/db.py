@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_engine", "make_sessionmaker", "upgrade"]
+__all__ = ["make_engine", "make_sessionmaker", "upgrade", "open_database"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -44,3 +46,17 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
+
+
+@contextmanager
+def open_database(data_dir: str | Path | None = None) -> Iterator[tuple[Any, sessionmaker[Session]]]:
+    """(settings, session factory) of the service database, migrated; for commands run beside the service."""
+    from facehealth.serve.settings import load_settings
+
+    settings = load_settings(data_dir)
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        yield settings, make_sessionmaker(engine)
+    finally:
+        engine.dispose()
