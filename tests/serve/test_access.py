@@ -7,6 +7,7 @@ import jwt
 import pytest
 
 from facehealth.serve.security import AccessClaims, make_access_token
+from tests.conftest import fixture_path
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +157,27 @@ def test_an_expired_invitation_is_refused(sqlite_server):
     }
     reply = sqlite_server.call("POST", "/api/auth/register", json_body=creds)
     assert reply.status == 422 and "expired" in reply.json()["error"]["message"]
+
+
+def test_every_read_of_health_data_is_in_the_audit_log(sqlite_server):
+    from sqlalchemy import create_engine, text
+
+    token, _ = sqlite_server.user()
+    user_id = sqlite_server.call("GET", "/api/users/me", token=token).json()["id"]
+    pid = sqlite_server.call("POST", "/api/people", token=token, json_body={"label": "A"}).json()["id"]
+    files = {"image": ("obama.jpg", fixture_path("obama.jpg").read_bytes())}
+    assert sqlite_server.call("POST", f"/api/people/{pid}/analyses", token=token, files=files).status == 201
+    for path in ("analyses", "alerts", "report.txt", "report.html", "export.json"):
+        assert sqlite_server.call("GET", f"/api/people/{pid}/{path}", token=token).status == 200
+    engine = create_engine(sqlite_server.database_url)
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT action, target FROM audit_log WHERE user_id = :u ORDER BY id"), {"u": user_id})
+        trail = [tuple(r) for r in rows]
+    engine.dispose()
+    assert trail[-5:] == [
+        ("person.read", f"{pid} history"),
+        ("person.read", f"{pid} alerts"),
+        ("person.read", f"{pid} report"),
+        ("person.read", f"{pid} report"),
+        ("person.export", str(pid)),
+    ]

@@ -125,7 +125,9 @@ async def analyse_video(
 @router.get("/{person_id}/analyses")
 def history(person_id: int, user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
     """Every analysis, oldest first; ``alerts`` gives each score's change-alert status at that visit."""
-    return history_dicts(get_person(session, user, person_id))
+    person = get_person(session, user, person_id)
+    audit(session, user.id, "person.read", f"{person_id} history")  # who saw whose health data
+    return history_dicts(person)
 
 
 @router.get("/{person_id}/alerts")
@@ -134,6 +136,7 @@ def alerts(person_id: int, user: CurrentUser, session: SessionDep) -> dict[str, 
     person = get_person(session, user, person_id)
     if not person.analyses:
         raise ServiceError(404, "no_visits", f"person {person_id} has no analyses yet")
+    audit(session, user.id, "person.read", f"{person_id} alerts")
     return latest_alerts(person)
 
 
@@ -141,6 +144,7 @@ def _latest(session: SessionDep, user: CurrentUser, person_id: int) -> Any:
     person = get_person(session, user, person_id)
     if not person.analyses:
         raise ServiceError(404, "no_visits", f"person {person_id} has no analyses yet")
+    audit(session, user.id, "person.read", f"{person_id} report")
     return person.analyses[-1]
 
 
