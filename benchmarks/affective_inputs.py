@@ -9,7 +9,9 @@
 3. fine-tunes the affective model six ways with one recipe (heads fitted on frozen features,
    then Adam; early stopping on validation): what a frame gives the model (its pixels through a
    frozen random ViT-Ti/16 at 64 px, its landmark motion, or both) x how frames are pooled (a
-   GRU over time, mean + sd over frames, or the means of 5 time slices);
+   GRU over time, mean + sd over frames, or one time slice per stimulus starting at the onsets of
+   each video's stimulus sidecar); landmarks in time slices also with the sidecars hidden, so the
+   four slices split each clip equally (what the model did before it read sidecars);
 4. prints the test 3-class accuracy and balanced accuracy with subject-bootstrap 95% CIs, under
    the command, the machine and the date, and writes them between the ``affective-inputs``
    markers of ``--doc``.
@@ -24,6 +26,8 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +36,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from facehealth.data.cohort import load_cohort
 from facehealth.data.splits import make_splits, save_splits
+from facehealth.data.stimuli import SIDECAR_SUFFIX
 from facehealth.data.synth import SynthConfig, synthesize_cohort
 from facehealth.docblocks import add_doc_arguments, check_block, markdown_table, provenance, write_block
 from facehealth.evaluate.bootstrap import bootstrap_ci
@@ -43,14 +48,27 @@ from facehealth.train.finetune import FinetuneConfig, finetune
 REPO = Path(__file__).resolve().parents[1]
 BLOCK = "affective-inputs"  # the marker name of this script's table in docs/benchmarks.md
 CLASSES = ("healthy", "MDD", "BPD")
+# (pooling, frame input, slices start at the sidecar's stimulus onsets)
 VARIANTS = (
-    ("temporal", "pixels"),
-    ("stats", "pixels"),
-    ("stats", "both"),
-    ("timebins", "both"),
-    ("stats", "landmarks"),
-    ("timebins", "landmarks"),
+    ("temporal", "pixels", True),
+    ("stats", "pixels", True),
+    ("stats", "both", True),
+    ("timebins", "both", True),
+    ("stats", "landmarks", True),
+    ("timebins", "landmarks", False),
+    ("timebins", "landmarks", True),
 )
+
+
+@contextmanager
+def sidecars_hidden(cohort: Path, hide: bool) -> Iterator[None]:
+    """Rename the videos' stimulus sidecars away for the equal-slice variant; always put them back."""
+    moved = [p.rename(p.with_name(p.name + ".hidden")) for p in cohort.rglob(f"*{SIDECAR_SUFFIX}")] if hide else []
+    try:
+        yield
+    finally:
+        for path in moved:
+            path.rename(path.with_name(path.name.removesuffix(".hidden")))
 
 
 def _accuracy(y: np.ndarray, pred: np.ndarray) -> float:
@@ -71,7 +89,7 @@ def block(argv: list[str], rows: list[dict], majority: float, sizes: dict[str, i
     ]
     header = ("frame input", "pooling", "accuracy", "balanced accuracy", "best epoch")
     cells = [
-        (r["frame input"], f"`{r['pooling']}`", r["accuracy"], r["balanced_accuracy"], r["best_epoch"]) for r in rows
+        (r["frame input"], r["pooling_text"], r["accuracy"], r["balanced_accuracy"], r["best_epoch"]) for r in rows
     ]
     return "\n".join(lines + markdown_table(header, "llllr", cells))
 
@@ -100,28 +118,30 @@ def main() -> None:
     truth = labels.set_index("subject_id")["affective"]
     rng = np.random.default_rng(0)
     rows = []
-    for pooling, frame_input in VARIANTS:
+    for pooling, frame_input, aligned in VARIANTS:
         t0 = time.perf_counter()
-        result = finetune(
-            FinetuneConfig(
-                cohort=str(cohort),
-                prepared=str(prepared),
-                out_dir=str(work / f"ft_{pooling}_{frame_input}"),
-                tasks=("affective",),
-                backbone="vit_tiny_patch16",
-                img_size=64,
-                input="video",
-                pooling=pooling,
-                frame_input=frame_input,
-                frames=20,
-                mode="linear_probe",
-                epochs=args.epochs,
-                batch_size=8,
-                patience=4,
-                seed=args.seed,
-                optim=OptimConfig(base_lr=2e-2, warmup_epochs=1.0),
+        name = f"ft_{pooling}_{frame_input}" + ("" if aligned else "_equal")
+        with sidecars_hidden(cohort, hide=not aligned):
+            result = finetune(
+                FinetuneConfig(
+                    cohort=str(cohort),
+                    prepared=str(prepared),
+                    out_dir=str(work / name),
+                    tasks=("affective",),
+                    backbone="vit_tiny_patch16",
+                    img_size=64,
+                    input="video",
+                    pooling=pooling,
+                    frame_input=frame_input,
+                    frames=20,
+                    mode="linear_probe",
+                    epochs=args.epochs,
+                    batch_size=8,
+                    patience=4,
+                    seed=args.seed,
+                    optim=OptimConfig(base_lr=2e-2, warmup_epochs=1.0),
+                )
             )
-        )
         pred = pd.read_parquet(result.out_dir / "predictions.parquet")
         test = pred[pred["split"] == "test"]
         y = test["subject_id"].map(truth).to_numpy()
@@ -131,6 +151,8 @@ def main() -> None:
         rows.append(
             {
                 "pooling": pooling,
+                "pooling_text": f"`{pooling}`"
+                + ("" if pooling != "timebins" else (", per stimulus" if aligned else ", 4 equal slices")),
                 "frame input": frame_input,
                 "n_test": len(test),
                 "accuracy": f"{acc.value:.2f} [{acc.low:.2f}, {acc.high:.2f}]",

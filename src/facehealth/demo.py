@@ -150,9 +150,8 @@ def demo_profile(profile: str, out: Path, seed: int = 0, workers: int = 2) -> tu
         backbone=backbone,
         img_size=64,
         input="video",
-        # Landmark motion in 5 time slices of the stimulus sequence: on a 150-subject cohort this
-        # reached 0.84 test accuracy, while pixels through a GRU stayed at chance (0.37) and
-        # pixels + motion reached 0.71 (benchmarks/affective_inputs.py; README).
+        # Landmark motion in one time slice per stimulus (the sidecars' onsets): pixels through a
+        # GRU stayed at chance on the same cohort (benchmarks/affective_inputs.py, docs/benchmarks.md).
         frame_input="landmarks",
         pooling="timebins",
         frames=20,

@@ -217,6 +217,7 @@ def test_video_input_with_temporal_pooling_for_the_affective_task(tmp_path):
             photo = next((cohort / "media" / "S00000").glob("img*.jpg"))
             with pytest.raises(InputError, match="at least 3 accepted frames"):
                 model.predict(photo)
+            _stimulus_protocol_end_to_end(model, video, tmp_path / "protocol")
     with pytest.raises(TrainingError, match="input: video"):
         finetune(_cfg(cohort, prepared, tmp_path / "bad", tasks=("age",), frame_input="landmarks"))
     # The shipped Emoface config runs from the CLI (landmarks-only: no backbone, seconds to train).
@@ -231,6 +232,35 @@ def test_video_input_with_temporal_pooling_for_the_affective_task(tmp_path):
     _, meta = load_checkpoint(tmp_path / "cli" / "checkpoint-best.safetensors")
     assert (meta.frame_input, meta.pooling, meta.input) == ("landmarks", "timebins", "video")
     assert "affective_accuracy" in result.output
+
+
+def _stimulus_protocol_end_to_end(model, video, folder):
+    """Emoface's protocol: `facehealth record` shows the example sequence while a camera (here the
+    subject's stimulus video) films the face; the video model then reads the recording by its sidecar."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from facehealth.cli import app
+    from facehealth.models.predictor import NO_SIDECAR_WARNING
+
+    assert model.meta.stimulus_aligned and model.meta.time_bins == 4  # trained on the sidecars' 4 stimuli
+    sequence = Path(__file__).parents[2] / "configs" / "stimuli" / "example.yaml"
+    args = ["record", "--stimuli", str(sequence), "--out", str(folder), "--camera", str(video), "--no-show"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    recorded = model.predict(folder / "recording.avi")
+    original = model.predict(video)
+    assert NO_SIDECAR_WARNING not in recorded.warnings and NO_SIDECAR_WARNING not in original.warnings
+    # Same face, same stimulus clock: the recording reads like the original (re-encoding moves landmarks a little).
+    for group, p in original.probabilities["affective"].items():
+        assert abs(recorded.probabilities["affective"][group] - p) < 0.2, (group, recorded.probabilities)
+    bare = folder / "bare.avi"
+    shutil.copy(folder / "recording.avi", bare)  # the same video without its sidecar
+    unaligned = model.predict(bare)
+    assert NO_SIDECAR_WARNING in unaligned.warnings
+    # The stimuli last 2, 3, 2 and 3 s: equal 2.5 s slices pool other frames, so the sidecar changes the features.
+    assert unaligned.probabilities["affective"] != recorded.probabilities["affective"]
 
 
 def test_a_seeded_cpu_fine_tune_is_repeatable_bit_for_bit(split_cohort, prepared_synth, tmp_path):

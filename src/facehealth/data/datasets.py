@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from facehealth.data.spec import DatasetSpec
+from facehealth.data.stimuli import StimulusMarker, markers_for, slice_onsets
 from facehealth.errors import SchemaError
 from facehealth.faces.motion import aligned_landmarks, expression_motion
 
@@ -224,6 +225,7 @@ class FrameSequenceDataset(_Base):
         manifest: pd.DataFrame | None = None,
         landmarks: bool = False,
         images: bool = True,
+        bins: int = 0,
     ) -> None:
         super().__init__(prepared_dir, manifest, labels, targets, subjects, size, augment, seed)
         frames = self.manifest[self.manifest["frame_index"].notna()]
@@ -231,6 +233,16 @@ class FrameSequenceDataset(_Base):
         self.length = length
         self.landmarks = landmarks
         self.images = images
+        self.bins = bins
+        # Stimulus sidecars beside the source videos, read once (a count mismatch fails here, early).
+        self.markers: dict[str, tuple[StimulusMarker, ...] | None] = {}
+        if bins:
+            for mid, g in self.videos:
+                source = g["source"].iloc[0] if "source" in g.columns else None
+                markers = markers_for(source) if source else None
+                slice_onsets(markers, 1.0, bins, str(source))  # validates the count
+                self.markers[mid] = markers
+        self.aligned = sum(m is not None for m in self.markers.values())  # videos with a sidecar
         if not (images or landmarks):
             raise SchemaError("a frame sequence needs images, landmarks or both")
         if landmarks and not {"landmarks", "matrix"} <= set(self.manifest.columns):
@@ -255,6 +267,9 @@ class FrameSequenceDataset(_Base):
             "subject_id": subject,
             "media_id": media_id,
         }
+        if self.bins:
+            last = float(times[:n].max()) if n else 0.0
+            item["onsets"] = torch.from_numpy(slice_onsets(self.markers[media_id], last, self.bins))
         if self.images:
             # One augmentation draw for the whole clip: frames must stay consistent in time.
             seed = int(self._rng(index).integers(2**31))
@@ -291,6 +306,7 @@ def make_dataset(
             length=spec.frames,
             landmarks=spec.frame_input != "pixels",
             images=spec.frame_input != "landmarks",
+            bins=spec.time_bins,
             **common,
         )
     if spec.input != "image":

@@ -20,3 +20,4 @@ class DatasetSpec:
     images_per_subject: int = 4  # input: subject
     frames: int = 32  # input: video
     frame_input: str = "pixels"  # input: video: pixels | landmarks | both
+    time_bins: int = 0  # input: video, pooling timebins: slices per clip (onsets in each item); 0 = none

@@ -205,6 +205,7 @@ def _motion_gradient_significance(
         manifest=manifest[manifest["media_id"].isin(videos)],
         landmarks=True,
         images=meta.frame_input != "landmarks",
+        bins=meta.dataset_spec().time_bins,  # the slices the model was trained on (stimulus onsets)
     )
     position = {mid: i for i, (mid, _) in enumerate(data.videos)}
     values = {

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from facehealth.data.stimuli import StimulusMarker
 from facehealth.errors import FaceHealthError
 from facehealth.faces.motion import expression_motion
 from facehealth.faces.pipeline import FacePipeline
@@ -50,15 +51,6 @@ class LiveConfig:
     motion_window: int = 60  # frames of landmark history for the expression-motion baseline (2 s)
     max_seconds: float | None = None  # stop after this much source time
     check_identity: bool = True  # dlib descriptor on each detection (~30 ms): catches a swap in place
-
-
-@dataclass(frozen=True)
-class StimulusMarker:
-    """A stimulus shown from ``onset`` (seconds from the start of the source) for ``duration``."""
-
-    onset: float
-    duration: float
-    label: str
 
 
 class ScoringModel(Protocol):

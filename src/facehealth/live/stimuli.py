@@ -15,22 +15,18 @@ is then read frame by frame, and stimulus durations are counted in its frames, n
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 
 from facehealth.config import from_mapping, read_yaml_mapping
+from facehealth.data.stimuli import SIDECAR_SUFFIX, StimulusMarker, read_sidecar, write_sidecar
 from facehealth.errors import ConfigError, InputError, OutputError, VideoError
-from facehealth.live.engine import StimulusMarker
 
 __all__ = ["Stimulus", "StimulusSequence", "Recording", "load_sequence", "record", "load_markers", "SIDECAR_SUFFIX"]
-
-SIDECAR_SUFFIX = ".stimuli.json"
 
 
 @dataclass(frozen=True)
@@ -130,24 +126,10 @@ def record(
             writer.release()
         if show:
             cv2.destroyAllWindows()
-    sidecar = video.with_suffix(SIDECAR_SUFFIX)
-    payload: dict[str, Any] = {
-        "video": video.name,
-        "fps": fps,
-        "frames": frames,
-        "stimuli": [
-            {"label": m.label, "onset": round(m.onset, 4), "duration": m.duration, "image": s.image}
-            for m, s in zip(markers, sequence.stimuli)
-        ],
-    }
-    sidecar.write_text(json.dumps(payload, indent=2) + "\n")
+    sidecar = write_sidecar(video, markers, fps, frames, [s.image for s in sequence.stimuli])
     return Recording(video, sidecar, frames, fps, tuple(markers))
 
 
 def load_markers(sidecar: str | Path) -> tuple[StimulusMarker, ...]:
     """The stimulus onsets of a recording's sidecar JSON, for :class:`~facehealth.live.engine.LiveEngine`."""
-    try:
-        data = json.loads(Path(sidecar).read_text())
-        return tuple(StimulusMarker(float(s["onset"]), float(s["duration"]), str(s["label"])) for s in data["stimuli"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"cannot read stimulus sidecar '{sidecar}': {exc}") from exc
+    return read_sidecar(sidecar)

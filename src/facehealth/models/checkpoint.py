@@ -60,7 +60,10 @@ class CheckpointMeta:
     pooling: str = "mean"
     frames: int = 32  # video models: frames sampled per clip
     frame_input: str = "pixels"  # video models: pixels | landmarks | both
-    time_bins: int = 5
+    time_bins: int = 4
+    # Trained on videos with stimulus sidecars: time slices start at the stimulus onsets, so a video
+    # without one is cut into equal slices and its prediction says so.
+    stimulus_aligned: bool = False
     colour_grid: int = 0  # regional-colour features beside the backbone's (models/colour.py); 0 = none
     images_per_subject: int = 4
     target_mean: dict[str, list[float]] = field(default_factory=dict)
@@ -89,7 +92,8 @@ class CheckpointMeta:
 
     def dataset_spec(self) -> DatasetSpec:
         """How to build this model's input items from prepared crops (as in training)."""
-        return DatasetSpec(self.input, self.img_size, self.images_per_subject, self.frames, self.frame_input)
+        bins = self.time_bins if self.pooling == "timebins" else 0
+        return DatasetSpec(self.input, self.img_size, self.images_per_subject, self.frames, self.frame_input, bins)
 
     @property
     def trained_on(self) -> frozenset[str]:

@@ -45,7 +45,7 @@ MOTION_SCALE = 10.0
 
 def batch_inputs(batch: dict, device: torch.device | str) -> dict[str, torch.Tensor | None]:
     """The keyword inputs of :meth:`MultiTaskModel.forward` from a dataset batch, on ``device``."""
-    keys = {"images": "image", "mask": "mask", "times": "time", "landmarks": "landmarks"}
+    keys = {"images": "image", "mask": "mask", "times": "time", "landmarks": "landmarks", "onsets": "onsets"}
     return {arg: (batch[key].to(device) if batch.get(key) is not None else None) for arg, key in keys.items()}
 
 
@@ -80,7 +80,7 @@ class MultiTaskModel(nn.Module):
         pos_weight: dict[str, float] | None = None,
         class_weights: dict[str, list[float]] | None = None,
         frame_input: FrameInput = "pixels",
-        bins: int = 5,
+        bins: int = 4,
         colour_grid: int = 0,
     ) -> None:
         super().__init__()
@@ -136,11 +136,13 @@ class MultiTaskModel(nn.Module):
         mask: torch.Tensor | None = None,
         times: torch.Tensor | None = None,
         landmarks: torch.Tensor | None = None,
+        onsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """(B, 3, H, W) -> (B, F); or (B, K, 3, H, W) with mask (B, K) -> (B, F).
 
         ``landmarks`` (B, K, 68, 2): the frames' landmark motion, needed when
         ``frame_input`` is landmarks or both (``images`` may then be None for landmarks only).
+        ``onsets`` (B, bins): where each time slice starts (stimulus onsets; default equal slices).
         """
         if images is not None and images.ndim == 4:
             if self.frame_input != "pixels":
@@ -156,7 +158,7 @@ class MultiTaskModel(nn.Module):
         b, k = flat.shape[:2]
         mask = torch.ones(b, k, dtype=torch.bool, device=flat.device) if mask is None else mask
         times = times if times is not None else torch.arange(k, device=flat.device).float().expand(b, k)
-        return self._pool(flat, mask, times)
+        return self._pool(flat, mask, times, onsets)
 
     def _encode(self, images: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) -> (N, F): backbone features, then the regional colour when configured."""
@@ -177,13 +179,15 @@ class MultiTaskModel(nn.Module):
             parts.append(MOTION_SCALE * landmarks.reshape(b, k, -1).float())
         return torch.cat(parts, -1)
 
-    def _pool(self, flat: torch.Tensor, mask: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    def _pool(
+        self, flat: torch.Tensor, mask: torch.Tensor, times: torch.Tensor, onsets: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if self.pooling == "stats":
             # How much the face changes over a clip (expression amplitude, variability): Emoface's
             # signal, which a mean over frames averages away.
             return mean_and_sd(flat, mask)
         if self.pooling == "timebins":
-            return time_bins(flat, mask, times, self.bins)
+            return time_bins(flat, mask, times, self.bins, onsets)
         if self.pooling == "temporal":
             out, _ = self.temporal(torch.cat([flat, times.unsqueeze(-1)], dim=-1))  # (B, K, F/2)
             last = mask.long().sum(1).clamp(min=1) - 1  # last real frame of each clip
@@ -200,9 +204,10 @@ class MultiTaskModel(nn.Module):
         mask: torch.Tensor | None = None,
         times: torch.Tensor | None = None,
         landmarks: torch.Tensor | None = None,
+        onsets: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Raw head outputs per task (standardised for regression, logits, log hazards)."""
-        f = self.features(images, mask, times, landmarks)
+        f = self.features(images, mask, times, landmarks, onsets)
         return {name: head(f) for name, head in self.heads.items()}
 
     def loss(

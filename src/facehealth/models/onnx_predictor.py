@@ -46,7 +46,9 @@ class OnnxFaceHealthModel(FaceHealthModel):
     def load(cls, path: str | Path, device: str = "cpu") -> OnnxFaceHealthModel:
         return load_onnx(path, device)
 
-    def _score(self, crops: list[np.ndarray], times: list[float], shapes: list[np.ndarray]) -> dict[str, np.ndarray]:
+    def _score(
+        self, crops: list[np.ndarray], times: list[float], shapes: list[np.ndarray], markers: object = None
+    ) -> dict[str, np.ndarray]:
         """Per-crop outputs (N, k) per head; the export refuses subject/video models, so crops are images."""
         outputs = self.session.run(self._names, {INPUT_NAME: pixel_batch(crops)})
         return dict(zip(self._names, outputs))

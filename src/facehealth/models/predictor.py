@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import torch
 
+from facehealth.data.stimuli import StimulusMarker, markers_for, slice_onsets
 from facehealth.errors import ConfigError, InputError, NoFaceError
 from facehealth.faces.motion import aligned_landmarks, expression_motion
 from facehealth.faces.records import QualityReport
@@ -38,12 +39,18 @@ __all__ = [
     "pixel_batch",
     "MIN_MOTION_FRAMES",
     "SYNTHETIC_WARNING",
+    "NO_SIDECAR_WARNING",
 ]
 
 MIN_MOTION_FRAMES = 3  # a landmark-motion model needs a clip; the facial map uses the same minimum
 # Said by every person-facing output of a model whose checkpoint records a synthetic training cohort.
 SYNTHETIC_WARNING = (
     "This model was trained on synthetic faces with planted effects; its numbers are not health information."
+)
+
+NO_SIDECAR_WARNING = (
+    "This video has no stimulus sidecar (.stimuli.json) but the model was trained on stimulus-locked "
+    "recordings: its time slices assume equally long stimuli."
 )
 
 
@@ -66,10 +73,11 @@ class Prediction:
     # Zero-shot apparent age (years) from dlib's CC0 age network (models/apparent_age.py), not
     # from the user's model; None for videos or when the network is not installed.
     apparent_age_pretrained: float | None = None
+    notes: tuple[str, ...] = ()  # further warnings about this input (e.g. NO_SIDECAR_WARNING)
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return (SYNTHETIC_WARNING,) if self.synthetic_model else ()
+        return ((SYNTHETIC_WARNING,) if self.synthetic_model else ()) + self.notes
 
     def as_row(self, tasks: Sequence[TaskSpec]) -> dict[str, float]:
         """The scores as one prediction-table row, named by :meth:`TaskSpec.output_columns`."""
@@ -199,7 +207,11 @@ class FaceHealthModel:
         """
         faces = self.prepare(source, progress)
         crops = list(faces.crops)
-        outputs = self._score(crops, list(faces.times), list(faces.shapes))
+        markers = self._stimulus_markers(source)
+        outputs = self._score(crops, list(faces.times), list(faces.shapes), markers)
+        notes = ()
+        if self.meta.stimulus_aligned and self.meta.pooling == "timebins" and markers is None:
+            notes = (NO_SIDECAR_WARNING,)
         prediction = Prediction(
             faces.source,
             len(crops),
@@ -207,6 +219,7 @@ class FaceHealthModel:
             faces.rejected,
             quality=faces.quality,
             synthetic_model=self.meta.synthetic,
+            notes=notes,
         )
         for task in self.tasks:
             values = outputs[task.name].mean(0).tolist()
@@ -228,8 +241,20 @@ class FaceHealthModel:
                     prediction.intervals[column] = interval
         return prediction
 
+    def _stimulus_markers(self, source: str | Path | np.ndarray) -> tuple[StimulusMarker, ...] | None:
+        """The sidecar's stimuli beside a video, for a model that pools time slices; else None."""
+        if self.meta.input != "video" or self.meta.pooling != "timebins" or isinstance(source, np.ndarray):
+            return None
+        return markers_for(source)
+
     @torch.no_grad()
-    def _score(self, crops: list[np.ndarray], times: list[float], shapes: list[np.ndarray]) -> dict[str, torch.Tensor]:
+    def _score(
+        self,
+        crops: list[np.ndarray],
+        times: list[float],
+        shapes: list[np.ndarray],
+        markers: Sequence[StimulusMarker] | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Per-crop outputs (N, ...) for an image model; one pooled row (1, ...) for subject/video models."""
         mode = self.meta.input
         if mode == "video" and len(crops) > self.meta.frames:
@@ -244,7 +269,10 @@ class FaceHealthModel:
         motion = None
         if self.meta.uses_motion:
             motion = torch.from_numpy(expression_motion(np.stack(shapes)).astype(np.float32)).to(self.device)[None]
-        return self.model.predict(self.model(batch.unsqueeze(0), mask, t, motion))
+        onsets = None
+        if self.meta.pooling == "timebins":
+            onsets = torch.from_numpy(slice_onsets(markers, max(times), self.meta.time_bins))[None].to(self.device)
+        return self.model.predict(self.model(batch.unsqueeze(0), mask, t, motion, onsets))
 
 
 def pixel_batch(crops: Sequence[np.ndarray]) -> np.ndarray:

@@ -92,7 +92,9 @@ class FinetuneConfig:
     # input: video: what a frame gives the model: its crop's pixels, its landmark motion (faces/motion.py,
     # measured on the full-resolution frame: Emoface's expression dynamics), or both.
     frame_input: Literal["pixels", "landmarks", "both"] = "pixels"
-    time_bins: int = 5  # pooling: timebins (the clip's duration in this many equal slices)
+    # pooling: timebins: one slice per stimulus (starting at the onsets of each video's stimulus
+    # sidecar; equal slices without one); 4 = the synthetic cohort's and configs/stimuli's sequence.
+    time_bins: int = 4
     # Heads also read the mean colour of each cell of a grid x grid layout over the aligned face
     # (models/colour.py): pallor, jaundice, greying and dark circles are regional colour, which a
     # small encoder trained on a CPU-sized cohort learns slowly. 8: 8 px cells at 64 px; in a ridge on

@@ -319,6 +319,7 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
         splits={s: tuple(ids) for s, ids in by_split.items()},
         cohort_fingerprint=cohort_fingerprint(labels["subject_id"]),
         synthetic=is_synthetic_cohort(cfg.cohort),
+        stimulus_aligned=getattr(train, "aligned", 0) > 0,
         calibration=_calibrate(model, dataset(calibration_ids, False), labels, tasks, cfg.batch_size, device),
         best_epoch=best_epoch,
         history=tuple(history),

@@ -16,6 +16,7 @@ import pandas as pd
 
 from facehealth.data.biomarkers import BIOMARKERS
 from facehealth.data.cohort import write_table
+from facehealth.data.stimuli import StimulusMarker, write_sidecar
 from facehealth.data.synth.faces import (
     CANVAS,
     ExpressionWarper,
@@ -112,6 +113,9 @@ def synthesize_cohort(
                 )
                 rel = Path("media") / sid / f"video{v}.mp4"
                 write_video(out / rel, frames, fps=cfg.video_fps)
+                # The schedule the face responded to, as `facehealth record` writes it for a real one.
+                schedule = [StimulusMarker(start, end - start, label) for label, start, end in STIMULUS_SCHEDULE]
+                write_sidecar(out / rel, schedule, fps=cfg.video_fps, frames=len(times))
                 media_rows.append(
                     {
                         "media_id": f"{sid}_vid{v}",
