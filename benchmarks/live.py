@@ -134,9 +134,11 @@ def full_loop(stream: Stream, detect_every: int, model: object | None, label: st
 
 def block(argv: list[str], seconds: float, detect_every: int, tracking: float, runs: list[LoopRun]) -> str:
     """The provenance line, the tracker's speed and one row per full-loop run."""
+    from facehealth.live.engine import LiveConfig
+
     lines = [
         f"{provenance(argv)}; 640×480 at 30 fps, {seconds:.0f} s, detection every {detect_every} frames, "
-        "identity check on.",
+        f"identity check on, a score every {LiveConfig().score_every_s:g} s.",
         "",
         f"Tracking alone: {tracking:.0f} frames/s.",
         "",

@@ -109,6 +109,7 @@ def test_model_scores_warm_up_then_carry_intervals_and_the_synthetic_warning(fac
     assert first.scores["age"].status == "warming_up" and first.scores["age"].value is None
     final = events[-1].scores
     assert engine.scored_frames >= 5 and final["age"].n_frames == engine.scored_frames
+    assert engine.scored_frames + engine.model_failures == 10  # every 6th frame of 2 s at 30 fps: 5 Hz
     low, high = final["age"].interval
     assert final["age"].status == "ok" and high - low == pytest.approx(10.0) and np.isfinite(final["age"].value)
     others = [k for k in final if k != "age"]
@@ -159,3 +160,14 @@ def test_an_onnx_model_scores_with_the_checkpoints_intervals_and_warning(
     final = events[-1].scores["age"]
     # The interval comes from the calibration stored in the .onnx file (conformal_interval_fn(model.meta)).
     assert final.status == "ok" and final.interval is not None and np.isfinite(final.value)
+
+
+def test_a_score_every_0_2_s_at_30_fps_is_5_hz_over_ten_minutes():
+    """Frame times i/30 drift in floating point; a strict >= 0.2 s waited a 7th frame now and then (4.55 Hz)."""
+    from facehealth.live.engine import _due
+
+    last, calls = -np.inf, 0
+    for i in range(30 * 600):
+        if _due(i / 30.0, last, LiveConfig().score_every_s):
+            last, calls = i / 30.0, calls + 1
+    assert calls == 5 * 600
