@@ -39,3 +39,36 @@ def test_file_source_reads_every_frame_or_drops_when_paced(tmp_path):
 def test_missing_file_is_a_video_error(tmp_path):
     with pytest.raises(VideoError, match="does not exist"):
         open_source(tmp_path / "nope.mp4")
+
+
+def test_an_http_stream_is_read_live_and_a_slow_consumer_drops_frames(tmp_path):
+    """A URL source over real HTTP: a reader thread, a one-slot buffer, dropped frames counted."""
+    import functools
+    import http.server
+    import threading
+    import time
+
+    frames_in = 90
+    base = np.full((48, 64, 3), 120, np.uint8)
+    spec = PulseVideoSpec(bpm=None, seconds=3.0, motion_px=0, noise=0, jpeg_quality=None)
+    write_video(tmp_path / "clip.avi", pulse_frames(base, np.ones((48, 64), np.float32), spec), 30.0)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = open_source(f"http://127.0.0.1:{server.server_address[1]}/clip.avi")
+        assert source.live and source.realtime  # a URL is a live stream: never read ahead of the consumer
+        seen = []
+        for frame in source:
+            seen.append(frame)
+            time.sleep(0.02)  # slower than the reader
+        assert seen and seen[0].image.shape == (48, 64, 3)
+        assert len(seen) + source.dropped == frames_in  # every frame read is either seen or counted
+        assert source.dropped > 0
+        times = [f.timestamp for f in seen]
+        assert times == sorted(times)
+        with pytest.raises(VideoError, match="cannot open video source"):
+            open_source(f"http://127.0.0.1:{server.server_address[1]}/gone.avi")  # 404
+    finally:
+        server.shutdown()
