@@ -129,16 +129,17 @@ def test_affective_inputs_block_states_the_split_and_the_majority_class():
     rows = [
         {
             "frame input": "landmarks",
-            "pooling": "stats",
-            "accuracy": "0.87 [0.76, 0.97]",
-            "balanced_accuracy": "0.90 [0.81, 0.97]",
+            "pooling": "timebins",
+            "pooling_text": "`timebins`, per stimulus",
+            "accuracy": "0.84 [0.71, 0.95]",
+            "balanced_accuracy": "0.87 [0.76, 0.96]",
             "best_epoch": 2,
         }
     ]
     text = bench.block(["benchmarks/affective_inputs.py"], rows, 0.45, {"train": 82, "val": 30, "test": 38}, 222.4)
     head = text.splitlines()[0]
     assert "150 subjects (82 train / 30 val / 38 test), 222 s in all" in head and "majority class is 45%" in head
-    assert "| landmarks | `stats` | 0.87 [0.76, 0.97] | 0.90 [0.81, 0.97] | 2 |" in text
+    assert "| landmarks | `timebins`, per stimulus | 0.84 [0.71, 0.95] | 0.87 [0.76, 0.96] | 2 |" in text
 
 
 def test_pretraining_benefit_block_counts_the_validation_labels_and_pairs_the_arms():
