@@ -11,8 +11,9 @@ from facehealth.errors import UnsupportedInputError
 from facehealth.faces.io import read_image, write_video
 from facehealth.live.synthetic import place_face
 from facehealth.serve.db import make_engine, make_sessionmaker, upgrade
-from facehealth.serve.jobs import INTERRUPTED, recover_interrupted, sniff_video_type
+from facehealth.serve.jobs import INTERRUPTED, recover_interrupted
 from facehealth.serve.orm import Job, Person, User
+from facehealth.serve.uploads import sniff_video_type
 from tests.conftest import fixture_path
 
 

@@ -14,7 +14,7 @@ from facehealth.serve.orm import Person, User
 from facehealth.serve.security import TokenError, read_access_token
 from facehealth.serve.settings import Settings
 
-__all__ = ["SessionDep", "CurrentUser", "AdminUser", "SettingsDep", "get_person"]
+__all__ = ["SessionDep", "CurrentUser", "AdminUser", "SettingsDep", "get_person", "user_from_token"]
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -42,6 +42,15 @@ def _unauthorized(message: str) -> ServiceError:
     return ServiceError(401, "unauthorized", message, {"WWW-Authenticate": "Bearer"})
 
 
+def user_from_token(session: Session, token: str, key: str) -> User:
+    """The approved account an access token names; raises TokenError (HTTP routes and the live socket)."""
+    claims = read_access_token(token, key)
+    user = session.get(User, claims.user_id)
+    if user is None or not user.approved:
+        raise TokenError("the account does not exist or is not approved")
+    return user
+
+
 def _current_user(
     session: SessionDep,
     settings: SettingsDep,
@@ -50,13 +59,9 @@ def _current_user(
     if credentials is None:
         raise _unauthorized("sign in first (no bearer token)")
     try:
-        claims = read_access_token(credentials.credentials, settings.secret_key)
+        return user_from_token(session, credentials.credentials, settings.secret_key)
     except TokenError as exc:
         raise _unauthorized(str(exc)) from exc
-    user = session.get(User, claims.user_id)
-    if user is None or not user.approved:
-        raise _unauthorized("the account does not exist or is not approved")
-    return user
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]

@@ -9,7 +9,6 @@ file in (:func:`import_history_file`).
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -134,14 +133,10 @@ def import_history_file(path: str | Path, history: DatabaseHistory) -> dict[str,
     copied: dict[str, int] = {}
     with HistoryStore(path) as store:
         for subject in store.subjects():
-            seen = {(_utc(v.time), v.model_id) for v in history.visits(subject)}
+            seen = {(v.time, v.model_id) for v in history.visits(subject)}  # both UTC (Visit.from_payload)
             for visit in store.visits(subject):
-                if (_utc(visit.time), visit.model_id) in seen:
+                if (visit.time, visit.model_id) in seen:
                     continue
                 history.add_visit(visit)
                 copied[subject] = copied.get(subject, 0) + 1
     return copied
-
-
-def _utc(time: dt.datetime) -> dt.datetime:
-    return time.replace(tzinfo=dt.UTC) if time.tzinfo is None else time.astimezone(dt.UTC)

@@ -25,33 +25,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from facehealth.errors import FaceHealthError
 from facehealth.serve.accounts import audit
 from facehealth.serve.orm import Job, Person, utcnow
 
-__all__ = ["VIDEO_TYPES", "sniff_video_type", "JobRunner", "job_dict", "recover_interrupted"]
+__all__ = ["JobRunner", "job_dict", "recover_interrupted"]
 
 log = logging.getLogger(__name__)
 
-VIDEO_TYPES = ("mp4", "mov", "webm", "avi")  # what PyAV decodes and phones and browsers record
 _SAVE_EVERY_S = 0.5  # progress writes: often enough for a progress bar, rare enough for the database
 INTERRUPTED = "the server stopped while this video was being analysed; upload it again"
-
-
-def sniff_video_type(data: bytes) -> str:
-    """The container from its magic bytes (never from the file name); raises UnsupportedInputError."""
-    from facehealth.errors import UnsupportedInputError
-
-    if data[4:8] == b"ftyp":
-        return "mov" if data[8:10] == b"qt" else "mp4"
-    if data.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: Matroska and WebM
-        return "webm"
-    if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
-        return "avi"
-    raise UnsupportedInputError("the upload is not an MP4, MOV, WebM or AVI video (checked by its content)")
 
 
 def job_dict(job: Job) -> dict[str, Any]:
@@ -182,10 +168,6 @@ class JobRunner:
             job.state, job.progress, job.analysis_id = "done", 1.0, analysis.id
             job.frames_read, job.updated_at = prediction.frames_read, utcnow()
             audit(session, job.user_id, "analysis.create", f"{person.id}/{analysis.id} (video job {job.id})")
-
-    def pending(self) -> int:
-        with self.sessions() as session:
-            return len(session.scalars(select(Job.id).where(Job.state.in_(("queued", "running")))).all())
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

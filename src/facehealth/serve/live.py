@@ -110,8 +110,8 @@ def event_message(event: LiveEvent, landmarks: np.ndarray | None) -> dict[str, A
 class LiveConnection:
     """One authenticated camera: receives frames, runs the engine off the event loop, sends events.
 
-    ``receive`` and ``send`` are the WebSocket's (or a test's) coroutines; ``run_blocking`` runs a
-    blocking call off the event loop (the route passes Starlette's threadpool).
+    The route hands it received frames (:meth:`offer`); ``send`` is the WebSocket's (or a test's)
+    coroutine, and ``run_blocking`` runs a blocking call off the event loop (Starlette's threadpool).
     """
 
     def __init__(
@@ -175,7 +175,7 @@ class LiveConnection:
                 return
 
 
-def make_engine(model: Any, check_identity: bool = True) -> LiveEngine:
+def make_engine(model: Any) -> LiveEngine:
     """A live engine for one camera; ``model`` is the service's shared (locked) model or None."""
     # Browsers deliver 15-30 fps; detecting every 10th frame re-finds a new person within a second.
-    return LiveEngine(LiveConfig(detect_every=10, check_identity=check_identity), model=model)
+    return LiveEngine(LiveConfig(detect_every=10), model=model)

@@ -1,4 +1,4 @@
-"""Checking an uploaded image before anything decodes it: size, type by content, pixel count."""
+"""Checking an upload before anything decodes it: size, type by content, pixel count."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import UploadFile
 from facehealth.errors import CorruptImageError, InputTooLargeError, UnsupportedInputError
 from facehealth.faces.io import decode_image_file
 
-__all__ = ["read_upload", "sniff_image_type", "decode_image"]
+__all__ = ["read_upload", "sniff_image_type", "sniff_video_type", "decode_image"]
 
 _CHUNK = 1 << 20
 
@@ -24,6 +24,17 @@ def sniff_image_type(data: bytes) -> str:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
     raise UnsupportedInputError("the upload is not a JPEG, PNG or WebP image (checked by its content)")
+
+
+def sniff_video_type(data: bytes) -> str:
+    """The video container from its magic bytes (never from the file name or the client's content type)."""
+    if data[4:8] == b"ftyp":
+        return "mov" if data[8:10] == b"qt" else "mp4"
+    if data.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: Matroska and WebM
+        return "webm"
+    if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
+        return "avi"
+    raise UnsupportedInputError("the upload is not an MP4, MOV, WebM or AVI video (checked by its content)")
 
 
 async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:

@@ -12,9 +12,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from facehealth.serve.accounts import audit
+from facehealth.serve.deps import user_from_token
 from facehealth.serve.live import AUTH_TIMEOUT_S, LiveConnection, make_engine
-from facehealth.serve.orm import User
-from facehealth.serve.security import TokenError, read_access_token
+from facehealth.serve.security import TokenError
 
 router = APIRouter(tags=["live"])
 log = logging.getLogger(__name__)
@@ -34,12 +34,8 @@ def _authenticate(ws: WebSocket, first: str) -> int:
         token = json.loads(first)["token"]
     except (ValueError, KeyError, TypeError) as exc:
         raise TokenError('the first message must be {"token": "<access token>"}') from exc
-    claims = read_access_token(str(token), ws.app.state.settings.secret_key)
     with ws.app.state.sessions() as session:
-        user = session.get(User, claims.user_id)
-        if user is None or not user.approved:
-            raise TokenError("the account does not exist or is not approved")
-    return claims.user_id
+        return user_from_token(session, str(token), ws.app.state.settings.secret_key).id
 
 
 @router.websocket("/api/live")

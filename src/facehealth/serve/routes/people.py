@@ -13,11 +13,11 @@ from facehealth.serve.accounts import audit
 from facehealth.serve.analyses import analysis_dict, export_csv, history_dicts, latest_alerts, record_analysis, score
 from facehealth.serve.deps import CurrentUser, SessionDep, SettingsDep, get_person
 from facehealth.serve.errors import ServiceError
-from facehealth.serve.jobs import job_dict, sniff_video_type
+from facehealth.serve.jobs import job_dict
 from facehealth.serve.orm import Person
 from facehealth.serve.schemas import NewPerson, PersonOut
 from facehealth.serve.security import fernet_key
-from facehealth.serve.uploads import decode_image, read_upload
+from facehealth.serve.uploads import decode_image, read_upload, sniff_video_type
 
 router = APIRouter(prefix="/api/people", tags=["people"])
 
