@@ -51,7 +51,7 @@ def test_true_risk_is_prognostic_beyond_age_and_sex(cohort):
     test = report["splits"]["test"]
     assert report["horizons"] == [3.0, 5.0, 10.0] and report["covariates"] == ["age", "sex"]
     hr = test["hazard_ratios"]["top_vs_bottom_quartile"]
-    assert hr["hr"] > 1 and hr["low"] > 1 and hr["adjusted_for"] == ["age", "sex"]
+    assert hr["hr"] > 1 and hr["low"] > 1 and hr["adjusted_for"] == ["age", "sex=M"]
     assert test["hazard_ratios"]["per_sd_of_risk"]["low"] > 1
     assert test["uno_c_index"]["value"] > 0.6 and test["uno_c_index"]["low"] > 0.6
     assert all(a["value"] > 0.6 and a["low"] < a["value"] < a["high"] for a in test["time_dependent_auc"])

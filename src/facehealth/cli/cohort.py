@@ -24,6 +24,15 @@ def cohort_synth(
     images: Annotated[int, typer.Option(help="Photos per subject.")] = 4,
     videos: Annotated[int, typer.Option(help="Affective stimulus videos per subject.")] = 0,
     base_photos: Annotated[Path | None, typer.Option(help="Extra single-face photos to use as identity bases.")] = None,
+    clinical_covariates: Annotated[
+        bool, typer.Option(help="Add stage (planted prognostic) and disease_type (null) to the subjects table.")
+    ] = False,
+    face_age_gap_sd: Annotated[
+        float, typer.Option(help="Years the faces look older/younger than their age (SD); 0 = none.")
+    ] = 0.0,
+    face_age_gap_log_hr: Annotated[
+        float, typer.Option(help="Planted log hazard ratio per 5 years of face-age gap (0 = a null gap).")
+    ] = 0.0,
 ) -> None:
     """Write a synthetic cohort with planted effects (tables, media, ground_truth.json, contact sheet)."""
     from facehealth.data.synth import SynthConfig, synthesize_cohort
@@ -34,6 +43,9 @@ def cohort_synth(
         videos_per_subject=videos,
         seed=seed,
         base_photos=str(base_photos) if base_photos else None,
+        clinical_covariates=clinical_covariates,
+        face_age_gap_sd=face_age_gap_sd,
+        face_age_gap_log_hr=face_age_gap_log_hr,
     )
     try:
         with progress_bar("synthesizing subjects") as update:

@@ -32,6 +32,7 @@ from facehealth.data.synth.model import (
     AFFECTIVE_RESPONSE,
     CAD,
     CAMERAS,
+    CLINICAL,
     EXTERNAL_SITES,
     MARKER_EFFECTS,
     SITE_SHARES,
@@ -137,6 +138,8 @@ def synthesize_cohort(
 
 def _write_tables(out: Path, subjects: list[SyntheticSubject], media_rows: list[dict], cfg: SynthConfig) -> None:
     subject_cols = ["subject_id", "age", "sex", "site", "group_id", "bmi", "smoker"]
+    if cfg.clinical_covariates:
+        subject_cols += ["stage", "disease_type"]
     label_cols = (
         ["subject_id", "cad", "survival_time", "survival_event"]
         + (["affective"] if cfg.videos_per_subject else [])
@@ -175,6 +178,21 @@ def _write_ground_truth(out: Path, cfg: SynthConfig, bases: dict, subjects: list
                 "frailty_per_sd": float(np.exp(SURVIVAL["log_hr_frailty_per_sd"])),
                 "male_vs_female": float(np.exp(SURVIVAL["log_hr_male"])),
             }
+        },
+        "clinical_covariates": (
+            CLINICAL
+            | {
+                "hazard_ratios": {f"stage_{k}_vs_I": float(np.exp(v)) for k, v in CLINICAL["log_hr_stage"].items()}
+                | {f"disease_type_{k}": float(np.exp(v)) for k, v in CLINICAL["log_hr_disease_type"].items()}
+            }
+            if cfg.clinical_covariates
+            else None
+        ),
+        "face_age_gap": {
+            "sd_years": cfg.face_age_gap_sd,
+            "log_hr_per_5_years": cfg.face_age_gap_log_hr,
+            "hr_per_5_years": float(np.exp(cfg.face_age_gap_log_hr)),
+            "note": "faces are rendered at age + gap; the gap is in ground_truth_subjects.csv (face_age_gap)",
         },
         "affective": {
             "stimulus_schedule": STIMULUS_SCHEDULE,

@@ -17,6 +17,12 @@ The generative model (all coefficients are written to ``ground_truth.json``):
 - Survival: exponential times with log-hazard ``b_age (age - 60)/10 + b_frailty
   z_frailty + b_male male``; a frailty ``z`` is half visible (dark circles,
   dull skin); uniform administrative censoring.
+- Clinical covariates (opt-in, ``SynthConfig.clinical_covariates``): disease
+  ``stage`` I/II/III adds a planted log-hazard (reference I); ``disease_type``
+  has no effect (the null covariate).
+- Face-age gap (opt-in, ``SynthConfig.face_age_gap_sd``): the face shows
+  ``age + gap`` with gap ~ N(0, sd); the gap adds ``face_age_gap_log_hr`` per
+  5 years to the log-hazard (0 = a visible but null gap).
 - Affective videos (optional): responses to a neutral/happy/neutral/sad
   stimulus sequence differ in amplitude, latency and variability between
   healthy, MDD and BPD.
@@ -46,6 +52,7 @@ __all__ = [
     "AFFECTIVE_RESPONSE",
     "SURVIVAL",
     "CAD",
+    "CLINICAL",
     "SyntheticSubject",
     "draw_subjects",
     "draw_nuisance",
@@ -126,6 +133,18 @@ CAD = {
 }
 
 
+# Opt-in clinical covariates for the adjusted survival analyses (FAHR's multivariable Cox): one
+# planted prognostic covariate and one null one, both categorical so reference-level coding is
+# exercised. Drawn from their own generator, so switching them on changes no other draw.
+CLINICAL = {
+    "stage_levels": ("I", "II", "III"),
+    "stage_shares": (0.45, 0.35, 0.20),
+    "log_hr_stage": {"I": 0.0, "II": float(np.log(1.6)), "III": float(np.log(2.8))},
+    "disease_type_levels": ("colorectal", "lung", "prostate"),
+    "disease_type_shares": (0.4, 0.35, 0.25),
+    "log_hr_disease_type": {"colorectal": 0.0, "lung": 0.0, "prostate": 0.0},  # the null covariate
+}
+
 # Spread of a subject's age around its portrait's real age (years). The portraits' ages are
 # narrow (SD ~8, 33-75); a 15-year spread gives an adult range of ~20-90 (SD ~17) in which the
 # planted ageing signs dominate and the real face still carries about a fifth of the variance.
@@ -141,6 +160,9 @@ class SynthConfig:
     video_fps: float = 5.0
     base_photos: str | None = None  # a folder of single-face photos to use as identities instead of the portraits
     nuisance: float = 1.0  # scales pose/light/blur variation; 0 = studio photos
+    clinical_covariates: bool = False  # add stage (prognostic) and disease_type (null) to subjects
+    face_age_gap_sd: float = 0.0  # years a face looks older (+) or younger than its age; 0 = none
+    face_age_gap_log_hr: float = 0.0  # log-hazard per 5 years of face-age gap (0 = visible but null)
 
 
 @dataclass
@@ -182,6 +204,8 @@ def draw_subjects(
         else list(identities)
     )
     identity_order = rng.permutation(len(bases))
+    # The opt-in effects draw from their own stream so the default cohort stays bit-for-bit the same.
+    extra = np.random.default_rng([cfg.seed, 19])
     site_of_identity: dict[int, str] = {}
     subjects = []
     sites = list(SITE_SHARES)
@@ -207,6 +231,10 @@ def draw_subjects(
             "bmi_z": (bmi - 26) / 4,
             "frailty": float(rng.normal()),
         }
+        clinical = _draw_clinical(cfg, extra)
+        clinical_log_hr = clinical.pop("log_hr", 0.0)
+        gap = float(extra.normal(0, cfg.face_age_gap_sd)) if cfg.face_age_gap_sd > 0 else 0.0
+        face_age = float(np.clip(age + gap, 18, 95))
         z: dict[str, float] = {}
         findable: dict[str, float] = {}  # the part of each z that a face shows: the oracle's z
         # Markers that drive others (the visible ones) first, then their dependants.
@@ -227,7 +255,7 @@ def draw_subjects(
             "group_id": identity.name,
             "bmi": round(bmi, 1),
             "smoker": int(rng.random() < 0.2),
-        }
+        } | clinical
         labels = {name: round(_marker_value(BIOMARKERS[name], z[name]), 4) for name in BIOMARKERS}
         cad_planted = (
             CAD["intercept"]
@@ -244,6 +272,8 @@ def draw_subjects(
             SURVIVAL["log_hr_age_per_decade"] * (age - 60) / 10
             + SURVIVAL["log_hr_frailty_per_sd"] * drivers["frailty"]
             + SURVIVAL["log_hr_male"] * male
+            + clinical_log_hr
+            + cfg.face_age_gap_log_hr * (face_age - age) / 5
         )
         t_event = -np.log(rng.random()) / (SURVIVAL["baseline_hazard_per_year"] * np.exp(lp))
         t_censor = rng.uniform(*SURVIVAL["censoring_uniform_years"])
@@ -254,7 +284,7 @@ def draw_subjects(
             skin_tone=float(rng.uniform(-1, 1)),
             hair_tint=float(rng.uniform(-1, 1)),
             male=male,
-            age=age,
+            age=face_age,
             bmi=bmi,
             pallor=float(np.clip(-0.7 * z["haemoglobin"], -0.8, 1.2)),
             jaundice=float(np.clip(0.35 * (z["total_bilirubin"] + 0.5), 0, 1.2)),
@@ -281,9 +311,12 @@ def draw_subjects(
                     "earlobe_crease": int(crease),
                     "arcus": int(arcus),
                     "identity": identity.name,
+                    "face_age": round(face_age, 1),
+                    "face_age_gap": round(face_age - age, 2),
                     **{f"z_{k}": z[k] for k in VISIBLE_MARKERS},
                     # The oracle: the planted truth as a prediction, the ceiling any model can reach.
-                    "oracle_age": round(age, 1),
+                    # What the face shows is its face age; with no planted gap that is the age itself.
+                    "oracle_age": round(face_age, 1),
                     "oracle_cad": float(_sigmoid(cad_planted)),
                     "oracle_survival": float(lp),
                     **{f"oracle_{k}": _marker_value(BIOMARKERS[k], findable[k]) for k in BIOMARKERS},
@@ -291,6 +324,16 @@ def draw_subjects(
             )
         )
     return subjects
+
+
+def _draw_clinical(cfg: SynthConfig, rng: np.random.Generator) -> dict:
+    """Stage and disease type of one subject, and the stage's planted log-hazard (under ``log_hr``)."""
+    if not cfg.clinical_covariates:
+        return {}
+    stage = str(rng.choice(CLINICAL["stage_levels"], p=CLINICAL["stage_shares"]))
+    disease = str(rng.choice(CLINICAL["disease_type_levels"], p=CLINICAL["disease_type_shares"]))
+    log_hr = CLINICAL["log_hr_stage"][stage] + CLINICAL["log_hr_disease_type"][disease]
+    return {"stage": stage, "disease_type": disease, "log_hr": log_hr}
 
 
 def draw_nuisance(rng: np.random.Generator, strength: float) -> Nuisance:
