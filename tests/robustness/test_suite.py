@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from facehealth.errors import ConfigError
-from facehealth.robustness.suite import run_robustness
+from facehealth.robustness.perturb import PERTURBATIONS
+from facehealth.robustness.suite import DEFAULT_PERTURBATIONS, run_robustness
 
 pytestmark = pytest.mark.filterwarnings("ignore::facehealth.evaluate.metrics.DegenerateMetricWarning")
 
@@ -73,3 +74,8 @@ def test_figures_exist_and_are_not_blank(result):
 def test_unknown_perturbation_is_a_config_error(tiny_checkpoint, tmp_path):
     with pytest.raises(ConfigError, match="unknown perturbation"):
         run_robustness(tiny_checkpoint, out_dir=tmp_path, perturbations=("sepia",))
+
+
+def test_the_default_set_runs_every_perturbation_family_including_cosmetic_change():
+    assert set(DEFAULT_PERTURBATIONS) <= set(PERTURBATIONS)
+    assert {"makeup", "skin_smoothing", "brow_reshape", "lip_augmentation"} <= set(DEFAULT_PERTURBATIONS)

@@ -64,7 +64,7 @@ def robustness_cmd(
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (noise, crop jitter).")] = 0,
 ) -> None:
-    """Re-score perturbed photos (light, pose, blur, occlusion, makeup...) through the whole face path."""
+    """Re-score perturbed photos (light, pose, blur, occlusion, makeup, cosmetic change...) through the face path."""
     import numpy as np
 
     from facehealth.robustness.suite import run_robustness

@@ -17,6 +17,15 @@ little in front of it) turned by up to 30 degrees, and the image is bent to
 follow them with a thin-plate spline anchored on a ring around the face. It
 compresses one side of the face and shifts the nose, which is what a landmark
 pose estimator and a 2-D model see, but occluded parts are not hidden.
+
+Cosmetic change imitates a beauty filter and two procedures. ``skin_smoothing``
+blurs the skin (the landmark hull minus eyes, brows and mouth) with an
+edge-preserving bilateral filter and lifts it slightly; ``brow_reshape`` raises
+and arches the brows (the tails up to 6% of the inter-ocular distance);
+``lip_augmentation`` pushes the lip line out from the mouth centre, mostly
+vertically. The last two bend the image with the same anchored thin-plate warp
+as pose, with every other landmark held fixed, so only the brow band or the mouth
+moves.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import cv2
 import numpy as np
 
 from facehealth.errors import InputError
-from facehealth.faces.landmarks import region_points
+from facehealth.faces.landmarks import inter_ocular_distance, region_points
 from facehealth.robustness import regions as r
 
 __all__ = ["Perturbation", "PERTURBATIONS", "MAX_SEVERITY", "apply_perturbation", "list_perturbations"]
@@ -157,12 +166,16 @@ def _anchors(lm: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.clip(ring, 0, [w - 1, h - 1])
 
 
+def _landmark_warp(img: np.ndarray, lm: np.ndarray, moved: np.ndarray) -> np.ndarray:
+    """Bend ``img`` so the (68, 2) ``lm`` land on ``moved``; the ring of :func:`_anchors` stays put."""
+    anchors = _anchors(lm, img.shape[:2])
+    return r.thin_plate_warp(img, np.vstack([lm, anchors]), np.vstack([moved, anchors]))
+
+
 def _pose(axis: int) -> PerturbFn:
     def warp(img: np.ndarray, s: float, lm: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         assert lm is not None
-        moved = _rotated_landmarks(lm, 30.0 * s, axis)
-        anchors = _anchors(lm, img.shape[:2])
-        return r.thin_plate_warp(img, np.vstack([lm, anchors]), np.vstack([moved, anchors]))
+        return _landmark_warp(img, lm, _rotated_landmarks(lm, 30.0 * s, axis))
 
     return warp
 
@@ -276,6 +289,56 @@ def _makeup(img: np.ndarray, s: float, lm: np.ndarray | None, rng: np.random.Gen
     return _eyeshadow(np.clip(out, 0, 255).astype(np.uint8), s, lm, rng)
 
 
+# --- cosmetic change (filters, brow and lip procedures) ----------------------------------------------
+
+
+def _skin_smoothing(img: np.ndarray, s: float, lm: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    # A beauty filter: an edge-preserving (bilateral) blur of the skin only, so pores and fine wrinkles
+    # go while the jaw line, nose and features keep their edges, plus a slight lift towards white.
+    assert lm is not None
+    hw = r.face_box(lm)[2]
+    alpha = (0.4 + 0.6 * s) * r.skin_mask(img.shape[:2], lm, feather=0.02 * hw)  # (H, W)
+    ys, xs = np.nonzero(alpha)
+    if len(ys) == 0:  # a face too small to have skin left between its features
+        return img.copy()
+    sigma_space = (0.02 + 0.04 * s) * hw  # 2..6% of the half-width: pore-to-wrinkle scale
+    d = 2 * round(2 * sigma_space) + 1
+    # Filter only the mask's box (plus the filter's reach): a bilateral pass over a whole photo is slow.
+    (y0, x0), (y1, x1) = np.maximum([ys.min() - d, xs.min() - d], 0), [ys.max() + d + 1, xs.max() + d + 1]
+    smooth = img.astype(np.float32)
+    smooth[y0:y1, x0:x1] = cv2.bilateralFilter(img[y0:y1, x0:x1], d, 15.0 + 35.0 * s, sigma_space)
+    smooth += (255.0 - smooth) * np.float32(0.06 * s)  # "screen"-like brightening: lifts without adding contrast
+    a = alpha[..., None]
+    return img.astype(np.float32) * (1 - a) + smooth * a
+
+
+# Lift of each brow point from its inner end to its tail, as a share of the largest lift: the outer
+# two thirds rise most and the arch peaks one point in from the tail, as a brow lift or lamination does.
+_BROW_LIFT = np.array([0.3, 0.5, 0.8, 1.0, 0.85])
+
+
+def _brow_reshape(img: np.ndarray, s: float, lm: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    assert lm is not None
+    lift = 0.06 * s * inter_ocular_distance(lm)  # 6% of the inter-ocular distance at severity 5
+    moved = lm.copy()
+    moved[17:22, 1] -= lift * _BROW_LIFT[::-1]  # the image-left brow runs tail (17) -> inner end (21)
+    moved[22:27, 1] -= lift * _BROW_LIFT  # the image-right brow runs inner end (22) -> tail (26)
+    # Every other landmark (eyes, nose, mouth, jaw) is a fixed point of the warp, so only the brow band moves.
+    return _landmark_warp(img, lm, moved)
+
+
+def _lip_augmentation(img: np.ndarray, s: float, lm: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    # Filler-like fuller lips: the lip line is pushed out from the mouth centre, up to +30% vertically and
+    # +6% horizontally; the inner contour moves a third as far, so the lips thicken rather than the mouth opening.
+    assert lm is not None
+    centre = lm[r.OUTER_LIPS].mean(0)
+    gain = np.array([0.06, 0.30]) * s  # (x, y)
+    moved = lm.copy()
+    moved[r.OUTER_LIPS] = centre + (lm[r.OUTER_LIPS] - centre) * (1 + gain)
+    moved[r.INNER_LIPS] = centre + (lm[r.INNER_LIPS] - centre) * (1 + gain / 3)
+    return _landmark_warp(img, lm, moved)
+
+
 _ALL = (
     Perturbation("brightness", False, _brightness, "underexposure: pixel gain 1 -> 0.3"),
     Perturbation("gamma", False, _gamma, "mid-tones lifted: gamma 1 -> 1/2.5"),
@@ -294,6 +357,9 @@ _ALL = (
     Perturbation("makeup_blush", True, _blush, "pink tint on both cheeks, soft edges"),
     Perturbation("makeup_eyeshadow", True, _eyeshadow, "purple tint between upper lid and brow"),
     Perturbation("makeup", True, _makeup, "lipstick + blush + eyeshadow together"),
+    Perturbation("skin_smoothing", True, _skin_smoothing, "beauty filter: bilateral blur of the skin, +6% lift"),
+    Perturbation("brow_reshape", True, _brow_reshape, "brows raised and arched, tails up to 6% of the IOD"),
+    Perturbation("lip_augmentation", True, _lip_augmentation, "fuller lips: lip line +30% vertical, +6% horizontal"),
 )
 PERTURBATIONS: dict[str, Perturbation] = {p.name: p for p in _ALL}
 

@@ -1,6 +1,6 @@
 """Face regions from the 68 iBUG 300-W landmarks: soft masks and a landmark-driven thin-plate warp.
 
-These helpers serve the landmark-based perturbations (pose, occlusion, makeup)
+These helpers serve the landmark-based perturbations (pose, occlusion, makeup, cosmetic change)
 in :mod:`facehealth.robustness.perturb`. Landmark indices follow the 300-W
 convention (the groups are :data:`facehealth.faces.landmarks.GROUPS`); "left"/"right"
 below mean the image's left/right.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facehealth.faces.landmarks import GROUPS
+from facehealth.faces.landmarks import GROUPS, inter_ocular_distance, region_points
 
 __all__ = [
     "JAW",
@@ -21,6 +21,7 @@ __all__ = [
     "face_box",
     "polygon_mask",
     "soft_mask",
+    "skin_mask",
     "thin_plate_warp",
 ]
 
@@ -52,6 +53,32 @@ def soft_mask(mask: np.ndarray, sigma: float) -> np.ndarray:
     if sigma <= 0.3:
         return mask.astype(np.float32)
     return cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigmaX=sigma, sigmaY=sigma)
+
+
+def skin_mask(shape: tuple[int, int], landmarks: np.ndarray, feather: float) -> np.ndarray:
+    """(H, W) float32 mask of the facial skin: the landmarks' convex hull minus eyes, brows and mouth.
+
+    The features are cut out with a margin (lashes, brow hair and the lip line lie a little
+    outside their landmark polygons) and the edges are feathered with a Gaussian of sigma
+    ``feather`` px, but only inwards: the hull is shrunk by 2 sigma before feathering and the
+    result is cut at the hull, so every pixel outside the hull has exactly 0.
+    """
+    pts = np.asarray(landmarks, np.float64).reshape(68, 2)
+    hull = polygon_mask(shape, cv2.convexHull(pts.astype(np.float32)).reshape(-1, 2))
+    iod = inter_ocular_distance(pts)
+    # Each brow as a band from a little above its points (on the brow's upper edge) to well below them.
+    brows = [
+        np.vstack([b - [0.0, 0.06 * iod], b[::-1] + [0.0, 0.16 * iod]])
+        for b in (region_points(pts, "right_brow"), region_points(pts, "left_brow"))
+    ]
+    features = polygon_mask(
+        shape, region_points(pts, "right_eye"), region_points(pts, "left_eye"), pts[OUTER_LIPS], *brows
+    )
+    grow = 2 * round(0.08 * iod) + 1  # ~8% of the inter-ocular distance around eyes and lips
+    features = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    shrink = 2 * round(2 * feather) + 1
+    inner = cv2.erode(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (shrink, shrink)))
+    return soft_mask(np.clip(inner - features, 0, 1), feather) * hull
 
 
 def thin_plate_warp(image: np.ndarray, src: np.ndarray, dst: np.ndarray, step: int = 4) -> np.ndarray:

@@ -47,8 +47,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RobustnessResult", "run_robustness", "DEFAULT_PERTURBATIONS", "DEFAULT_SEVERITIES"]
 
-# Twelve perturbations covering FAHR-Face's list (lighting, pose, makeup, cosmetics/occlusion) plus
-# image-quality losses; the three single-region makeup variants are left to explicit requests.
+# Seventeen perturbations covering FAHR-Face's list (lighting, pose, makeup, occlusion and cosmetic
+# change: a beauty filter, brow and lip reshaping) plus image-quality losses; the three single-region
+# makeup variants are left to explicit requests.
 DEFAULT_PERTURBATIONS = (
     "brightness",
     "gamma",
@@ -64,6 +65,9 @@ DEFAULT_PERTURBATIONS = (
     "occlusion_glasses",
     "occlusion_mask",
     "makeup",
+    "skin_smoothing",
+    "brow_reshape",
+    "lip_augmentation",
 )
 DEFAULT_SEVERITIES = (0, 1, 3, 5)
 

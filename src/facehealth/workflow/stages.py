@@ -331,7 +331,7 @@ def _robustness(ctx: StageContext) -> str:
             cohort_dir=ctx.cohort,
             prepared_dir=ctx.faces_dir,
             rng=np.random.default_rng(ctx.cfg.seed),
-            n_boot=min(ctx.cfg.n_boot, 200),  # ~40 slices x every metric: CIs, but not a thousand each
+            n_boot=min(ctx.cfg.n_boot, 200),  # ~50 slices x every metric: CIs, but not a thousand each
         )
     return f"{result.n_subjects} test subjects, {result.forward_passes} forward passes"
 
