@@ -56,6 +56,37 @@ def untrained_checkpoint(folder, tasks, img_size: int = 32):  # noqa: ANN001, AN
     return save_checkpoint(folder / "checkpoint-best", model.state_dict(), meta)
 
 
+def motion_checkpoint(folder, only_landmark: int | None = None):  # noqa: ANN001, ANN201
+    """A random ViT-Ti/16 video model that reads landmark motion (stats pooling); optionally a head
+    that sees only one landmark's motion features."""
+    import torch
+
+    from facehealth.models.checkpoint import CheckpointMeta, save_checkpoint
+    from facehealth.models.multitask import MultiTaskModel, TaskSpec
+
+    torch.manual_seed(0)
+    task = TaskSpec("affective", "multiclass", ("affective_code",), ("healthy", "MDD", "BPD"))
+    model = MultiTaskModel("vit_tiny_patch16", [task], 32, "stats", frame_input="both")
+    if only_landmark is not None:
+        width = model.backbone.num_features + 136
+        keep = torch.zeros(2 * width, dtype=torch.bool)
+        for half in (0, width):  # mean and sd parts of the stats-pooled vector
+            start = half + model.backbone.num_features + 2 * only_landmark
+            keep[start : start + 2] = True
+        with torch.no_grad():
+            model.heads["affective"].weight[:, ~keep] = 0
+    meta = CheckpointMeta(
+        backbone="vit_tiny_patch16",
+        img_size=32,
+        tasks=(task,),
+        input="video",
+        pooling="stats",
+        frames=16,
+        frame_input="both",
+    )
+    return save_checkpoint(folder / "checkpoint-best", model.state_dict(), meta)
+
+
 STANDARD_FACE_PHOTOS = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "group4.jpg")
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from facehealth.errors import SchemaError
 from facehealth.explain.facial_map import affective_facial_map
+from tests.explain.conftest import motion_checkpoint
 
 MOUTH_CORNERS = [48, 54, 60, 64]
 NOSE_BRIDGE = [27, 28, 29, 30]
@@ -35,44 +36,13 @@ def test_facial_map_needs_both_groups(affective_videos, tmp_path):
         affective_facial_map(prepared, labels, tmp_path / "map")
 
 
-def _motion_checkpoint(folder, only_landmark: int | None = None):  # noqa: ANN001, ANN202
-    """A random ViT-Ti/16 video model that reads landmark motion (stats pooling); optionally a head
-    that sees only one landmark's motion features."""
-    import torch
-
-    from facehealth.models.checkpoint import CheckpointMeta, save_checkpoint
-    from facehealth.models.multitask import MultiTaskModel, TaskSpec
-
-    torch.manual_seed(0)
-    task = TaskSpec("affective", "multiclass", ("affective_code",), ("healthy", "MDD", "BPD"))
-    model = MultiTaskModel("vit_tiny_patch16", [task], 32, "stats", frame_input="both")
-    if only_landmark is not None:
-        width = model.backbone.num_features + 136
-        keep = torch.zeros(2 * width, dtype=torch.bool)
-        for half in (0, width):  # mean and sd parts of the stats-pooled vector
-            start = half + model.backbone.num_features + 2 * only_landmark
-            keep[start : start + 2] = True
-        with torch.no_grad():
-            model.heads["affective"].weight[:, ~keep] = 0
-    meta = CheckpointMeta(
-        backbone="vit_tiny_patch16",
-        img_size=32,
-        tasks=(task,),
-        input="video",
-        pooling="stats",
-        frames=16,
-        frame_input="both",
-    )
-    return save_checkpoint(folder / "checkpoint-best", model.state_dict(), meta)
-
-
 def test_motion_attributions_land_on_the_landmarks_the_model_reads(affective_videos, tmp_path):
     from facehealth.data.datasets import FrameSequenceDataset
     from facehealth.explain.facial_map import motion_attributions
     from facehealth.models.predictor import model_from_checkpoint
 
     _, prepared = affective_videos
-    model, _ = model_from_checkpoint(_motion_checkpoint(tmp_path, only_landmark=54))
+    model, _ = model_from_checkpoint(motion_checkpoint(tmp_path, only_landmark=54))
     item = FrameSequenceDataset(prepared, length=16, size=32, landmarks=True)[0]
     values = motion_attributions(model, item, "affective", 2)
     assert values.shape == (68,) and values[54] != 0
@@ -102,7 +72,7 @@ def test_motion_attributions_of_a_linear_model_add_up_to_its_output(affective_vi
 def test_facial_map_of_a_motion_model_ranks_landmark_gradients(affective_videos, tmp_path):
     cohort, prepared = affective_videos
     labels = pd.read_csv(cohort / "labels.csv")
-    result = affective_facial_map(prepared, labels, tmp_path / "map", checkpoint=_motion_checkpoint(tmp_path))
+    result = affective_facial_map(prepared, labels, tmp_path / "map", checkpoint=motion_checkpoint(tmp_path))
     assert result.gradient is not None and len(result.gradient) == 68
     assert result.gradient["p"].between(0, 1).all()
     saved = pd.read_csv(tmp_path / "map" / "landmark_gradient_significance.csv")

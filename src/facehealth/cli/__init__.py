@@ -12,6 +12,7 @@ from facehealth.cli import cohort  # noqa: F401
 from facehealth.cli import models  # noqa: F401
 from facehealth.cli import export  # noqa: F401
 from facehealth.cli import studies  # noqa: F401
+from facehealth.cli import explain  # noqa: F401
 from facehealth.cli import analysis  # noqa: F401
 from facehealth.cli import pipeline  # noqa: F401
 from facehealth.cli import live  # noqa: F401

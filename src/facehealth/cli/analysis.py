@@ -1,4 +1,4 @@
-"""``facehealth explain|robustness|report``: explanations, perturbation suites and reports."""
+"""``facehealth robustness|report``: perturbation suites and reports (``explain``: :mod:`.explain`)."""
 
 from __future__ import annotations
 
@@ -14,41 +14,6 @@ from facehealth.cli.common import (
     out,
 )
 from facehealth.errors import FaceHealthError
-
-
-@app.command("explain")
-def explain_cmd(
-    model: Annotated[Path, typer.Option(help="Fine-tuned checkpoint (checkpoint-best.safetensors).")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the PNGs and tables.")],
-    photos: Annotated[list[Path] | None, typer.Option("--input", help="A photo to explain (repeatable).")] = None,
-    prepared: Annotated[
-        Path | None, typer.Option(help="A `faces prepare` folder: galleries and region tables over its subjects.")
-    ] = None,
-    task: Annotated[
-        list[str] | None, typer.Option(help="Target, e.g. cad or biomarkers:haemoglobin (repeatable; default all).")
-    ] = None,
-    method: Annotated[str, typer.Option(help="gradcam, rollout (ViT) or ig (integrated gradients).")] = "gradcam",
-    subjects: Annotated[int, typer.Option(help="With --prepared: subjects drawn from the test split.")] = 32,
-) -> None:
-    """Saliency of each head: on your photos (mapped back onto them) or across a prepared cohort."""
-    if not photos and prepared is None:
-        fail(ValueError("give --input PHOTO (repeatable) or --prepared FOLDER"))
-    if method not in ("gradcam", "rollout", "ig"):
-        fail(ValueError(f"unknown method '{method}'; use gradcam, rollout or ig"))
-    try:
-        if prepared is not None:
-            from facehealth.explain.cohort import explain_cohort
-
-            result = explain_cohort(model, prepared, out_dir, task, n_subjects=subjects, method=method)
-            out.print(f"{result.n_images} photos of {result.n_subjects} subjects; regions: {result.regions_csv}")
-        from facehealth.explain.photo import explain_photo
-
-        for photo in photos or []:
-            explained = explain_photo(model, photo, out_dir, task, method=method)
-            regions = "; ".join(f"{k}: {', '.join(v)}" for k, v in explained.top_regions.items())
-            out.print(f"{photo}: {explained.overlay_png} (top regions - {regions})")
-    except FaceHealthError as exc:
-        fail(exc)
 
 
 @app.command("robustness")

@@ -5,6 +5,7 @@ Modules: ``saliency`` (Grad-CAM, attention rollout, integrated gradients for any
 facial regions, region shares and densities, cohort CIs, paired task comparison), ``photo``
 (one photo explained on the photo itself), ``cohort`` (galleries and region tables for a
 checkpoint), ``landmark_map`` and ``heatmap`` (per-landmark gradients and motion, group tests,
-Gaussian heatmaps), ``standard_face`` (the cohort's mean face in 2D and 3D) and ``facial_map``
-(Emoface's digital facial map between two diagnostic groups).
+Gaussian heatmaps), ``landmark_scores`` (a per-landmark score table read from CSV),
+``standard_face`` (the cohort's mean face in 2D and 3D) and ``facial_map`` (Emoface's digital
+facial map between two diagnostic groups).
 """

@@ -36,11 +36,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from facehealth.errors import SchemaError
+from facehealth.errors import InputError, SchemaError
 from facehealth.explain.heatmap import gaussian_heatmap, overlay_heatmap
 from facehealth.explain.landmark_map import crop_landmark_gradients, crop_landmarks, video_landmark_motion
 from facehealth.explain.landmark_stats import digital_facial_map, landmark_significance
-from facehealth.explain.standard_face import mean_shape
+from facehealth.explain.standard_face import mean_face_image, mean_shape
 from facehealth.explain.standard_face_3d import write_standard_faces
 
 __all__ = ["FacialMapResult", "affective_facial_map", "motion_attributions"]
@@ -80,14 +80,27 @@ def affective_facial_map(
         max_faces: crops used for the mean face.
 
     Raises:
+        InputError: ``groups`` are not two different labels, or ``prepared_dir`` is no prepared folder.
         SchemaError: no labelled videos of one of the groups.
     """
     root, out = Path(prepared_dir), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    groups = tuple(groups)
+    if len(groups) != 2 or groups[0] == groups[1]:
+        raise InputError(f"compare two different groups, got {', '.join(map(str, groups)) or 'none'}")
+    if not (root / "manifest.parquet").is_file():
+        raise InputError(f"{root}: not a `faces prepare` folder (no manifest.parquet)")
     manifest = pd.read_parquet(root / "manifest.parquet")
     if label_column not in labels.columns:
         raise SchemaError(f"labels have no '{label_column}' column; columns: {', '.join(labels.columns)}")
     group_of = labels.drop_duplicates("subject_id").set_index("subject_id")[label_column]
+    absent = [g for g in groups if g not in set(group_of.dropna())]
+    if absent:
+        present = ", ".join(sorted(map(str, group_of.dropna().unique()))) or "none"
+        raise SchemaError(
+            f"no videos of group(s) {', '.join(absent)}: no subject has that '{label_column}' label "
+            f"(labels present: {present})"
+        )
+    out.mkdir(parents=True, exist_ok=True)
     motion = video_landmark_motion(manifest)
     # Every video prepared counts, including one whose frames the gate all rejected (it has no
     # manifest row but an items.parquet row), so none is dropped without being counted.
@@ -106,7 +119,7 @@ def affective_facial_map(
     table = landmark_significance(values[groups[0]], values[groups[1]])
     faces = manifest.sample(min(max_faces, len(manifest)), random_state=seed)
     mean_lm = mean_shape(crop_landmarks(faces))
-    background = _mean_image(root, faces)
+    background = mean_face_image(root, list(faces["crop_path"]))
     files = {"motion_csv": out / "landmark_significance.csv"}
     files["motion_map"] = digital_facial_map(
         table,
@@ -148,7 +161,10 @@ def _gradient_significance(
     from facehealth.models.predictor import model_from_checkpoint
 
     model, meta = model_from_checkpoint(checkpoint)
-    task = next(t for t in model.tasks if t.kind == "multiclass")
+    task = next((t for t in model.tasks if t.kind == "multiclass"), None)
+    if task is None or groups[0] not in task.classes:
+        heads = ", ".join(f"{t.name} ({t.kind})" for t in model.tasks)
+        raise SchemaError(f"{checkpoint}: no multi-class head with the class '{groups[0]}' (heads: {heads})")
     index = list(task.classes).index(groups[0])
     if meta.uses_motion:
         return _motion_gradient_significance(model, meta, root, manifest, per_group, groups, task.name, index)
@@ -213,14 +229,6 @@ def _motion_gradient_significance(
         for g, part in per_group.items()
     }
     return landmark_significance(values[groups[0]], values[groups[1]])
-
-
-def _mean_image(root: Path, faces: pd.DataFrame) -> np.ndarray:
-    """The pixel-wise mean of aligned crops: a soft "average face" in the crop frame."""
-    from facehealth.data.datasets import load_crop
-
-    stack = np.stack([load_crop(root / p).astype(np.float32) for p in faces["crop_path"]])
-    return stack.mean(axis=0).round().astype(np.uint8)
 
 
 def _heatmaps(

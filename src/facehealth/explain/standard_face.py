@@ -27,6 +27,8 @@ __all__ = [
     "delaunay_mesh",
     "interpolate_scores",
     "render_standard_face",
+    "mean_face_image",
+    "standard_face_of",
 ]
 
 
@@ -185,3 +187,38 @@ def render_standard_face(
     fig.savefig(out_png, dpi=130, bbox_inches="tight")
     plt.close(fig)
     return out_png
+
+
+def mean_face_image(prepared_dir: str | Path, crop_paths: list[str] | tuple[str, ...]) -> np.ndarray:
+    """The pixel-wise mean of aligned crops (paths relative to ``prepared_dir``): a soft "average face".
+
+    Every crop shares the alignment template, so the mean lies in the same crop frame as the
+    crops' landmarks. With few subjects it can resemble one of them (it is patient data).
+    """
+    from facehealth.data.datasets import load_crop
+
+    root = Path(prepared_dir)
+    stack = np.stack([load_crop(root / p).astype(np.float32) for p in crop_paths])
+    return stack.mean(axis=0).round().astype(np.uint8)
+
+
+def standard_face_of(prepared_dir: str | Path, max_faces: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The standardized face of a ``faces prepare`` folder: (68, 2) GPA mean landmarks and the mean crop.
+
+    Uses up to ``max_faces`` crops drawn at random (``seed``), as the facial map does.
+
+    Raises:
+        InputError: not a prepared folder (no ``manifest.parquet``) or no face in it.
+    """
+    import pandas as pd
+
+    from facehealth.explain.landmark_map import crop_landmarks
+
+    manifest_path = Path(prepared_dir) / "manifest.parquet"
+    if not manifest_path.is_file():
+        raise InputError(f"{prepared_dir}: not a `faces prepare` folder (no manifest.parquet)")
+    manifest = pd.read_parquet(manifest_path)
+    if manifest.empty:
+        raise InputError(f"{manifest_path} has no faces")
+    rows = manifest.sample(min(max_faces, len(manifest)), random_state=seed)
+    return mean_shape(crop_landmarks(rows)), mean_face_image(prepared_dir, list(rows["crop_path"]))

