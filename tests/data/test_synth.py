@@ -188,3 +188,35 @@ def test_a_reused_identity_never_straddles_splits():
     splits = make_splits(table, seed=0, external_sites=("site_c",)).merge(table[["subject_id", "group_id"]])
     assert (splits.groupby("group_id")["split"].nunique() == 1).all()
     assert set(splits["split"]) >= {"train", "test"}
+
+
+def test_clinical_covariates_and_a_face_age_gap_are_opt_in_and_leave_the_default_cohort_unchanged(tmp_path):
+    from typer.testing import CliRunner
+
+    from facehealth.cli import app
+    from facehealth.data.synth.model import SynthConfig, draw_subjects
+
+    plain = draw_subjects(SynthConfig(subjects=40), np.random.default_rng(0))
+    planted = draw_subjects(
+        SynthConfig(subjects=40, clinical_covariates=True, face_age_gap_sd=6.0, face_age_gap_log_hr=0.4),
+        np.random.default_rng(0),
+    )
+    for a, b in zip(plain, planted):
+        # Same identities, ages and markers: the opt-in effects draw from their own stream.
+        assert a.row["age"] == b.row["age"] and a.row["haemoglobin"] == b.row["haemoglobin"]
+        assert a.latent["face_age"] == a.row["age"] and "stage" not in a.row
+        assert b.row["stage"] in ("I", "II", "III") and b.row["disease_type"] in ("colorectal", "lung", "prostate")
+        assert b.appearance.age == pytest.approx(b.latent["face_age"], abs=0.05)  # the face shows the gap
+    gaps = np.array([b.latent["face_age_gap"] for b in planted])
+    assert 3 < gaps.std() < 9 and any(a.row["survival_time"] != b.row["survival_time"] for a, b in zip(plain, planted))
+
+    out = tmp_path / "c"
+    args = ["cohort", "synth", "--out", str(out), "--subjects", "6", "--images", "1", "--clinical-covariates"]
+    result = CliRunner().invoke(app, [*args, "--face-age-gap-sd", "5", "--face-age-gap-log-hr", "0.3"])
+    assert result.exit_code == 0, result.output
+    subjects = pd.read_csv(out / "subjects.csv")
+    assert {"stage", "disease_type"} <= set(subjects.columns)
+    truth = json.loads((out / "ground_truth.json").read_text())
+    assert truth["clinical_covariates"]["hazard_ratios"]["stage_III_vs_I"] == pytest.approx(2.8)
+    assert truth["face_age_gap"]["sd_years"] == 5.0 and truth["face_age_gap"]["log_hr_per_5_years"] == 0.3
+    assert "face_age_gap" in pd.read_csv(out / "ground_truth_subjects.csv").columns

@@ -38,3 +38,32 @@ def test_small_subgroups_are_reported_not_dropped():
     table = subgroup_table(frame, "sex", mae, ["age", "pred"], np.random.default_rng(0), n_boot=100)
     row = table.set_index("level").loc["X"]
     assert row["n_subjects"] == 5 and np.isnan(row["value"])
+
+
+def test_numeric_columns_are_binned_and_categories_kept():
+    from facehealth.evaluate.subgroups import subgroup_levels
+
+    age = pd.Series([20.0, 45, 61, np.nan, 80] * 3, name="age")
+    assert set(subgroup_levels(age).dropna()) == {"[0, 40)", "[40, 60)", "[60, 120)"}
+    assert subgroup_levels(age).isna().sum() == 3
+    bmi = pd.Series(np.linspace(18, 40, 40), name="bmi")
+    assert subgroup_levels(bmi).nunique() == 4  # quartiles
+    ecog = pd.Series([0, 1, 2] * 5, name="ecog")
+    assert sorted(subgroup_levels(ecog).unique()) == ["0", "1", "2"]  # few codes: categories
+
+
+def test_evaluation_subgroups_one_table_per_task_with_small_and_missing_levels_unestimated():
+    from facehealth.evaluate.subgroups import evaluation_subgroups
+
+    frame = _frame(1, 6.0)
+    frame["site"] = np.where(np.arange(len(frame)) < 5, "tiny", "main")
+    frame.loc[frame.index[5:20], "sex"] = None  # 15 subjects with no sex recorded
+    targets = [("age", "mae", mae, ("age", "pred"))]
+    table = evaluation_subgroups(frame, targets, ["sex", "age", "site"], np.random.default_rng(0), n_boot=100)
+    rows = table.set_index(["group", "level"])
+    assert rows.loc[("all", "all"), "n_subjects"] == len(frame) and np.isfinite(rows.loc[("all", "all"), "value"])
+    assert rows.loc[("sex", "missing"), "n_subjects"] == 15 and np.isnan(rows.loc[("sex", "missing"), "value"])
+    assert rows.loc[("site", "tiny"), "n_subjects"] == 5 and np.isnan(rows.loc[("site", "tiny"), "value"])
+    assert rows.loc[("sex", "M"), "heterogeneity_p"] < 0.05  # the planted worse fit for men
+    assert {lv for g, lv in rows.index if g == "age"} >= {"[40, 60)", "[60, 120)"}
+    assert set(table["task"]) == {"age"} and set(table["metric"]) == {"mae"}

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from facehealth.evaluate.clinical import evaluate_predictions
-from facehealth.evaluate.survival_report import clip_horizons, combined_scores, survival_analysis
+from facehealth.evaluate.prognostic import combined_scores
+from facehealth.evaluate.survival_report import clip_horizons, survival_analysis
 from facehealth.models.multitask import TaskSpec
 
 

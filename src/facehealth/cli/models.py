@@ -157,13 +157,40 @@ def evaluate_cmd(
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples (of subjects).")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     score_train: Annotated[bool, typer.Option(help="Also score the training split (fit, not performance).")] = False,
+    covariate: Annotated[
+        list[str] | None,
+        typer.Option(help="Subjects-table column adjusting the Cox models (repeatable; default age and sex)."),
+    ] = None,
+    reference: Annotated[
+        list[str] | None, typer.Option(help="Reference level of a categorical covariate, COLUMN=LEVEL (repeatable).")
+    ] = None,
+    categorical: Annotated[
+        list[str] | None, typer.Option(help="Numeric-coded covariate to dummy-code, e.g. ecog (repeatable).")
+    ] = None,
+    subgroup: Annotated[
+        list[str] | None,
+        typer.Option(help="Subjects-table column to split metrics by (repeatable; numeric ones are binned)."),
+    ] = None,
+    min_subgroup: Annotated[int, typer.Option(help="Smaller subgroups are listed without an estimate.")] = 10,
+    prior_age: Annotated[
+        Path | None, typer.Option(help="A prior face-age model's predictions (CSV/Parquet: subject_id, pred_age).")
+    ] = None,
 ) -> None:
     """Score every split of a cohort; write metrics.json (and survival.json) with a CI for every number."""
-    from facehealth.evaluate.outputs import evaluate_checkpoint
+    from facehealth.evaluate.covariates import parse_reference_levels
+    from facehealth.evaluate.outputs import EvaluationConfig, evaluate_checkpoint
 
     try:
+        settings = EvaluationConfig(
+            covariates=tuple(covariate) if covariate else None,
+            reference_levels=parse_reference_levels(reference or []),
+            categorical=tuple(categorical or ()),
+            subgroups=tuple(subgroup) if subgroup else None,
+            min_subgroup=min_subgroup,
+            prior_age=str(prior_age) if prior_age else None,
+        )
         result = evaluate_checkpoint(
-            model, out_dir, cohort, prepared, seed=seed, n_boot=n_boot, score_train=score_train
+            model, out_dir, cohort, prepared, seed=seed, n_boot=n_boot, score_train=score_train, settings=settings
         )
     except FaceHealthError as exc:
         fail(exc)
@@ -179,4 +206,6 @@ def evaluate_cmd(
     if report["warnings"]:
         err.print(f"[yellow]{len(report['warnings'])} metric(s) undefined on some split (listed in metrics.json)[/]")
     survival = f", {out_dir / 'survival.json'}" if result.survival else ""
+    if (out_dir / "subgroups.csv").is_file():
+        survival += f", {out_dir / 'subgroups.csv'}"
     out.print(f"metrics: {out_dir / 'metrics.json'}{survival}")

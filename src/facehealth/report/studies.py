@@ -112,7 +112,9 @@ def _subgroups(run: RunFolder) -> Section:
         table = run.table(str(path.relative_to(run.root)))
         if table is None or not {"level", "value", "low", "high"} <= set(table.columns):
             continue
-        blocks += _forests(table, ["level"], "Subgroups")
+        # The evaluation's own table has no arms: one forest plot per task, every grouping in it.
+        labels = ["group", "level"] if path.parent.name == "evaluate" else ["level"]
+        blocks += _forests(table, labels, "Subgroups")
         blocks.append(ci_table(table, f"{path.parent.name}/{path.name}", max_rows=60))
     if not blocks:
         return Section.not_run("subgroups", "Subgroups", "no subgroup table (studies/subgroups.csv): not run.")

@@ -18,6 +18,7 @@ import pandas as pd
 from facehealth.models.tasks import risk_column
 from facehealth.report import plots
 from facehealth.report.blocks import Figure, Para, Section, Table, fmt, fmt_metric, metric_cell
+from facehealth.report.prognostic import face_age_section
 from facehealth.report.run_folder import RunFolder, finite, metric_at
 
 __all__ = ["survival_section"]
@@ -83,6 +84,9 @@ def survival_section(run: RunFolder, split: str) -> Section:
     if isinstance(raw, dict) and isinstance(raw.get("splits"), dict):
         order = sorted(raw["splits"], key=lambda s: (_SPLIT_ORDER.get(s, 4), s))
         subs = [_analysis(name, raw["splits"][name], raw) for name in order if isinstance(raw["splits"][name], dict)]
+        face_age = face_age_section(raw)
+        if face_age is not None:
+            subs.append(face_age)
     elif isinstance(raw, dict) and raw:
         subs = [_analysis(split, raw, raw)]  # a flat file: one split
     else:
@@ -116,14 +120,34 @@ def _analysis(name: str, data: dict, top: dict) -> Section:
                 f"chi2 {fmt(logrank.get('chi2'), 2)}, df {logrank.get('df')}, p {_p(logrank.get('p'))}",
             ]
         )
+    if "n_dropped_missing_covariates" in data:
+        facts.append(["left out of adjusted models (missing covariates)", data["n_dropped_missing_covariates"]])
     ph = data.get("proportional_hazards")
     if isinstance(ph, dict) and "min_p" in ph:
         facts.append(["proportional hazards (smallest Schoenfeld p)", fmt(ph["min_p"], 4)])
     if facts:
         blocks.append(Table.of(["", "value"], facts, f"survival.json, {name}"))
     hr = next((data[k] for k in _HR_KEYS if data.get(k)), None)
+    if isinstance(hr, dict):
+        quartiles = hr.get("per_quartile")
+        hr = {k: v for k, v in hr.items() if k != "per_quartile"}
+        if isinstance(quartiles, dict) and quartiles.get("terms"):
+            hr = {
+                **hr,
+                **{
+                    t["term"]: t | {"n": quartiles.get("n"), "events": quartiles.get("events")}
+                    for t in quartiles["terms"]
+                },
+            }
     if hr is not None:
         blocks.append(_hr_table(hr, top.get("covariates")))
+    model = data.get("cox_model")
+    if isinstance(model, dict) and model.get("terms"):
+        blocks.append(
+            cox_terms_table(
+                model, top.get("covariate_coding"), "Cox model of the risk (per training SD) and every covariate"
+            )
+        )
     calibration = data.get("calibration")
     if isinstance(calibration, dict) and calibration:
         rows = [
@@ -147,6 +171,21 @@ def _analysis(name: str, data: dict, top: dict) -> Section:
     if not blocks:
         return Section.not_run(f"survival-{name}", f"Survival analysis: {name}", "no usable entries in survival.json.")
     return Section(f"survival-{name}", f"Survival analysis: {name}", tuple(blocks))
+
+
+def cox_terms_table(model: dict, coding: Any, title: str) -> Table:
+    """Every term of one Cox model: HR [95% CI], p and its Schoenfeld p; categorical terms name
+    their reference level, so ``stage=III`` reads "stage III vs I"."""
+    refs = {c: v.get("reference") for c, v in (coding or {}).get("coding", {}).items() if isinstance(v, dict)}
+    rows = []
+    for t in model["terms"]:
+        column, _, level = str(t["term"]).partition("=")
+        label = f"{column} {level} vs {refs[column]}" if level and column in refs else str(t["term"]).replace("_", " ")
+        rows.append(
+            [label, fmt_metric(t.get("hr"), t.get("low"), t.get("high")), _p(t.get("p")), fmt(t.get("ph_p"), 3)]
+        )
+    note = f"{title}; n {model.get('n')}, events {model.get('events')}."
+    return Table.of(["term", "HR [95% CI]", "p", "Schoenfeld p"], rows, note)
 
 
 def _p(p: Any) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from facehealth.config import to_mapping
 from facehealth.docblocks import machine as this_machine
+from facehealth.evaluate.outputs import EvaluationConfig
 from facehealth.faces.config import FacesConfig
 from facehealth.studies.config import StudyConfig
 from facehealth.train.config import FinetuneConfig, OptimConfig, PretrainConfig
@@ -57,6 +58,9 @@ class RunConfig:
     # cohort has no videos or no affective labels.
     affective: FinetuneConfig | None = None
     n_boot: int = 1000  # bootstrap resamples of subjects for every CI
+    # Clinical analyses of the evaluation: Cox covariates and reference levels, subgroup columns,
+    # a prior face-age model ("descriptor" = the FaceAge-style dlib-descriptor ridge fitted here).
+    evaluation: EvaluationConfig = EvaluationConfig()
     # MAE pretraining sees only the training split's faces. True lets it see every prepared face
     # (test and external too): a transductive run, which the report's headline states.
     transductive_pretraining: bool = False

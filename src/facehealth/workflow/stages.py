@@ -198,6 +198,10 @@ def _evaluate(ctx: StageContext) -> str:
         raise SchemaError(f"no predictions to evaluate in {ctx.finetune_dir}")
     from facehealth.evaluate.recovery import oracle_predictions
 
+    settings, prior = ctx.cfg.evaluation, None
+    if settings.prior_age == "descriptor":
+        prior = _descriptor_face_age(ctx, labels, predictions)
+        settings = dataclasses.replace(settings, prior_age=None)
     result = write_evaluation(
         predictions,
         labels,
@@ -207,11 +211,33 @@ def _evaluate(ctx: StageContext) -> str:
         seed=ctx.cfg.seed,
         n_boot=ctx.cfg.n_boot,
         oracle=oracle_predictions(ctx.cohort, tasks),
+        settings=settings,
+        prior_age=prior,
     )
     ctx.record.headline = headline_numbers(result.metrics)
     warned = result.metrics["warnings"]
     notes = f"; {len(warned)} undefined-metric warning(s) kept in metrics.json" if warned else ""
     return f"{len(tasks)} task(s) on splits {', '.join(result.metrics['splits'])}; n_boot {ctx.cfg.n_boot}{notes}"
+
+
+def _descriptor_face_age(ctx: StageContext, labels: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame | None:
+    """The prior face-age model FAHR compares with: FaceAge-style frozen dlib descriptors + ridge,
+    fitted on the training subjects (penalty on validation); None when the run has no age labels."""
+    from facehealth.models.tasks import TaskSpec
+    from facehealth.studies.arms import descriptor_arm
+
+    if "age" not in labels.columns:
+        return None
+    task = TaskSpec("age", "regression", ("age",))
+    ids = predictions.drop_duplicates("subject_id")
+    train = ids.loc[ids["split"] == "train", "subject_id"].astype(str).tolist()
+    val = ids.loc[ids["split"] == "val", "subject_id"].astype(str).tolist()
+    arm = descriptor_arm(
+        "prior_face_age", ctx.faces_dir, labels, [task], ctx.evaluate_dir / "descriptors.parquet", val_ids=val
+    )
+    prior = arm.fit_predict(train, ctx.evaluate_dir, ctx.cfg.seed)
+    prior.to_csv(ctx.evaluate_dir / "prior_face_age.csv", index=False)
+    return prior
 
 
 def headline_numbers(report: dict) -> dict:
