@@ -80,6 +80,9 @@ def _png(title: str) -> bytes:
 def make_run(root: Path, seed: int = 0, n: int = 90) -> Path:
     """Write every file a complete run folder has (RUN_LAYOUT.md), small and consistent."""
     from facehealth.evaluate.clinical import evaluate_predictions
+    from facehealth.evaluate.metrics import auroc, mae
+    from facehealth.evaluate.prognostic import face_age_analysis
+    from facehealth.evaluate.subgroups import evaluation_subgroups
     from facehealth.evaluate.survival_report import survival_analysis
 
     rng = np.random.default_rng(seed)
@@ -108,7 +111,17 @@ def make_run(root: Path, seed: int = 0, n: int = 90) -> Path:
         survival = survival_analysis(
             predictions, labels, subjects, covariates=("age", "sex"), rng=np.random.default_rng(seed), n_boot=10
         )
+        prior = subjects[["subject_id"]].assign(
+            pred_age=subjects["age"] + np.random.default_rng(seed + 1).normal(0, 6, n)
+        )
+        survival["face_age"] = face_age_analysis(
+            predictions, labels, subjects, rng=np.random.default_rng(seed), n_boot=10, prior=prior, min_val_events=3
+        )
+        frame = predictions[predictions["split"].isin(("test", "external"))].merge(merged, on="subject_id")
+        targets = [("age", "mae", mae, ("age", "pred_age")), ("cad", "auroc", auroc, ("cad", "prob_cad"))]
+        subgroups = evaluation_subgroups(frame, targets, ["sex", "age"], np.random.default_rng(seed), 10, 5)
     (root / "evaluate").mkdir()
+    subgroups.to_csv(root / "evaluate/subgroups.csv", index=False)
     (root / "evaluate/metrics.json").write_text(json.dumps(metrics | {"model": "finetune/checkpoint-best"}))
     predictions.to_parquet(root / "evaluate/predictions.parquet", index=False)
     (root / "evaluate/survival.json").write_text(json.dumps(survival))

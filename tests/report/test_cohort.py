@@ -94,6 +94,11 @@ def test_every_section_renders(full_run, full_report):
         hr = survival[split]["hazard_ratios"]["per_sd_of_risk"]
         assert f"{hr['hr']:.3f} [{hr['low']:.3f}, {hr['high']:.3f}]" in html
     assert len(parsed.images) >= 15
+    # The clinical analyses: every Cox term, the face-age gap against a prior model, a forest per task.
+    assert "Cox model of the risk (per training SD) and every covariate" in html and "sex M vs F" in html
+    assert parsed.sections.get("survival-face-age") is True and "HR per 5 years of face-age gap" in html
+    assert "the prior model&#39;s gap added to this model&#39;s" in html
+    assert 'alt="Subgroups: age / mae"' in html and 'alt="Subgroups: cad / auroc"' in html
 
 
 def test_printed_metrics_equal_metrics_json(full_run, full_report):

@@ -94,6 +94,7 @@ def write_evaluation(
     oracle: pd.DataFrame | None = None,
     settings: EvaluationConfig | None = None,
     prior_age: pd.DataFrame | None = None,
+    prior_name: str = "prior face-age model",
 ) -> EvaluationOutput:
     """Score every split and task with subject-bootstrap CIs and write the evaluation folder.
 
@@ -110,13 +111,13 @@ def write_evaluation(
     out.mkdir(parents=True, exist_ok=True)
     settings = settings or EvaluationConfig()
     if prior_age is None and settings.prior_age:
-        prior_age = _read_prior(settings.prior_age)
+        prior_age, prior_name = _read_prior(settings.prior_age), f"the table {settings.prior_age}"
     rng = np.random.default_rng(seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         scored = None if score_train else tuple(s for s in predictions["split"].unique() if s != "train")
         metrics = evaluate_predictions(predictions, labels, tasks, rng, n_boot, splits=scored, oracle=oracle)
-        survival = _survival(predictions, labels, subjects, tasks, rng, n_boot, settings, prior_age)
+        survival = _survival(predictions, labels, subjects, tasks, rng, n_boot, settings, prior_age, prior_name)
         subgroups = _subgroups(predictions, labels, subjects, tasks, rng, n_boot, settings)
     metrics = metrics | (extra or {}) | {"seed": seed, "warnings": sorted({str(w.message) for w in caught})}
     metrics["evaluation_settings"] = {
@@ -193,6 +194,7 @@ def _survival(
     n_boot: int,
     settings: EvaluationConfig,
     prior_age: pd.DataFrame | None,
+    prior_name: str,
 ) -> dict | None:
     """FAHR-FaceSurvival's analysis of the first Cox task; with a face-age head, the combination
     and the face-age gap as a prognostic factor (against ``prior_age`` when given) too."""
@@ -208,7 +210,9 @@ def _survival(
     result = survival_analysis(predictions, labels, subjects, **common)
     if pred_column("age") in predictions.columns and "age" in subjects.columns:
         result["combined"] = combined_scores(predictions, labels, subjects, **common)
-        result["face_age"] = face_age_analysis(predictions, labels, subjects, **common, prior=prior_age)
+        result["face_age"] = face_age_analysis(
+            predictions, labels, subjects, **common, prior=prior_age, prior_name=prior_name
+        )
     return result
 
 

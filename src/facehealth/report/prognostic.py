@@ -37,7 +37,7 @@ def _split_rows(part: dict) -> list[list[Any]]:
     rows = []
     hr = part.get("gap_hr_per_5_years") or {}
     if "error" in hr:
-        rows.append(["HR per 5 years of face-age gap", f"not estimable: {hr['error']}", "", ""])
+        rows.append(["HR per 5 years of face-age gap", f"not estimable: {hr['error']}", "", "", ""])
     elif hr:
         adjusted = ", ".join(map(str, hr.get("adjusted_for", [])))
         rows.append(
@@ -45,6 +45,7 @@ def _split_rows(part: dict) -> list[list[Any]]:
                 "HR per 5 years of face-age gap",
                 fmt_metric(hr.get("hr"), hr.get("low"), hr.get("high")),
                 _p(hr.get("p")),
+                "",
                 f"adjusted for {adjusted}",
             ]
         )
@@ -54,7 +55,7 @@ def _split_rows(part: dict) -> list[list[Any]]:
             continue
         lr = node.get("likelihood_ratio") or {}
         p = f"not estimable: {lr['error']}" if "error" in lr else _p(lr.get("p"))
-        rows.append([label, p, "", f"C gain {_gain(node.get('c_gain'))}"])
+        rows.append([label, "", p, _gain(node.get("c_gain")), "likelihood-ratio p; C gain out of sample"])
     return rows
 
 
@@ -79,5 +80,6 @@ def face_age_section(raw: dict) -> Section | None:
         facts = f"{name}: {part.get('n_subjects')} subjects, {part.get('n_events')} events"
         if finite(part.get("gap_sd")):
             facts += f", gap SD {fmt(part['gap_sd'], 1)} years"
-        blocks.append(Table.of(["", "estimate or LR p", "p", "note"], _split_rows(part), facts))
+        header = ["", "HR [95% CI]", "p", "C gain [95% CI]", "note"]
+        blocks.append(Table.of(header, _split_rows(part), facts))
     return Section("survival-face-age", "Face age as a prognostic factor", tuple(blocks))

@@ -213,6 +213,7 @@ def _evaluate(ctx: StageContext) -> str:
         oracle=oracle_predictions(ctx.cohort, tasks),
         settings=settings,
         prior_age=prior,
+        prior_name="FaceAge-style dlib face descriptors + ridge, fitted on the training split",
     )
     ctx.record.headline = headline_numbers(result.metrics)
     warned = result.metrics["warnings"]
