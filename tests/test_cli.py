@@ -215,6 +215,11 @@ def test_export_onnx_then_predict_with_it_matches_the_checkpoint(tiny_checkpoint
     assert got["values"]["age"] == pytest.approx(want["values"]["age"], abs=1e-4)
     assert got["intervals"]["age"] == pytest.approx(want["intervals"]["age"], abs=1e-4)
     assert got["probabilities"]["cad"] == pytest.approx(want["probabilities"]["cad"], abs=1e-4)
+    for key in ("cad", "survival"):  # every score with its interval, in both runtimes
+        assert got["intervals"][key] == pytest.approx(want["intervals"][key], abs=1e-4)
+    shown = runner.invoke(app, ["predict", photo, "--model", str(exported)])
+    assert shown.exit_code == 0 and "cad " in shown.output and "risk survival" in shown.output
+    assert shown.output.count("[") >= 3  # age, CAD and survival intervals are printed
 
 
 def test_export_onnx_int8_and_a_bad_model_file_are_clear(tiny_checkpoint, tmp_path):

@@ -86,3 +86,33 @@ def test_too_few_calibration_subjects_give_no_calibration_and_json_round_trips()
     cal = fit_photo_calibration(items, truth, ["age"], max_photos=4)
     assert len(cal.quantiles["age"]) == 2  # k = 3, 4: fewer than 10 units
     assert PhotoCalibration.from_json(cal.to_json()) == cal
+
+
+def test_repeat_photo_intervals_cover_another_photo_of_the_same_person_at_nominal():
+    """A probability has no per-person truth: its interval says where a repeat photo set would score."""
+    from facehealth.models.calibration import fit_photo_calibration, repeat_scores
+
+    assert repeat_scores(["a"] * 4 + ["b"] * 3, [0.1, 0.3, 0.2, 0.6, 0.5, 0.5, 0.9], 1).tolist() == pytest.approx(
+        [0.2, 0.4, 0.0]
+    )
+    assert repeat_scores(["a"] * 4, [0.1, 0.3, 0.2, 0.6], 2).tolist() == pytest.approx([0.2])  # |0.2 - 0.4|
+    rng = np.random.default_rng(4)
+
+    def photos(n_subjects: int, per: int, start: int) -> pd.DataFrame:
+        person = rng.uniform(0.1, 0.9, n_subjects)  # each person's expected score
+        ids = np.repeat([f"s{start + i}" for i in range(n_subjects)], per)
+        return pd.DataFrame({"subject_id": ids, "prob_cad": np.repeat(person, per) + rng.normal(0, 0.05, len(ids))})
+
+    calibration = fit_photo_calibration(
+        photos(400, 4, 0), pd.DataFrame({"subject_id": []}), [], repeat_columns=["prob_cad"]
+    )
+    assert calibration is not None and len(calibration.repeat["prob_cad"]) == 2  # k = 1 and 2 from 4 photos
+    r1, r2 = calibration.repeat["prob_cad"]
+    assert r2 < r1  # two-photo means move less between repeats
+    fresh = photos(2000, 2, 10_000)
+    first, second = fresh.groupby("subject_id")["prob_cad"].first(), fresh.groupby("subject_id")["prob_cad"].last()
+    covered = [lo <= b <= hi for a, b in zip(first, second) for lo, hi in [calibration.repeat_interval("prob_cad", a)]]
+    assert 0.87 < np.mean(covered) < 0.93  # 90% nominal
+    assert calibration.repeat_interval("prob_cad", 0.99)[1] == 1.0  # a probability stays in [0, 1]
+    assert PhotoCalibration.from_json(calibration.to_json()) == calibration
+    assert PhotoCalibration.from_json({"alpha": 0.1, "quantiles": {}}).repeat == {}  # older checkpoints

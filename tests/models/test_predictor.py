@@ -113,7 +113,13 @@ def test_a_calibrated_checkpoint_gives_intervals_for_the_photos_it_averaged(mode
     # The calibration subjects were validation subjects that model selection did not use.
     assert set(calibration.subjects) < set(model.meta.splits["val"])
     p = obama
-    assert p.faces_used == 1 and set(p.intervals) == {"age"}
+    assert p.faces_used == 1 and set(p.intervals) == {"age", "cad", "survival"}
+    # CAD probability and survival risk: repeat-photo intervals (where another photo would score).
+    r_cad, r_risk = calibration.repeat["prob_cad"][0], calibration.repeat["risk_survival"][0]
+    assert p.intervals["cad"] == pytest.approx(
+        (max(p.probabilities["cad"] - r_cad, 0), min(p.probabilities["cad"] + r_cad, 1))
+    )
+    assert p.intervals["survival"] == pytest.approx((p.risks["survival"] - r_risk, p.risks["survival"] + r_risk))
     low, high = p.intervals["age"]
     q1 = calibration.quantiles["age"][0]
     assert low == pytest.approx(max(p.values["age"] - q1, 0.0)) and high == pytest.approx(

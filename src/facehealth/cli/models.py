@@ -136,14 +136,20 @@ def predict_cmd(
             if "error" in r:
                 err.print(f"[red]{r['source']}: {r['error']}[/]")
                 continue
-            values = ", ".join(f"{k} {v:.2f}" for k, v in r["values"].items())
+            ranges = r["intervals"]
+
+            def shown(k: str, v: float) -> str:  # the score, and its 90% interval when calibrated
+                return f"{k} {v:.2f}" + (f" [{ranges[k][0]:.2f}, {ranges[k][1]:.2f}]" if k in ranges else "")
+
+            values = ", ".join(shown(k, v) for k, v in r["values"].items())
             probs = ", ".join(
-                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {max(v, key=v.get)}"
+                shown(k, v) if isinstance(v, float) else f"{k} {max(v, key=v.get)}"
                 for k, v in r["probabilities"].items()
             )
+            risks = "".join(f"; risk {shown(k, v)}" for k, v in r["risks"].items())
             age = r["apparent_age_pretrained"]
             shown_age = f"; apparent age (pretrained CC0 dlib) {age:.1f}" if age is not None else ""
-            out.print(f"{r['source']}: {r['faces_used']} face(s); {values}; {probs}{shown_age}")
+            out.print(f"{r['source']}: {r['faces_used']} face(s); {values}; {probs}{risks}{shown_age}")
     if failed:
         raise typer.Exit(code=2)
 

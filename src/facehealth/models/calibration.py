@@ -10,6 +10,12 @@ over disjoint groups of k photos of each calibration subject. The interval for a
 estimate is ``estimate +- q_k`` with q_k the conformal quantile (Lei et al. 2018; Angelopoulos &
 Bates 2021). Markers modelled on the log scale get their interval on that scale.
 
+Probabilities and Cox risks have no per-person truth to cover, so their intervals are
+*repeat-photo* intervals instead: with k photos, ``estimate +- r_k``, where r_k is the conformal
+quantile of |mean of k photos - mean of k other photos| of the same calibration subject. It covers
+the score another set of k photos of the same person would get (90% by default), the way a
+test-retest interval does; ``PhotoCalibration.repeat`` holds r_k per output column.
+
 Photos of one subject are not independent, so the finite-sample guarantee of split conformal
 (exchangeable scores) holds per subject, not per photo; pooling a subject's photos keeps the
 marginal coverage for a new subject's photo, which ``tests/models/test_calibration.py`` checks
@@ -18,7 +24,7 @@ by simulation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +39,7 @@ __all__ = [
     "PhotoCalibration",
     "conformal_quantile",
     "fit_photo_calibration",
+    "repeat_scores",
     "unit_scores",
     "value_limits",
 ]
@@ -86,6 +93,32 @@ def unit_scores(subject_ids: ArrayLike, y_true: ArrayLike, y_pred: ArrayLike, k:
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def repeat_scores(subject_ids: ArrayLike, scores: ArrayLike, k: int) -> np.ndarray:
+    """|mean of k photos - mean of the next k| within each subject (disjoint groups, in order).
+
+    A subject with n photos gives floor(n / 2k) differences; NaN rows are left out first.
+    """
+    frame = pd.DataFrame({"sid": np.asarray(subject_ids), "s": scores}).dropna()
+    out = []
+    for _, g in frame.groupby("sid", sort=False):
+        pairs = len(g) // (2 * k)
+        if pairs:
+            means = g["s"].to_numpy()[: 2 * k * pairs].reshape(pairs, 2, k).mean(axis=2)
+            out.append(np.abs(means[:, 0] - means[:, 1]))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def _quantiles(score: Callable[[int], np.ndarray], alpha: float, max_photos: int) -> tuple[float, ...]:
+    """Conformal quantiles for k = 1, 2, ... while a unit has MIN_CALIBRATION_SUBJECTS scores."""
+    qs = []
+    for k in range(1, max_photos + 1):
+        scores = score(k)
+        if len(scores) < MIN_CALIBRATION_SUBJECTS:
+            break
+        qs.append(conformal_quantile(scores, alpha))
+    return tuple(qs)
+
+
 @dataclass(frozen=True)
 class PhotoCalibration:
     """Interval half-widths per regression column for estimates from k = 1..K photos."""
@@ -93,6 +126,19 @@ class PhotoCalibration:
     alpha: float
     subjects: tuple[str, ...]  # the calibration subjects (held out of model selection)
     quantiles: dict[str, tuple[float, ...]] = field(default_factory=dict)  # column -> (q_1, ..., q_K)
+    repeat: dict[str, tuple[float, ...]] = field(default_factory=dict)  # output column -> (r_1, ..., r_K)
+
+    def repeat_interval(self, column: str, value: float, n_photos: int = 1) -> tuple[float, float] | None:
+        """(low, high) repeat-photo interval of a probability (``prob_<task>``, kept in [0, 1]) or a
+        Cox risk (``risk_<task>``, log relative hazard) from ``n_photos``; None when not calibrated."""
+        r = self.repeat.get(column)
+        if not r or not np.isfinite(value) or n_photos < 1:
+            return None
+        half = r[min(n_photos, len(r)) - 1]
+        low, high = value - half, value + half
+        if column.startswith("prob_"):
+            low, high = max(low, 0.0), min(high, 1.0)
+        return float(low), float(high)
 
     def interval(self, column: str, value: float, n_photos: int = 1) -> tuple[float, float] | None:
         """(low, high) for an estimate averaged over ``n_photos``; None when not calibrated.
@@ -115,6 +161,7 @@ class PhotoCalibration:
             "alpha": self.alpha,
             "subjects": list(self.subjects),
             "quantiles": {k: list(v) for k, v in self.quantiles.items()},
+            "repeat": {k: list(v) for k, v in self.repeat.items()},
         }
 
     @classmethod
@@ -123,11 +170,17 @@ class PhotoCalibration:
             float(data["alpha"]),
             tuple(map(str, data.get("subjects", ()))),
             {k: tuple(map(float, v)) for k, v in (data.get("quantiles") or {}).items()},
+            {k: tuple(map(float, v)) for k, v in (data.get("repeat") or {}).items()},  # absent before 2026-12
         )
 
 
 def fit_photo_calibration(
-    items: pd.DataFrame, truth: pd.DataFrame, columns: Sequence[str], alpha: float = 0.1, max_photos: int = 8
+    items: pd.DataFrame,
+    truth: pd.DataFrame,
+    columns: Sequence[str],
+    alpha: float = 0.1,
+    max_photos: int = 8,
+    repeat_columns: Sequence[str] = (),
 ) -> PhotoCalibration | None:
     """Calibrate per-photo predictions of the calibration subjects.
 
@@ -139,6 +192,8 @@ def fit_photo_calibration(
         alpha: miscoverage (0.1: 90% intervals).
         max_photos: the largest k calibrated (a unit with fewer than MIN_CALIBRATION_SUBJECTS
             scores is not calibrated).
+        repeat_columns: output columns of ``items`` (``prob_<task>``, ``risk_<task>``) that get
+            repeat-photo intervals (:func:`repeat_scores`); no truth is needed for them.
 
     Returns:
         None when there are fewer than MIN_CALIBRATION_SUBJECTS calibration subjects.
@@ -152,14 +207,16 @@ def fit_photo_calibration(
         suffixes=("_pred", ""),
         how="left",
     )
+    ids = joined["subject_id"]
     quantiles = {}
     for c in columns:
-        qs = []
-        for k in range(1, max_photos + 1):
-            scores = unit_scores(joined["subject_id"], _scale(c, joined[c]), _scale(c, joined[f"{c}_pred"]), k)
-            if len(scores) < MIN_CALIBRATION_SUBJECTS:
-                break
-            qs.append(conformal_quantile(scores, alpha))
+        truth_c, pred_c = _scale(c, joined[c]), _scale(c, joined[f"{c}_pred"])
+        qs = _quantiles(lambda k: unit_scores(ids, truth_c, pred_c, k), alpha, max_photos)  # noqa: B023
         if qs:
-            quantiles[c] = tuple(qs)
-    return PhotoCalibration(alpha, subjects, quantiles)
+            quantiles[c] = qs
+    repeat = {}
+    for c in repeat_columns:
+        rs = _quantiles(lambda k: repeat_scores(ids, joined[c], k), alpha, max_photos)  # noqa: B023
+        if rs:
+            repeat[c] = rs
+    return PhotoCalibration(alpha, subjects, quantiles, repeat)

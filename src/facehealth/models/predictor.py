@@ -66,7 +66,8 @@ class Prediction:
     probabilities: dict[str, Any] = field(default_factory=dict)  # binary: float; multiclass: {class: p}
     risks: dict[str, float] = field(default_factory=dict)  # Cox log relative hazard
     # 90% (1 - calibration.alpha) conformal interval per value, calibrated on this many photos
-    # (models/calibration.py); a value without one was not calibrated.
+    # (models/calibration.py); a value without one was not calibrated. Binary probabilities and Cox
+    # risks (keyed by task name) get repeat-photo intervals: where another photo set would score.
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     quality: tuple[QualityReport, ...] = ()
     synthetic_model: bool = False  # the model was trained on a synthetic cohort
@@ -239,6 +240,12 @@ class FaceHealthModel:
                 interval = calibration.interval(column, value, units)
                 if interval is not None:
                     prediction.intervals[column] = interval
+            for task in self.meta.tasks:  # repeat-photo intervals of probabilities and risks
+                score = prediction.probabilities.get(task.name, prediction.risks.get(task.name))
+                if task.kind in ("binary", "cox") and isinstance(score, float):
+                    interval = calibration.repeat_interval(task.output_column(), score, units)
+                    if interval is not None:
+                        prediction.intervals[task.name] = interval
         return prediction
 
     def _stimulus_markers(self, source: str | Path | np.ndarray) -> tuple[StimulusMarker, ...] | None:

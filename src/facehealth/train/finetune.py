@@ -357,10 +357,11 @@ def _calibrate(
     device: torch.device,
 ) -> PhotoCalibration | None:
     columns = [c for t in tasks if t.kind == "regression" for c in t.columns]
-    if not columns or len(data) == 0:
+    repeat = [t.output_column() for t in tasks if t.kind in ("binary", "cox")]
+    if not (columns or repeat) or len(data) == 0:
         return None
     items = predict_items(model, data, batch_size, device).rename(columns={pred_column(c): c for c in columns})
-    return fit_photo_calibration(items[["subject_id", *columns]], labels, columns)
+    return fit_photo_calibration(items[["subject_id", *columns, *repeat]], labels, columns, repeat_columns=repeat)
 
 
 def _batch_loss(model: MultiTaskModel, batch: dict, tasks: list[TaskSpec], device: torch.device) -> torch.Tensor:
