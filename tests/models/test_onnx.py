@@ -96,7 +96,7 @@ def test_load_dispatches_on_the_suffix_and_predicts_the_same_fields_and_interval
     want, got = torch_model.predict(photo), onnx_model.predict(photo)
     assert (got.source, got.faces_used, got.rejected, got.quality) == (want.source, 1, want.rejected, want.quality)
     assert got.warnings == want.warnings and got.synthetic_model
-    assert set(got.intervals) == set(want.intervals) == {"age"}
+    assert set(got.intervals) == set(want.intervals) == {"age", "cad", "survival"}
     for field in ("values", "probabilities", "risks"):
         assert getattr(got, field) == pytest.approx(getattr(want, field), abs=FLOAT_TOL), field
     assert got.intervals["age"] == pytest.approx(want.intervals["age"], abs=FLOAT_TOL)

@@ -35,5 +35,5 @@ def test_the_lifespan_loads_the_onnx_model_named_in_the_settings(onnx_path, tiny
     assert handle.card | {"model_id": ""} == torch_handle.card | {"model_id": ""} and handle.card["synthetic"]
     rgb = read_image(fixture_path("obama.jpg"))
     (got, got_iv), (want, want_iv) = score(handle, rgb), score(torch_handle, rgb)
-    assert got.warnings == want.warnings and set(got_iv) == set(want_iv) == {"age"}
+    assert got.warnings == want.warnings and set(got_iv) == set(want_iv) == {"age", "cad", "survival"}
     assert got_iv["age"] == pytest.approx(want_iv["age"], abs=1e-4)

@@ -259,12 +259,17 @@ def test_full_training_runs_are_reused_across_studies_only_when_nothing_changed(
 def test_subgroup_study_writes_forest_rows_for_age_sex_and_site(study_cohort, tmp_path):
     cfg = _tiny(study_cohort, "unused", tmp_path, reference_arm="good", min_subgroup=3)
     table = subgroup_study(cfg, arms=_oracle_arms(cfg, {"good": 0.1}))
-    assert set(table["group"]) == {"age_band", "sex", "site"}
+    assert set(table["group"]) == {"age", "sex", "site"}
     assert {"site_a", "site_b", "site_c"} <= set(table.loc[table["group"] == "site", "level"])
     assert set(table.loc[table["group"] == "sex", "level"]) == {"all", "F", "M"}
     assert set(table["task"]) == {"age", "cad", "survival"} and (tmp_path / "subgroups.png").stat().st_size > 5000
     ok = table.dropna(subset=["value"])
     assert (ok["low"] <= ok["value"] + 1e-9).all()
+    # Any cohort column: numeric ones are binned (BMI by quartile), an absent one is a clear error.
+    bmi = subgroup_study(replace(cfg, subgroups=("bmi",)), arms=_oracle_arms(cfg, {"good": 0.1}))
+    assert set(bmi["group"]) == {"bmi"} and len(set(bmi["level"]) - {"all"}) == 4
+    with pytest.raises(ConfigError, match="stage"):
+        subgroup_study(replace(cfg, subgroups=("stage",)), arms=_oracle_arms(cfg, {"good": 0.1}))
 
 
 def test_study_config_loads_from_yaml_and_rejects_bad_arms(tmp_path):

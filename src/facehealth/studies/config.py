@@ -59,6 +59,8 @@ class StudyConfig:
     split_seed: int = 0  # splits are made only when the cohort has no splits.csv
     external_sites: tuple[str, ...] = ()
     age_bands: tuple[float, ...] = (0, 40, 60, 120)
+    # Subjects-table columns the subgroup study splits by; numeric ones are binned (age by age_bands).
+    subgroups: tuple[str, ...] = ("age", "sex", "site")
     subgroup_splits: tuple[str, ...] = ("test", "external")
     min_subgroup: int = 10
     keep_checkpoints: bool = False  # fine-tune weights of every run (tens of MB each); metadata is always kept

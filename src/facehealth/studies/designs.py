@@ -32,7 +32,7 @@ import pandas as pd
 from facehealth.config import save_resolved
 from facehealth.data.splits import load_splits, make_splits, stratify_labels
 from facehealth.errors import ConfigError, SchemaError
-from facehealth.evaluate.subgroups import subgroup_table
+from facehealth.evaluate.subgroups import subgroup_levels, subgroup_table
 from facehealth.models.tasks import TaskSpec, build_tasks, is_output_column
 from facehealth.studies.arms import Arm, descriptor_arm, finetune_arm, merge_overrides
 from facehealth.studies.config import StudyConfig
@@ -326,7 +326,7 @@ def baseline_table(cfg: StudyConfig, arms: Mapping[str, ArmFn] | None = None) ->
 
 
 def subgroup_study(cfg: StudyConfig, arms: Mapping[str, ArmFn] | None = None) -> pd.DataFrame:
-    """Primary metric with CI by age band, sex and site, for every arm (forest-plot rows).
+    """Primary metric with CI by each of ``cfg.subgroups`` (default age band, sex, site), for every arm.
 
     Subjects: those in ``cfg.subgroup_splits`` (default test + external, so site contrasts
     include the held-out site). Writes ``subgroups.csv`` (arm, task, metric, group, level,
@@ -340,16 +340,26 @@ def subgroup_study(cfg: StudyConfig, arms: Mapping[str, ArmFn] | None = None) ->
     tables = []
     for name, pred in _full_training(cfg, data, arms).items():
         frame = _on(pred, data, ids)
-        frame["age_band"] = pd.cut(frame["age"], list(cfg.age_bands), right=False).astype(str)
+        missing = [c for c in cfg.subgroups if c not in frame.columns]
+        if missing:
+            raise ConfigError(f"subgroups {missing} are not cohort columns; available: {sorted(frame.columns)}")
+        for column in cfg.subgroups:  # binned numeric columns; subjects without a value are a level of their own
+            frame[f"level:{column}"] = subgroup_levels(frame[column], cfg.age_bands).fillna("missing")
         for t in targets_of(data.tasks):
             metric = cfg.primary(t.task)
             part = frame.dropna(subset=list(t.columns))
-            for by in ("age_band", "sex", "site"):
+            for by in cfg.subgroups:
                 rng = np.random.default_rng(cfg.seeds[0])
                 sub = subgroup_table(
-                    part, by, METRICS[t.kind][metric], t.columns, rng, n_boot=cfg.n_boot, min_subjects=cfg.min_subgroup
+                    part,
+                    f"level:{by}",
+                    METRICS[t.kind][metric],
+                    t.columns,
+                    rng,
+                    n_boot=cfg.n_boot,
+                    min_subjects=cfg.min_subgroup,
                 )
-                sub = sub.assign(arm=name, task=t.name, metric=metric)
+                sub = sub.assign(arm=name, task=t.name, metric=metric, group=by)
                 sub["heterogeneity_q"], sub["heterogeneity_p"] = (
                     sub.attrs["heterogeneity_q"],
                     sub.attrs["heterogeneity_p"],
