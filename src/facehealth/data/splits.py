@@ -8,6 +8,7 @@ sides where the outcome allows it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -88,13 +89,13 @@ def make_splits(
     if len(idx) < 3:
         raise SchemaError(f"only {len(idx)} internal subjects; need at least 3 to split")
     strat = stratify_labels(internal, stratify)
-    rest, test = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=strat)
+    rest, test = _split_off(idx, test_fraction, seed, strat, stratify)
     out.loc[test, "split"] = "test"
     if val_fraction > 0:
         rest_table = internal.loc[rest]
         strat_rest = stratify_labels(rest_table, stratify)
         share = val_fraction / (1.0 - test_fraction)
-        train, val = train_test_split(rest, test_size=share, random_state=seed + 1, stratify=strat_rest)
+        train, val = _split_off(rest, share, seed + 1, strat_rest, stratify)
         out.loc[val, "split"] = "val"
     if folds >= 2 and len(rest) >= folds:
         rest_table = internal.loc[rest]
@@ -108,6 +109,26 @@ def make_splits(
         for k, (_, held) in enumerate(splitter.split(rest, y)):
             out.loc[rest[held], "fold"] = k
     return out
+
+
+def _split_off(
+    idx: np.ndarray, share: float, seed: int, strat: np.ndarray | None, column: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, split off) indices; stratified when the strata allow it, else plain, with a warning.
+
+    A small cohort can have fewer subjects in a stratum (or in the held-out part) than there are
+    strata; scikit-learn then refuses. The split still has to be made, so it is made unstratified
+    and the user is told, rather than the whole run failing on a library error.
+    """
+    if strat is not None:
+        try:
+            return train_test_split(idx, test_size=share, random_state=seed, stratify=strat)
+        except ValueError as exc:
+            warnings.warn(
+                f"cannot stratify {len(idx)} subjects by '{column}' ({exc}); this split is unstratified",
+                stacklevel=3,
+            )
+    return train_test_split(idx, test_size=share, random_state=seed)
 
 
 def _split_groups(
