@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint bench readme-numbers clean
+.PHONY: install demo test test-all lint bench readme-numbers reliability clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
@@ -39,6 +39,10 @@ test-all: $(STAMP)
 # between README.md's demo-numbers markers.
 readme-numbers: $(STAMP)
 	$(BIN)/python benchmarks/readme_numbers.py --out docs/demo_numbers.md
+
+# Bad inputs through the real entry points; prints the table and writes it to docs/benchmarks.md.
+reliability: $(STAMP)
+	$(BIN)/python benchmarks/reliability.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/preprocess.py -n 1000

@@ -163,3 +163,13 @@ def test_pretraining_benefit_block_counts_the_validation_labels_and_pairs_the_ar
     assert text.splitlines()[0].startswith("`python benchmarks/pretraining_benefit.py`: ")
     assert "| age (mae) | 20 + 36 | 12.20 [10.00, 14.00] | 15.10 [12.90, 16.90] |" in text
     assert "| age (mae) | 60 + 36 |" in text and "other" not in text
+
+
+def test_reliability_table_cases_are_each_named_by_cohort_validate(tmp_path):
+    bench = _script("reliability")
+    rows = bench.table_rows(tmp_path)
+    assert len(rows) == len(bench.TABLE_CASES) and all(r.ok for r in rows), [r for r in rows if not r.ok]
+    text = bench.block(
+        ["benchmarks/reliability.py"], rows, {"files": 1, "items": 1, "crops": 1, "unreadable": 0, "lost": 0}
+    )
+    assert text.splitlines()[0].startswith("`python benchmarks/reliability.py`: ") and "0 crashes" in text

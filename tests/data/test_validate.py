@@ -113,3 +113,10 @@ def test_unit_slip_is_flagged_by_its_median(cohort_copy):
         m.startswith("warning: labels, column 'glucose': median") and m.endswith("is the unit right?")
         for m in _messages(report)
     )
+
+
+def test_a_date_in_the_future_is_a_warning_naming_the_row(cohort_copy):
+    _edit(cohort_copy, "media", lambda f: f.assign(acquired_at=f["acquired_at"].where(f.index != 1, "2099-05-01")))
+    msgs = _messages(validate_cohort(cohort_copy))
+    assert "warning: media, row 2, column 'acquired_at': is in the future; check the date" in msgs
+    assert not [m for m in msgs if "future" in m and "row 2," not in m]  # the generated dates are in the past

@@ -206,6 +206,10 @@ def _check_values(report: ValidationReport, table: str, series: pd.Series, spec:
             report.add(
                 "error", table, int(row), spec.name, f"'{value}' is not a date/time (use ISO 8601, e.g. 2024-03-01)"
             )
+        # A date after today is a typo or a clock error; a history ordered by it would be wrong.
+        stamps = pd.to_datetime(parsed, utc=True, errors="coerce")
+        future = (stamps > pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)).to_numpy()
+        _listed(report, table, spec.name, "warning", prow[future].tolist(), "is in the future; check the date")
 
 
 def _check_range(

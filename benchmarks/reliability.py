@@ -1,0 +1,174 @@
+"""Bad inputs, tried: every case of the generated corpus through the real entry points, one table.
+
+Images go through ``read_image`` one by one and then, as one folder, through ``faces prepare``
+(every file must be counted: crops + rejections + unreadable, nothing lost); videos through the
+video reader; cohort tables with one planted defect each through ``cohort validate``, whose
+report must name the table and column. Each row says what was expected, what happened and the
+message a user sees; a crash (an exception that is not a FaceHealthError) fails the row.
+
+    python benchmarks/reliability.py [--doc docs/benchmarks.md | --no-doc]      (make reliability)
+
+Not covered here (issue 18 lists them; not built yet): kill -9 fault injection, the load test,
+Schemathesis and the access-control matrix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from facehealth.docblocks import add_doc_arguments, check_block, provenance, write_block
+from facehealth.errors import FaceHealthError
+
+REPO = Path(__file__).resolve().parents[1]
+BLOCK = "reliability"
+FACE = REPO / "tests" / "fixtures" / "faces" / "obama.jpg"
+
+
+@dataclass(frozen=True)
+class Row:
+    kind: str
+    case: str
+    expected: str
+    outcome: str
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.outcome or (self.expected == "named error" and self.outcome.endswith("Error"))
+
+
+def _attempt(fn: Callable[[], object]) -> tuple[str, str]:
+    """(outcome, message): "read" or the FaceHealthError's class; "CRASH" for anything else."""
+    try:
+        fn()
+    except FaceHealthError as exc:
+        return type(exc).__name__, str(exc)
+    except Exception as exc:  # noqa: BLE001 - the point is to catch what should not happen
+        return "CRASH", f"{type(exc).__name__}: {exc}"
+    return "read", ""
+
+
+def image_rows(folder: Path) -> tuple[list[Row], dict]:
+    from facehealth.config import load_config
+    from facehealth.faces.bad_inputs import write_bad_images, write_bad_videos
+    from facehealth.faces.config import FacesConfig
+    from facehealth.faces.io import iter_video_frames, read_image
+    from facehealth.faces.prepare import prepare_faces
+
+    rows = []
+    images = write_bad_images(folder, FACE)
+    for case in images:
+        outcome, message = _attempt(lambda c=case: read_image(c.path))
+        expected = case.expect.__name__ if case.expect else "read"
+        rows.append(Row("image", case.name, expected, outcome, message.replace(str(folder) + "/", "")))
+    videos = write_bad_videos(folder)
+    for case in videos:
+        outcome, message = _attempt(lambda c=case: list(iter_video_frames(c.path)))
+        rows.append(Row("video", case.name, case.expect.__name__, outcome, message.replace(str(folder) + "/", "")))
+    summary = prepare_faces(folder, folder.parent / "prepared", load_config(FacesConfig), workers=1)
+    files = len(images) + len(videos)
+    counts = {
+        "files": files,
+        "items": summary.items,
+        "crops": summary.crops,
+        "unreadable": summary.unreadable,
+        "lost": files - summary.items - summary.ignored_files,
+    }
+    return rows, counts
+
+
+def _base_cohort(root: Path) -> dict[str, pd.DataFrame]:
+    (root / "p").mkdir(parents=True)
+    for i in range(3):
+        shutil.copy(FACE, root / "p" / f"{i}.jpg")
+    return {
+        "subjects": pd.DataFrame({"subject_id": ["A", "B", "C"], "age": [40, 50, 60], "sex": ["F", "M", "F"]}).assign(
+            site=["x", "x", "y"]
+        ),
+        "media": pd.DataFrame(
+            {"media_id": ["m0", "m1", "m2"], "subject_id": ["A", "B", "C"], "path": [f"p/{i}.jpg" for i in range(3)]}
+        ).assign(kind="image", acquired_at="2025-01-01"),
+        "labels": pd.DataFrame(
+            {"subject_id": ["A", "B", "C"], "survival_time": [1.0, 2.0, 3.0], "survival_event": [1, 0, 1]}
+        ).assign(haemoglobin=[13.0, 14.0, 12.0]),
+    }
+
+
+TABLE_CASES: dict[str, tuple[str, str, Callable[[pd.DataFrame], pd.DataFrame]]] = {
+    "age is text": ("subjects", "age", lambda t: t.assign(age=["forty", 50, 60])),
+    "duplicated subject id": ("subjects", "subject_id", lambda t: t.assign(subject_id=["A", "A", "C"])),
+    "unknown sex code": ("subjects", "sex", lambda t: t.assign(sex=["female", "M", "F"])),
+    "infinite label": ("labels", "haemoglobin", lambda t: t.assign(haemoglobin=[np.inf, 14.0, 12.0])),
+    "negative survival time": ("labels", "survival_time", lambda t: t.assign(survival_time=[-1.0, 2.0, 3.0])),
+    "event not 0/1": ("labels", "survival_event", lambda t: t.assign(survival_event=[2, 0, 1])),
+    "date in the future": ("media", "acquired_at", lambda t: t.assign(acquired_at=["2099-01-01"] * 3)),
+    "unknown label column": ("labels", "haemoglobin_gdl", lambda t: t.assign(haemoglobin_gdl=[1, 2, 3])),
+    "missing required column": ("subjects", "site", lambda t: t.drop(columns=["site"])),
+}
+
+
+def table_rows(folder: Path) -> list[Row]:
+    from facehealth.data.validate import validate_cohort
+
+    rows = []
+    for name, (table, column, edit) in TABLE_CASES.items():
+        root = folder / name.replace(" ", "_")
+        tables = _base_cohort(root)
+        for t, frame in tables.items():
+            (edit(frame) if t == table else frame).to_csv(root / f"{t}.csv", index=False)
+        try:
+            issues = [str(i) for i in validate_cohort(root).issues]
+        except Exception as exc:  # noqa: BLE001
+            rows.append(Row("table", name, "named issue", "CRASH", f"{type(exc).__name__}: {exc}"))
+            continue
+        named = [i for i in issues if table in i and column in i]
+        outcome = "named issue" if named else "missed"
+        rows.append(Row("table", name, "named issue", outcome, (named or issues or [""])[0]))
+    return rows
+
+
+def block(argv: list[str], rows: list[Row], counts: dict) -> str:
+    crashes = sum(r.outcome == "CRASH" for r in rows)
+    lines = [
+        provenance(argv)
+        + f": {len(rows)} bad inputs tried, {sum(r.ok for r in rows)} handled as expected, {crashes} crashes; "
+        f"`faces prepare` on the {counts['files']} files counted {counts['items']} ({counts['crops']} crops, "
+        f"{counts['unreadable']} unreadable), {counts['lost']} lost.",
+        "",
+        "| input | case | expected | outcome | what the user sees |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        shown = r.message.replace("|", "/")[:110]
+        lines.append(f"| {r.kind} | {r.case} | {r.expected} | {r.outcome}{'' if r.ok else ' ✗'} | {shown} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_doc_arguments(parser, REPO / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    if args.doc:
+        check_block(args.doc, BLOCK)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows, counts = image_rows(Path(tmp) / "media")
+        rows += table_rows(Path(tmp) / "tables")
+    text = block(sys.argv, rows, counts)
+    print(text)
+    if args.doc:
+        write_block(args.doc, BLOCK, text)
+    if not all(r.ok for r in rows) or counts["lost"]:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
