@@ -114,3 +114,20 @@ def test_sql_shaped_text_is_stored_as_text_and_matches_nothing(sqlite_server):
         reply = sqlite_server.call("POST", "/api/auth/login", json_body={"email": text, "password": text})
         assert reply.status in (401, 422), (text, reply.status)
     assert sqlite_server.call("GET", "/api/users/me", token=token).status == 200  # tables intact
+
+
+def test_an_upload_named_like_a_path_writes_nothing_outside_the_data_folder(sqlite_server):
+    token, _ = sqlite_server.user()
+    pid = sqlite_server.call("POST", "/api/people", token=token, json_body={"label": "t"}).json()["id"]
+    root = sqlite_server.data_dir.parent
+    before = {p for p in root.rglob("*")}
+    jpeg = fixture_path("obama.jpg").read_bytes()
+    for name in ("../../escaped.jpg", "/tmp/escaped.jpg", "..\\..\\escaped.jpg"):
+        files = {"image": (name, jpeg)}
+        reply = sqlite_server.call(
+            "POST", f"/api/people/{pid}/analyses", token=token, files=files, fields={"store_image": "true"}
+        )
+        assert reply.status == 201, reply.body
+    created = {p for p in root.rglob("*")} - before
+    assert not [p for p in created if "escaped" in p.name], created
+    assert not list(root.parent.glob("escaped*")) and not list(root.parent.parent.glob("escaped*"))
