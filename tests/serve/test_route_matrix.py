@@ -131,3 +131,10 @@ def test_an_upload_named_like_a_path_writes_nothing_outside_the_data_folder(sqli
     created = {p for p in root.rglob("*")} - before
     assert not [p for p in created if "escaped" in p.name], created
     assert not list(root.parent.glob("escaped*")) and not list(root.parent.parent.glob("escaped*"))
+
+
+def test_an_id_beyond_64_bits_is_a_422_not_a_500(sqlite_server):
+    token, _ = sqlite_server.user()  # found by the Schemathesis run (tests/serve/test_fuzz.py)
+    for path in ("/api/people/9051545042133443974004736", "/api/jobs/18446744073709551616", "/api/people/0"):
+        reply = sqlite_server.call("GET", path, token=token)
+        assert reply.status == 422 and reply.json()["error"]["code"] == "invalid_request", (path, reply.status)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from facehealth.serve.deps import CurrentUser, SessionDep, get_person
+from facehealth.serve.deps import CurrentUser, RowId, SessionDep, get_person
 from facehealth.serve.errors import ServiceError
 from facehealth.serve.jobs import job_dict
 from facehealth.serve.orm import Job
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
 @router.get("/{job_id}")
-def get_job(job_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+def get_job(job_id: RowId, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """Whoever may see the person may see the job; anyone else gets 404, as for a missing job."""
     job = session.get(Job, job_id)
     if job is None:

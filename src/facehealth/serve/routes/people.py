@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from facehealth.serve.accounts import audit
 from facehealth.serve.analyses import analysis_dict, export_csv, history_dicts, latest_alerts, record_analysis, score
-from facehealth.serve.deps import CurrentUser, SessionDep, SettingsDep, get_person
+from facehealth.serve.deps import CurrentUser, RowId, SessionDep, SettingsDep, get_person
 from facehealth.serve.errors import ServiceError
 from facehealth.serve.jobs import job_dict
 from facehealth.serve.orm import Person
@@ -57,12 +57,12 @@ def add_person(body: NewPerson, user: CurrentUser, session: SessionDep) -> Perso
 
 
 @router.get("/{person_id}")
-def get_one(person_id: int, user: CurrentUser, session: SessionDep) -> PersonOut:
+def get_one(person_id: RowId, user: CurrentUser, session: SessionDep) -> PersonOut:
     return _out(get_person(session, user, person_id))
 
 
 @router.delete("/{person_id}", status_code=204)
-def delete_person(person_id: int, user: CurrentUser, session: SessionDep) -> None:
+def delete_person(person_id: RowId, user: CurrentUser, session: SessionDep) -> None:
     """Hard delete: the person, every analysis and any stored image (cascade), kept only in the audit log as an id."""
     person = get_person(session, user, person_id)
     session.delete(person)
@@ -71,7 +71,7 @@ def delete_person(person_id: int, user: CurrentUser, session: SessionDep) -> Non
 
 @router.post("/{person_id}/analyses", status_code=201)
 async def analyse(
-    person_id: int,
+    person_id: RowId,
     request: Request,
     user: CurrentUser,
     session: SessionDep,
@@ -101,7 +101,7 @@ async def analyse(
 
 @router.post("/{person_id}/videos", status_code=202)
 async def analyse_video(
-    person_id: int,
+    person_id: RowId,
     request: Request,
     user: CurrentUser,
     session: SessionDep,
@@ -123,7 +123,7 @@ async def analyse_video(
 
 
 @router.get("/{person_id}/analyses")
-def history(person_id: int, user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
+def history(person_id: RowId, user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
     """Every analysis, oldest first; ``alerts`` gives each score's change-alert status at that visit."""
     person = get_person(session, user, person_id)
     audit(session, user.id, "person.read", f"{person_id} history")  # who saw whose health data
@@ -131,7 +131,7 @@ def history(person_id: int, user: CurrentUser, session: SessionDep) -> list[dict
 
 
 @router.get("/{person_id}/alerts")
-def alerts(person_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+def alerts(person_id: RowId, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """The latest visit against the person's own earlier visits (rule: facehealth.report.alerts)."""
     person = get_person(session, user, person_id)
     if not person.analyses:
@@ -140,7 +140,7 @@ def alerts(person_id: int, user: CurrentUser, session: SessionDep) -> dict[str, 
     return latest_alerts(person)
 
 
-def _latest(session: SessionDep, user: CurrentUser, person_id: int) -> Any:
+def _latest(session: SessionDep, user: CurrentUser, person_id: RowId) -> Any:
     person = get_person(session, user, person_id)
     if not person.analyses:
         raise ServiceError(404, "no_visits", f"person {person_id} has no analyses yet")
@@ -149,24 +149,24 @@ def _latest(session: SessionDep, user: CurrentUser, person_id: int) -> Any:
 
 
 @router.get("/{person_id}/report.html", response_class=HTMLResponse)
-def report_html(person_id: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
+def report_html(person_id: RowId, user: CurrentUser, session: SessionDep) -> HTMLResponse:
     return HTMLResponse(_latest(session, user, person_id).report_html)
 
 
 @router.get("/{person_id}/report.txt", response_class=PlainTextResponse)
-def report_text(person_id: int, user: CurrentUser, session: SessionDep) -> PlainTextResponse:
+def report_text(person_id: RowId, user: CurrentUser, session: SessionDep) -> PlainTextResponse:
     return PlainTextResponse(_latest(session, user, person_id).report_text)
 
 
 @router.get("/{person_id}/export.json")
-def export_json(person_id: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+def export_json(person_id: RowId, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     person = get_person(session, user, person_id)
     audit(session, user.id, "person.export", str(person_id))
     return {"person": _out(person).model_dump(), "analyses": [analysis_dict(a) for a in person.analyses]}
 
 
 @router.get("/{person_id}/export.csv")
-def export_table(person_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def export_table(person_id: RowId, user: CurrentUser, session: SessionDep) -> Response:
     person = get_person(session, user, person_id)
     audit(session, user.id, "person.export", str(person_id))
     headers = {"Content-Disposition": f'attachment; filename="person-{person_id}.csv"'}

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from facehealth.serve.accounts import audit, create_invitation, create_user
-from facehealth.serve.deps import AdminUser, CurrentUser, SessionDep
+from facehealth.serve.deps import AdminUser, CurrentUser, RowId, SessionDep
 from facehealth.serve.errors import ServiceError
 from facehealth.serve.orm import User
 from facehealth.serve.schemas import InvitationOut, NewInvitation, NewUser, UserOut
@@ -47,7 +47,7 @@ def invite(body: NewInvitation, admin: AdminUser, session: SessionDep) -> Invita
 
 
 @router.post("/{user_id}/approve")
-def approve(user_id: int, admin: AdminUser, session: SessionDep) -> UserOut:
+def approve(user_id: RowId, admin: AdminUser, session: SessionDep) -> UserOut:
     user = session.get(User, user_id)
     if user is None:
         raise ServiceError(404, "not_found", f"no user {user_id}")
