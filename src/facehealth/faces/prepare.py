@@ -38,6 +38,7 @@ from facehealth.config import save_resolved
 from facehealth.errors import FaceHealthError, OutputError, WorkerError
 from facehealth.faces.config import FacesConfig
 from facehealth.faces.io import write_image
+from facehealth.faces.parts import merge_parts, next_part_index, recover_parts
 from facehealth.faces.pipeline import FacePipeline
 from facehealth.faces.records import FrameResult, Reason
 from facehealth.faces.sources import MediaItem, collect_media
@@ -161,7 +162,7 @@ def prepare_faces(
     listing = collect_media(source)
     (out / "_parts").mkdir(parents=True, exist_ok=True)
     save_resolved(config, out)
-    done = _recover_parts(out)
+    done = recover_parts(out, _TABLES)
     shard_of = {item.media_id: i // config.shard_size for i, item in enumerate(listing.items)}
     todo = [item for item in listing.items if item.media_id not in done]
     total = len(listing.items)
@@ -169,7 +170,7 @@ def prepare_faces(
     if on_progress:
         on_progress(finished, total)
 
-    part = 1 + max((_part_index(p) for p in (out / "_parts").glob("*-*.parquet")), default=-1)
+    part = next_part_index(out)
     buffer: list[_ItemOutcome] = []
     tasks = [(item, shard_of[item.media_id], str(out)) for item in todo]
     for outcome in _run(tasks, config, workers):
@@ -183,7 +184,7 @@ def prepare_faces(
             buffer = []
     if buffer:
         _flush(out, part, buffer)
-    _merge_parts(out)
+    merge_parts(out, _TABLES)
     summary = _summarise(out, len(listing.ignored), resumed=total - len(todo))
     (out / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2))
     if listing.ignored:
@@ -344,54 +345,6 @@ def _flush(out: Path, part: int, outcomes: list[_ItemOutcome]) -> None:
         tmp.rename(tmp.with_suffix(""))
     with (out / "done.txt").open("a") as fh:
         fh.write("".join(f"{o.media_id}\n" for o in outcomes))
-
-
-def _part_index(path: Path) -> int:
-    return int(path.name.split(".")[0].rsplit("-", 1)[1])
-
-
-def _recover_parts(out: Path) -> set[str]:
-    """The ids of finished items, after undoing what a killed run left half-done.
-
-    A run killed inside :func:`_flush` can leave a part whose tables are not all renamed, or whose
-    items were never (or only partly) marked in ``done.txt``. Such a part is deleted and its items
-    are forgotten, so the resumed run redoes each of them exactly once: nothing is lost and nothing
-    is counted twice. ``done.txt`` is rewritten (write-then-rename) without a torn last line.
-    """
-    parts = out / "_parts"
-    for leftover in parts.glob("*.tmp"):
-        leftover.unlink()
-    done_file = out / "done.txt"
-    text = done_file.read_text() if done_file.exists() else ""
-    marked = set(text.split("\n")[:-1]) if text else set()  # a line without its newline is torn
-    by_index: dict[int, list[Path]] = {}
-    for path in parts.glob("*-*.parquet"):
-        by_index.setdefault(_part_index(path), []).append(path)
-    done: set[str] = set()
-    for index, paths in sorted(by_index.items()):
-        items = parts / f"items-{index:05d}.parquet"
-        ids = set(pq.read_table(items, columns=["media_id"]).column(0).to_pylist()) if items in paths else set()
-        if len(paths) == len(_TABLES) and ids and ids <= marked:
-            done |= ids
-            continue
-        for path in paths:  # half-written: redo its items
-            path.unlink()
-    if done != marked or not text.endswith("\n") and text:
-        tmp = done_file.with_suffix(".txt.tmp")
-        tmp.write_text("".join(f"{m}\n" for m in sorted(done)))
-        tmp.rename(done_file)
-    return done
-
-
-def _merge_parts(out: Path) -> None:
-    """Concatenate the part files of each table into one Parquet file, one part in memory at a time."""
-    for name, schema in _TABLES.items():
-        parts = sorted((out / "_parts").glob(f"{name}-*.parquet"))
-        tmp = out / f"{name}.parquet.tmp"
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for p in parts:
-                writer.write_table(pq.read_table(p, schema=schema))
-        tmp.rename(out / f"{name}.parquet")
 
 
 def _summarise(out: Path, ignored: int, resumed: int) -> PrepareSummary:

@@ -1,0 +1,114 @@
+"""Long reliability tests of the service (marked slow: `make test-all` runs them).
+
+- Load: concurrent clients upload photos and read histories for a fixed time on loopback;
+  every request must succeed, and the p50/p95 latencies are printed.
+- Crash: the server is killed with SIGKILL while uploads are in flight, then restarted on the
+  same database: every upload that was answered 201 is there, and no analysis is half-stored.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.conftest import fixture_path
+from tests.serve.conftest import start_server
+
+LOAD_SECONDS = float(os.environ.get("FACEHEALTH_LOAD_SECONDS", "60"))
+LOAD_CLIENTS = int(os.environ.get("FACEHEALTH_LOAD_CLIENTS", "50"))
+
+
+@pytest.mark.slow
+def test_concurrent_clients_upload_and_read_for_a_minute_without_errors(tiny_checkpoint, tmp_path):
+    proc, server = start_server(f"sqlite:///{tmp_path / 'load.db'}", tmp_path, tiny_checkpoint)
+    try:
+        jpeg = fixture_path("obama.jpg").read_bytes()
+        clients = []
+        for _ in range(LOAD_CLIENTS):  # one account each: per-user limits are not what is measured
+            token, _ = server.user()
+            pid = server.call("POST", "/api/people", token=token, json_body={"label": "load"}).json()["id"]
+            clients.append((token, pid))
+        latencies: dict[str, list[float]] = {"upload": [], "history": []}
+        errors: list[str] = []
+        lock = threading.Lock()
+        stop = time.monotonic() + LOAD_SECONDS
+
+        def client(k: int) -> None:
+            token, pid = clients[k]
+            n = 0
+            while time.monotonic() < stop:
+                kind = "upload" if n % 2 == 0 else "history"
+                start = time.perf_counter()
+                if kind == "upload":
+                    reply = server.call(
+                        "POST", f"/api/people/{pid}/analyses", token=token, files={"image": ("a.jpg", jpeg)}
+                    )
+                else:
+                    reply = server.call("GET", f"/api/people/{pid}/analyses", token=token)
+                took = time.perf_counter() - start
+                with lock:
+                    latencies[kind].append(took)
+                    if reply.status not in (200, 201):
+                        errors.append(f"{kind} {reply.status} {reply.body[:200]!r}")
+                n += 1
+
+        with ThreadPoolExecutor(LOAD_CLIENTS) as pool:
+            list(pool.map(client, range(LOAD_CLIENTS)))
+        for kind, values in latencies.items():
+            q = statistics.quantiles(values, n=20)
+            p50, p95 = statistics.median(values) * 1000, q[18] * 1000
+            print(f"{kind}: {len(values)} requests, p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+        assert not errors, errors[:5]
+        assert len(latencies["upload"]) >= LOAD_CLIENTS  # every client got at least one photo through
+        stored = sum(len(server.call("GET", f"/api/people/{pid}/analyses", token=t).json()) for t, pid in clients)
+        assert stored == len(latencies["upload"])  # every answered upload is stored, once
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.slow
+def test_a_server_killed_mid_upload_loses_no_committed_analysis_and_keeps_no_half(tiny_checkpoint, tmp_path):
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    proc, server = start_server(url, tmp_path, tiny_checkpoint)
+    jpeg = fixture_path("obama.jpg").read_bytes()
+    token, _ = server.user()
+    pid = server.call("POST", "/api/people", token=token, json_body={"label": "crash"}).json()["id"]
+    answered: list[int] = []
+
+    def upload(_: int) -> None:
+        try:
+            reply = server.call("POST", f"/api/people/{pid}/analyses", token=token, files={"image": ("a.jpg", jpeg)})
+        except OSError:  # the connection died with the server: not answered, may or may not be stored
+            return
+        if reply.status == 201:
+            answered.append(reply.json()["id"])
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(upload, i) for i in range(40)]
+        while len(answered) < 5:
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)  # no shutdown, no flush: as a power cut would
+        for f in futures:
+            f.result()
+    proc.wait()
+    proc, server = start_server(url, tmp_path, tiny_checkpoint)
+    try:
+        # The same data folder, so the same signing key: the token from before the crash still works.
+        stored = server.call("GET", f"/api/people/{pid}/analyses", token=token).json()
+        ids = [a["id"] for a in stored]
+        assert set(answered) <= set(ids), "an analysis answered 201 was lost"
+        assert len(ids) == len(set(ids))
+        for a in stored:  # complete rows only: the scores and the model that made them
+            assert a["values"] and a["probabilities"] and a["model_id"], a
+        report = server.call("GET", f"/api/people/{pid}/report.txt", token=token)
+        assert report.status == 200 and report.body  # the store reads back whole
+    finally:
+        proc.terminate()
+        proc.wait(10)
