@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facehealth.errors import (
@@ -56,6 +57,12 @@ def install_error_handlers(app: FastAPI) -> None:
             if isinstance(exc, cls):
                 return JSONResponse(_body(code, str(exc)), status)
         return JSONResponse(_body("analysis_failed", str(exc)), 500)
+
+    @app.exception_handler(SQLAlchemyTimeout)
+    async def _busy(_r: Request, _exc: SQLAlchemyTimeout) -> JSONResponse:
+        # Every database connection stayed busy for the pool timeout: an overload, not a bug; say when to retry.
+        body = _body("busy", "the server is busy; try again in a few seconds")
+        return JSONResponse(body, 503, headers={"Retry-After": "5"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_r: Request, exc: RequestValidationError) -> JSONResponse:

@@ -43,7 +43,9 @@ async def live(ws: WebSocket) -> None:
     await ws.accept()
     state = ws.app.state
     try:
-        user_id = _authenticate(ws, await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S))
+        first = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S)
+        # Database work off the event loop: a transaction may wait for SQLite's write lock.
+        user_id = await run_in_threadpool(_authenticate, ws, first)
     except TimeoutError:
         return await _refuse(ws, _POLICY_VIOLATION, "unauthorized", f"no token within {AUTH_TIMEOUT_S:g} s")
     except TokenError as exc:
@@ -69,8 +71,12 @@ async def live(ws: WebSocket) -> None:
         frames = conn.processed if conn is not None else 0
         dropped = conn.dropped if conn is not None else 0
         # Nothing of the session is stored but this line: who used the camera, for how many frames.
-        with state.sessions.begin() as session:
-            audit(session, user_id, "live.session", f"{frames} frames, {dropped} dropped")
+        await run_in_threadpool(_audit_session, state, user_id, f"{frames} frames, {dropped} dropped")
+
+
+def _audit_session(state: Any, user_id: int, detail: str) -> None:
+    with state.sessions.begin() as session:
+        audit(session, user_id, "live.session", detail)
 
 
 async def _receive(ws: WebSocket, conn: LiveConnection, worker: asyncio.Task[None]) -> None:

@@ -7,14 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from facehealth.serve.accounts import audit
 from facehealth.serve.analyses import analysis_dict, export_csv, history_dicts, latest_alerts, record_analysis, score
-from facehealth.serve.deps import CurrentUser, RowId, SessionDep, SettingsDep, get_person
+from facehealth.serve.deps import CurrentUser, RowId, SessionDep, SettingsDep, get_person, release_connection
 from facehealth.serve.errors import ServiceError
 from facehealth.serve.jobs import job_dict
-from facehealth.serve.orm import Person
+from facehealth.serve.orm import Person, User
 from facehealth.serve.schemas import NewPerson, PersonOut
 from facehealth.serve.security import fernet_key
 from facehealth.serve.uploads import decode_image, read_upload, sniff_video_type
@@ -79,11 +80,12 @@ async def analyse(
     image: Annotated[UploadFile, File(description="a JPEG, PNG or WebP photo")],
     store_image: Annotated[bool, Form(description="keep the photo, encrypted at rest")] = False,
 ) -> dict[str, Any]:
-    person = get_person(session, user, person_id)
+    person = await run_in_threadpool(get_person, session, user, person_id)
     _throttle(request, user)
     handle = request.app.state.model
     if handle is None:
         raise ServiceError(503, "no_model", "no model is loaded (start with --model CKPT)")
+    await run_in_threadpool(release_connection, session)
     data = await read_upload(image, settings.max_upload_bytes)
     name = image.filename or "upload"
     rgb = await run_in_threadpool(decode_image, data, settings.max_pixels, name)
@@ -94,6 +96,19 @@ async def analyse(
         from cryptography.fernet import Fernet
 
         encrypted = Fernet(fernet_key(settings.secret_key)).encrypt(data)
+    # Database work off the event loop: the transaction may wait for SQLite's write lock.
+    return await run_in_threadpool(_store, session, user, person, handle, prediction, intervals, encrypted)
+
+
+def _store(
+    session: Session,
+    user: User,
+    person: Person,
+    handle: Any,
+    prediction: Any,
+    intervals: dict[str, tuple[float, float]] | None,
+    encrypted: bytes | None,
+) -> dict[str, Any]:
     analysis = record_analysis(session, person, handle, prediction, intervals, encrypted)
     audit(session, user.id, "analysis.create", f"{person.id}/{analysis.id}")
     return analysis_dict(analysis)
@@ -109,16 +124,23 @@ async def analyse_video(
     video: Annotated[UploadFile, File(description="an MP4, MOV, WebM or AVI video of the face")],
 ) -> dict[str, Any]:
     """Queue a video for analysis; poll ``GET /api/jobs/{id}``. The video is deleted when the job ends."""
-    person = get_person(session, user, person_id)
+    person = await run_in_threadpool(get_person, session, user, person_id)
     _throttle(request, user)
     runner = request.app.state.jobs
     if runner is None:
         raise ServiceError(503, "no_model", "no model is loaded (start with --model CKPT)")
+    await run_in_threadpool(release_connection, session)
     data = await read_upload(video, settings.max_video_bytes)
-    job = runner.submit(session, user.id, person, data, sniff_video_type(data))
+    kind = sniff_video_type(data)
+    job = await run_in_threadpool(_queue_video, session, runner, user, person, data, kind)
+    runner.start(job["id"])
+    return job
+
+
+def _queue_video(session: Session, runner: Any, user: User, person: Person, data: bytes, kind: str) -> dict[str, Any]:
+    job = runner.submit(session, user.id, person, data, kind)
     audit(session, user.id, "video.upload", f"{person.id} (job {job.id})")
     session.commit()  # the worker reads the job in its own session
-    runner.start(job.id)
     return job_dict(job)
 
 
