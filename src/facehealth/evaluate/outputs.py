@@ -249,9 +249,9 @@ def _subgroups(
     scored = predictions[predictions["split"].isin(settings.subgroup_splits)]
     if not by or not targets or scored.empty:
         return None
-    frame = scored.merge(labels, on="subject_id", how="left", suffixes=("", "_label"))
-    extra = [c for c in subjects.columns if c == "subject_id" or c not in frame.columns]
-    frame = frame.merge(subjects[extra], on="subject_id", how="left")
+    from facehealth.evaluate.survival_report import merge_subject_tables
+
+    frame = merge_subject_tables(scored, labels, subjects)
     return evaluation_subgroups(
         frame,
         targets,

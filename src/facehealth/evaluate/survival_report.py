@@ -33,6 +33,7 @@ from facehealth.evaluate.survival_calibration import survival_calibration
 from facehealth.models.tasks import risk_column
 
 __all__ = [
+    "merge_subject_tables",
     "DEFAULT_HORIZONS",
     "clip_horizons",
     "survival_metric_cis",
@@ -124,7 +125,8 @@ def survival_metric_cis(
     }
 
 
-def _merge(predictions: pd.DataFrame, labels: pd.DataFrame, subjects: pd.DataFrame) -> pd.DataFrame:
+def merge_subject_tables(predictions: pd.DataFrame, labels: pd.DataFrame, subjects: pd.DataFrame) -> pd.DataFrame:
+    """Predictions with their labels and subjects-table columns (labels win a shared name)."""
     data = predictions.merge(labels, on="subject_id", how="left", suffixes=("", "_label"))
     extra = [c for c in subjects.columns if c == "subject_id" or c not in data.columns]
     return data.merge(subjects[extra], on="subject_id", how="left")
@@ -185,7 +187,7 @@ def _prepare(
 ) -> tuple[pd.DataFrame, pd.DataFrame, EncodedCovariates]:
     """Subjects with time, event and risk (``data``), its train split, and the complete cases on
     the covariates with their indicator coding (the rows every adjusted model is fitted on)."""
-    data = _merge(predictions, labels, subjects)
+    data = merge_subject_tables(predictions, labels, subjects)
     _require(data, ["split", risk_column(task), time_col, event_col, *spec.columns, *extra])
     data = data.rename(columns={time_col: "time", event_col: "event", risk_column(task): "risk"})
     data = data.dropna(subset=["time", "event", "risk"])

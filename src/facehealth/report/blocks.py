@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from facehealth.report.run_folder import metric_at
 
-__all__ = ["Metric", "Row", "Table", "Figure", "Para", "Section", "metric_cell", "fmt", "fmt_metric"]
+__all__ = ["Metric", "Row", "Table", "Figure", "Para", "Section", "metric_cell", "fmt", "fmt_metric", "fmt_p"]
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -30,6 +30,12 @@ def fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
         return "n/a" if not math.isfinite(value) else f"{value:.{digits}f}"
     return str(value)
+
+
+def fmt_p(p: Any) -> str:
+    """A p-value as text: "< 0.0001" below that, else 4 decimals (n/a when missing)."""
+    small = isinstance(p, int | float) and not isinstance(p, bool) and math.isfinite(p) and p < 1e-4
+    return "< 0.0001" if small else fmt(p, 4)
 
 
 def fmt_metric(value: Any, low: Any = None, high: Any = None) -> str:

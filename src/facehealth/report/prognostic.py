@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from facehealth.report.blocks import Para, Section, Table, fmt, fmt_metric
+from facehealth.report.blocks import Para, Section, Table, fmt, fmt_metric, fmt_p
 from facehealth.report.run_folder import finite
 
 __all__ = ["face_age_section"]
@@ -21,10 +21,6 @@ _COMPARISONS = (
     ("risk_added_to_gap", "survival risk added to the face-age gap"),
     ("gap_added_to_risk", "face-age gap added to the survival risk"),
 )
-
-
-def _p(p: Any) -> str:
-    return "< 0.0001" if finite(p) and p < 1e-4 else fmt(p, 4)
 
 
 def _gain(node: Any) -> str:
@@ -44,7 +40,7 @@ def _split_rows(part: dict) -> list[list[Any]]:
             [
                 "HR per 5 years of face-age gap",
                 fmt_metric(hr.get("hr"), hr.get("low"), hr.get("high")),
-                _p(hr.get("p")),
+                fmt_p(hr.get("p")),
                 "",
                 f"adjusted for {adjusted}",
             ]
@@ -54,7 +50,7 @@ def _split_rows(part: dict) -> list[list[Any]]:
         if not isinstance(node, dict):
             continue
         lr = node.get("likelihood_ratio") or {}
-        p = f"not estimable: {lr['error']}" if "error" in lr else _p(lr.get("p"))
+        p = f"not estimable: {lr['error']}" if "error" in lr else fmt_p(lr.get("p"))
         rows.append([label, "", p, _gain(node.get("c_gain")), "likelihood-ratio p; C gain out of sample"])
     return rows
 

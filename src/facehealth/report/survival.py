@@ -17,7 +17,7 @@ import pandas as pd
 
 from facehealth.models.tasks import risk_column
 from facehealth.report import plots
-from facehealth.report.blocks import Figure, Para, Section, Table, fmt, fmt_metric, metric_cell
+from facehealth.report.blocks import Figure, Para, Section, Table, fmt, fmt_metric, fmt_p, metric_cell
 from facehealth.report.prognostic import face_age_section
 from facehealth.report.run_folder import RunFolder, finite, metric_at
 
@@ -117,7 +117,7 @@ def _analysis(name: str, data: dict, top: dict) -> Section:
         facts.append(
             [
                 "log-rank test across quartiles",
-                f"chi2 {fmt(logrank.get('chi2'), 2)}, df {logrank.get('df')}, p {_p(logrank.get('p'))}",
+                f"chi2 {fmt(logrank.get('chi2'), 2)}, df {logrank.get('df')}, p {fmt_p(logrank.get('p'))}",
             ]
         )
     if "n_dropped_missing_covariates" in data:
@@ -182,14 +182,10 @@ def cox_terms_table(model: dict, coding: Any, title: str) -> Table:
         column, _, level = str(t["term"]).partition("=")
         label = f"{column} {level} vs {refs[column]}" if level and column in refs else str(t["term"]).replace("_", " ")
         rows.append(
-            [label, fmt_metric(t.get("hr"), t.get("low"), t.get("high")), _p(t.get("p")), fmt(t.get("ph_p"), 3)]
+            [label, fmt_metric(t.get("hr"), t.get("low"), t.get("high")), fmt_p(t.get("p")), fmt(t.get("ph_p"), 3)]
         )
     note = f"{title}; n {model.get('n')}, events {model.get('events')}."
     return Table.of(["term", "HR [95% CI]", "p", "Schoenfeld p"], rows, note)
-
-
-def _p(p: Any) -> str:
-    return "< 0.0001" if finite(p) and p < 1e-4 else fmt(p, 4)
 
 
 def _km_from_file(km: dict) -> dict[str, pd.DataFrame] | None:
@@ -241,6 +237,6 @@ def _hr_table(hr: Any, covariates: Any) -> Table:
             # A diverging Cox fit (no events in a group) gives a meaningless HR: say so instead.
             estimate, p = f"not estimable ({e.get('note') or 'interval undefined'})", ""
         else:
-            estimate, p = fmt_metric(e.get("hr"), e.get("low"), e.get("high")), _p(e.get("p"))
+            estimate, p = fmt_metric(e.get("hr"), e.get("low"), e.get("high")), fmt_p(e.get("p"))
         rows.append([term, estimate, p, e.get("n"), e.get("events"), adjusted])
     return Table.of(["term", "HR [95% CI]", "p", "n", "events", "adjusted for"], rows, "Cox hazard ratios.")
