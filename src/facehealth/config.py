@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from facehealth.atomic import write_atomic
 from facehealth.errors import ConfigError
 
 __all__ = [
@@ -129,7 +130,8 @@ def save_resolved(config: Any, out_dir: str | Path, name: str = RESOLVED_CONFIG_
     out.mkdir(parents=True, exist_ok=True)
     target = out / name
     payload = {"kind": type(config).__name__, **to_mapping(config)}
-    target.write_text(yaml.safe_dump(payload, sort_keys=False), encoding="utf-8")
+    text = yaml.safe_dump(payload, sort_keys=False)
+    write_atomic(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))  # never a torn config beside outputs
     return target
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "WorkerError",
     "CheckpointVersionError",
     "ModelFormatError",
+    "CorruptFileError",
     "SplitMismatchError",
 ]
 
@@ -89,6 +90,10 @@ class CheckpointVersionError(ConfigError):
 
 class ModelFormatError(ConfigError):
     """A model file is corrupt, or is not one facehealth wrote (e.g. an ONNX graph without its metadata)."""
+
+
+class CorruptFileError(ModelFormatError):
+    """A file does not match the SHA-256 recorded when it was written (truncated, overwritten or damaged)."""
 
 
 class SplitMismatchError(SchemaError):

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from facehealth.atomic import sha256_file, staged
 from facehealth.data.spec import DatasetSpec
-from facehealth.errors import CheckpointVersionError, ConfigError, ModelNotFoundError
+from facehealth.errors import CheckpointVersionError, ConfigError, CorruptFileError, ModelNotFoundError
 from facehealth.models.calibration import PhotoCalibration
 from facehealth.models.tasks import TaskSpec
 
@@ -34,7 +35,9 @@ __all__ = [
     "CheckpointMeta",
     "PretrainMeta",
     "save_checkpoint",
+    "stage_checkpoint",
     "load_checkpoint",
+    "verify_weights",
     "read_meta",
     "data_hash",
 ]
@@ -177,20 +180,35 @@ def _check(data: Mapping[str, Any], stage: str, source: str, hint: str) -> None:
 Meta = CheckpointMeta | PretrainMeta
 
 
-def save_checkpoint(stem: str | Path, state_dict: Mapping[str, torch.Tensor], metadata: Meta) -> Path:
-    """Write ``stem.safetensors`` and ``stem.json`` atomically; returns the .safetensors path."""
+def stage_checkpoint(stem: str | Path, state_dict: Mapping[str, torch.Tensor], metadata: Meta) -> tuple[Path, Path]:
+    """Write ``stem.safetensors`` and ``stem.json`` to their staged (``.tmp``) paths; returns the final paths.
+
+    The JSON records the weights' SHA-256, so a load can tell a checkpoint whose two files do not
+    belong together (a crash between their renames) or whose weights were truncated.
+    """
     from safetensors.torch import save_file
 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
+    weights, meta_path = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
-    tmp = stem.with_suffix(".safetensors.tmp")
-    save_file(tensors, str(tmp), metadata={"format": "pt", "producer": "facehealth"})
-    tmp.replace(stem.with_suffix(".safetensors"))
-    meta_tmp = stem.with_suffix(".json.tmp")
-    meta_tmp.write_text(json.dumps(metadata.to_json(), indent=2, default=str))
-    meta_tmp.replace(stem.with_suffix(".json"))
-    return stem.with_suffix(".safetensors")
+    save_file(tensors, str(staged(weights)), metadata={"format": "pt", "producer": "facehealth"})
+    body = {**metadata.to_json(), "weights_sha256": sha256_file(staged(weights))}
+    staged(meta_path).write_text(json.dumps(body, indent=2, default=str))
+    return weights, meta_path
+
+
+def save_checkpoint(stem: str | Path, state_dict: Mapping[str, torch.Tensor], metadata: Meta) -> Path:
+    """Write ``stem.safetensors`` and ``stem.json`` (each atomically); returns the .safetensors path.
+
+    A crash between the two renames leaves new weights beside old metadata: loading then fails on
+    the recorded hash rather than pairing them. Use :func:`stage_checkpoint` with
+    :func:`facehealth.atomic.commit_group` where the pair must be replaced as one.
+    """
+    weights, meta_path = stage_checkpoint(stem, state_dict, metadata)
+    for path in (weights, meta_path):
+        staged(path).replace(path)
+    return weights
 
 
 def _weights_path(path: str | Path) -> Path:
@@ -198,26 +216,53 @@ def _weights_path(path: str | Path) -> Path:
     return path if path.suffix == ".safetensors" else path.with_suffix(".safetensors")
 
 
-def read_meta(path: str | Path, kind: type[Meta] = CheckpointMeta) -> Meta:
-    """The metadata beside a checkpoint (no weights are read)."""
+def _meta_json(path: str | Path) -> dict[str, Any]:
     meta_path = _weights_path(path).with_suffix(".json")
     if not meta_path.is_file():
         raise ModelNotFoundError(f"checkpoint metadata not found: {meta_path}")
     try:
-        data = json.loads(meta_path.read_text())
+        return json.loads(meta_path.read_text())
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{meta_path}: not valid JSON ({exc})") from exc
-    return kind.from_json(data, str(meta_path))
+
+
+def verify_weights(path: str | Path) -> None:
+    """Check a .safetensors file against the SHA-256 its JSON recorded (checkpoints older than the
+    record, or weights without a JSON beside them, are not checked).
+
+    Raises:
+        CorruptFileError: the bytes differ from those written.
+    """
+    weights = _weights_path(path)
+    meta_path = weights.with_suffix(".json")
+    if not meta_path.is_file():
+        return
+    try:
+        expected = json.loads(meta_path.read_text()).get("weights_sha256")
+    except (json.JSONDecodeError, AttributeError):
+        return  # not our metadata; the weights are read as they are
+    if expected and sha256_file(weights) != expected:
+        raise CorruptFileError(
+            f"{weights}: its contents do not match the SHA-256 recorded in {meta_path.name}; the file was "
+            "truncated or replaced after it was written (e.g. training was killed while saving). "
+            "Re-run the stage that wrote it, or restore both files together."
+        )
+
+
+def read_meta(path: str | Path, kind: type[Meta] = CheckpointMeta) -> Meta:
+    """The metadata beside a checkpoint (no weights are read)."""
+    return kind.from_json(_meta_json(path), str(_weights_path(path).with_suffix(".json")))
 
 
 def load_checkpoint(path: str | Path, kind: type[Meta] = CheckpointMeta) -> tuple[dict[str, torch.Tensor], Meta]:
-    """Load weights and their typed metadata from a ``.safetensors`` file."""
+    """Load weights and their typed metadata from a ``.safetensors`` file, verified by hash."""
     from safetensors.torch import load_file
 
     path = _weights_path(path)
     if not path.is_file():
         raise ModelNotFoundError(f"checkpoint not found: {path}")
     meta = read_meta(path, kind)
+    verify_weights(path)
     return load_file(str(path)), meta
 
 

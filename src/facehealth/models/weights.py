@@ -50,6 +50,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
+        from facehealth.models.checkpoint import verify_weights
+
+        verify_weights(path)
         return load_file(str(path))
     # MAE checkpoints pickle their argparse Namespace next to the weights; allow exactly that type.
     with torch.serialization.safe_globals([argparse.Namespace]):

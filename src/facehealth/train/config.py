@@ -108,4 +108,7 @@ class FinetuneConfig:
     calibration_share: float = 0.5
     augment: bool = True
     seed: int = 0
+    # Commit the whole training state after every epoch (train/resume.py) so a killed run resumes
+    # where it stopped; costs one write of ~4x the model's size per epoch.
+    resume: bool = True
     device: Literal["auto", "cpu", "cuda"] = "auto"

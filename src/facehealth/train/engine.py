@@ -4,10 +4,11 @@ Per iteration: learning rate from a cosine schedule with linear warm-up (a pure
 function of the fractional epoch, so resume needs no scheduler state), forward
 under autocast on CUDA, loss / accum_steps, backward, and every accum_steps
 iterations: clip, step, zero. A non-finite loss stops the run with an error
-(MAE does the same) rather than silently training on garbage. After each epoch:
-weights (safetensors + JSON) and ``trainer_state.pt`` (optimizer, epoch, loss
-history) are written, so an interrupted run resumes and reproduces the same
-loss curve on CPU.
+(MAE does the same) rather than silently training on garbage. After each epoch,
+weights (safetensors + JSON), ``trainer_state.pt`` (optimizer, epoch, loss
+history, RNG) and ``metrics.jsonl`` are committed as one crash-safe group
+(``train/resume.py``), so a run killed at any moment resumes and reproduces the
+same loss curve on CPU.
 
 Data parallel: the same function runs under ``torchrun --nproc_per_node=K``
 (gloo on CPU, nccl on GPU). Every rank draws the same global batch order and
@@ -31,15 +32,20 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import BatchSampler, ConcatDataset, DataLoader, RandomSampler
 
+from facehealth.atomic import staged
 from facehealth.config import save_resolved, to_mapping
 from facehealth.errors import FaceHealthError
-from facehealth.models.checkpoint import PretrainMeta, data_hash, load_checkpoint, save_checkpoint
+from facehealth.models.checkpoint import PretrainMeta, data_hash, load_checkpoint, stage_checkpoint
 from facehealth.train.config import OptimConfig, PretrainConfig
+from facehealth.train.resume import commit_state, read_state, recover
 
 if TYPE_CHECKING:
     from facehealth.data.datasets import CropDataset
 
 __all__ = ["TrainingError", "PretrainResult", "cosine_lr", "pretrain_mae", "resolve_device"]
+
+
+STATE_FILE = "trainer_state.pt"
 
 
 class TrainingError(FaceHealthError):
@@ -143,12 +149,18 @@ def pretrain_mae(
     )
     history: list[float] = []
     start_epoch = 0
-    state_path = out / "trainer_state.pt"
-    if cfg.resume and state_path.is_file():
+    state = None
+    if cfg.resume:
+        if rank == 0:
+            recover(out)  # finish a save a crash interrupted; verify every file by its hash
+        if world > 1:
+            dist.barrier()
+        state = read_state(out, STATE_FILE, to_mapping(cfg), device)
+    if state is not None:
         weights, _ = load_checkpoint(out / "checkpoint-last.safetensors", PretrainMeta)
         model.load_state_dict(weights)
-        state = torch.load(state_path, map_location=device, weights_only=False)
         optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
         start_epoch, history = state["epoch"], list(state["history"])
 
     per_epoch = math.ceil(len(dataset) / cfg.batch_size)
@@ -229,10 +241,16 @@ def pretrain_mae(
             init_from=cfg.init_from,
             config=to_mapping(cfg),
         )
-        checkpoint = save_checkpoint(out / "checkpoint-last", model.state_dict(), meta)
-        torch.save({"epoch": epoch + 1, "optimizer": optimizer.state_dict(), "history": history}, state_path)
-        with (out / "metrics.jsonl").open("a") as fh:
-            fh.write(json.dumps({"epoch": epoch + 1, "loss": history[-1], "lr": lr}) + "\n")
+        # One commit per epoch: the weights, their metadata, the optimizer state and the loss log
+        # are replaced together or not at all, so a kill -9 while saving cannot mix two epochs.
+        pair = stage_checkpoint(out / "checkpoint-last", model.state_dict(), meta)
+        log = out / "metrics.jsonl"
+        line = json.dumps({"epoch": epoch + 1, "loss": history[-1], "lr": lr}) + "\n"
+        staged(log).write_text((log.read_text() if start_epoch or epoch else "") + line)
+        state = {"epoch": epoch + 1, "optimizer": optimizer.state_dict(), "history": history}
+        commit_state(
+            out, STATE_FILE, state | {"rng": torch.get_rng_state()}, to_mapping(cfg), [*pair, log], {"epoch": epoch + 1}
+        )
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()

@@ -46,8 +46,11 @@ from facehealth.models.predictor import model_from_meta
 from facehealth.models.tasks import TaskSpec, build_tasks, pred_column
 from facehealth.train.config import FinetuneConfig
 from facehealth.train.engine import TrainingError, cosine_lr, resolve_device
+from facehealth.train.resume import COMMIT_RECORD, commit_state, read_state, recover
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "TargetStats", "finetune", "labels_and_splits"]
+
+STATE_FILE = "finetune_state.pt"  # resume state of an unfinished run; deleted when it finishes
 
 
 @dataclass(frozen=True)
@@ -217,10 +220,14 @@ def _train(
     cfg: FinetuneConfig,
     device: torch.device,
     on_progress: Callable[[int, int, float], None] | None,
+    out: Path,
+    state: dict[str, Any] | None,
+    head_report: dict[str, dict] | None,
 ) -> tuple[list[dict[str, float]], int]:
     """AdamW with layer decay and a cosine schedule; keeps the weights of the best validation epoch.
 
-    Returns (history, best epoch); ``model`` ends with the best epoch's weights.
+    Every epoch ends with a crash-safe commit of everything needed to continue (``state`` is the
+    last one, when resuming). Returns (history, best epoch); ``model`` ends with the best epoch's weights.
     """
     tasks = model.tasks
     peak = cfg.optim.base_lr * cfg.batch_size / 256
@@ -228,8 +235,19 @@ def _train(
     balanced = _age_balanced_weights(train, labels, cfg.age_bins) if cfg.age_balanced_epochs else None
     per_epoch = math.ceil(len(train) / cfg.batch_size)
     history: list[dict[str, float]] = []
-    best, best_epoch, best_state, waited = float("inf"), 0, None, 0
-    for epoch in range(cfg.epochs):
+    best, best_epoch, best_state, waited, start, stopped = float("inf"), 0, None, 0, 0, False
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        history, best, best_epoch, best_state = (
+            list(state["history"]),
+            state["best"],
+            state["best_epoch"],
+            state["best_state"],
+        )
+        waited, start, stopped = state["waited"], state["epoch"], state["stopped"]
+    for epoch in range(start, 0 if stopped else cfg.epochs):
         train.epoch = epoch
         gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch)
         sampler = (
@@ -260,8 +278,24 @@ def _train(
             best, best_epoch, best_state, waited = val_loss, epoch + 1, copy.deepcopy(model.state_dict()), 0
         else:
             waited += 1
-            if waited >= cfg.patience:
-                break
+            stopped = waited >= cfg.patience
+        if cfg.resume:
+            snapshot = {
+                "epoch": epoch + 1,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "rng": torch.get_rng_state(),
+                "history": history,
+                "best": best,
+                "best_epoch": best_epoch,
+                "best_state": best_state,
+                "waited": waited,
+                "stopped": stopped,
+                "head_report": head_report,
+            }
+            commit_state(out, STATE_FILE, snapshot, to_mapping(cfg), info={"epoch": epoch + 1})
+        if stopped:
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     return history, best_epoch
@@ -302,14 +336,18 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
     val = dataset(selection_ids, False)  # early stopping and head penalties see only these
     if len(train) == 0:
         raise TrainingError(f"no crops of training subjects in {cfg.prepared}")
-    head_report = None
-    if cfg.head_init == "fit":
+    state = None
+    if cfg.resume:
+        recover(out)  # finish a save a crash interrupted; verify the state by its hash
+        state = read_state(out, STATE_FILE, to_mapping(cfg), device)
+    head_report = state["head_report"] if state is not None else None
+    if state is None and cfg.head_init == "fit":
         from facehealth.train.heads import fit_heads
 
         head_report = fit_heads(
             model, dataset(train_ids, False), val, tasks, lambda y: _targets(y, tasks), device, cfg.batch_size
         )
-    history, best_epoch = _train(model, train, val, labels, cfg, device, on_progress)
+    history, best_epoch = _train(model, train, val, labels, cfg, device, on_progress, out, state, head_report)
     faces_cfg = Path(cfg.prepared) / "config.resolved.yaml"
     faces = yaml.safe_load(faces_cfg.read_text()) if faces_cfg.is_file() else {}
     faces.pop("kind", None)
@@ -331,6 +369,10 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
     predictions = predict_subjects(model, datasets, cfg.batch_size, device)
     predictions.to_parquet(out / "predictions.parquet", index=False)
     (out / "metrics.json").write_text(json.dumps({"best_epoch": best_epoch, "history": history}, indent=2))
+    # Finished: the resume state (several copies of the weights) has no further use, and a re-run
+    # should train afresh. The record goes first so a crash here never leaves a record without its file.
+    (out / COMMIT_RECORD).unlink(missing_ok=True)
+    (out / STATE_FILE).unlink(missing_ok=True)
     return FinetuneResult(out, checkpoint, history, best_epoch, predictions, labels, tasks)
 
 
