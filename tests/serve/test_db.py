@@ -57,8 +57,11 @@ def test_secret_key_is_generated_once_owner_only(tmp_path, monkeypatch):
 
 
 def test_passwords():
-    with pytest.raises(WeakPasswordError, match="at least 10"):
+    with pytest.raises(WeakPasswordError, match="at least 12"):
         check_password_strength("short")
+    with pytest.raises(WeakPasswordError, match="at least 12"):  # ASVS V2.1.1: 11 is one short
+        check_password_strength("eleven-char")
+    check_password_strength("twelve-chars")
     with pytest.raises(WeakPasswordError, match="different"):
         check_password_strength("aaaaaaaaaaaa")
     h = hash_password("a-long-password-9")

@@ -27,8 +27,8 @@ __all__ = [
     "fernet_key",
 ]
 
-# NIST SP 800-63B: at least 8 characters; 10 because these accounts guard health data.
-MIN_PASSWORD_LENGTH = 10
+# OWASP ASVS 4.0.3 V2.1.1 (level 2): at least 12 characters (NIST SP 800-63B's floor is 8).
+MIN_PASSWORD_LENGTH = 12
 _ALGORITHM = "HS256"  # the only one accepted when reading: "none" and key-confusion attacks fail
 _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory defaults
 
