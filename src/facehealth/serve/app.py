@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from facehealth.serve.admission import THREAD_HEADROOM, AdmissionGate
 from facehealth.serve.analyses import load_model, record_analysis
 from facehealth.serve.apidocs import render_openapi
 from facehealth.serve.db import make_engine, make_sessionmaker, upgrade
@@ -58,6 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Enough threads that every admitted request finds one while the live sessions have theirs.
+        threads = settings.max_active_requests + settings.live_sessions + THREAD_HEADROOM
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         engine = make_engine(settings.database_url)
         upgrade(engine)
         app.state.settings = settings
@@ -114,6 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if request.url.path.startswith("/api"):
             response.headers["Cache-Control"] = "no-store"  # health data stays out of caches
         return response
+
+    # Added last, so it runs first: a request waits for its turn before any other work is done.
+    app.add_middleware(AdmissionGate, active=settings.max_active_requests, waiting=settings.max_waiting_requests)
 
     for module in (system, auth, users, people, jobs, live):
         app.include_router(module.router)

@@ -40,6 +40,10 @@ class Settings:
     live_pixels: int = 8_300_000
     # Each live session keeps about one CPU core busy; more than this and every session slows down.
     live_sessions: int = 4
+    # HTTP requests inside the app at once (serve/admission.py); on 2 cores more only share the CPU
+    # thinner. Beyond it requests queue in order; beyond max_waiting_requests they get a 503.
+    max_active_requests: int = 24
+    max_waiting_requests: int = 1000
 
     @property
     def is_sqlite(self) -> bool:
@@ -90,6 +94,8 @@ def load_settings(
         access_minutes=int(os.environ.get("FACEHEALTH_ACCESS_MINUTES", 15)),
         cors_origins=origins,
         live_sessions=int(os.environ.get("FACEHEALTH_LIVE_SESSIONS", 4)),
+        max_active_requests=int(os.environ.get("FACEHEALTH_MAX_ACTIVE_REQUESTS", 24)),
+        max_waiting_requests=int(os.environ.get("FACEHEALTH_MAX_WAITING_REQUESTS", 1000)),
         uploads_per_minute=int(os.environ.get("FACEHEALTH_UPLOADS_PER_MINUTE", 60)),
         redis_url=os.environ.get("REDIS_URL") or None,
     )
