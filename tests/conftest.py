@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +26,32 @@ def fixture_path(name: str) -> Path:
         available = sorted(p.name for p in FACES.glob("*") if p.suffix != ".md") if FACES.is_dir() else []
         pytest.fail(f"fixture photo {name!r} is missing from {FACES} (present: {available})", pytrace=False)
     return path
+
+
+def record_reliability(
+    test: str,
+    kind: str,
+    case: str,
+    *,
+    faults: int = 0,
+    requests: int = 0,
+    errors: int = 0,
+    lost: int = 0,
+    duplicated: int = 0,
+    note: str = "",
+) -> None:
+    """One measured row of the fault and load table that `make reliability` prints.
+
+    benchmarks/reliability.py runs the fault and load tests with FACEHEALTH_RELIABILITY_OUT set and
+    sums the rows of each ``case``; in any other run this does nothing. Call it before asserting, so
+    a failing test still reports what it saw.
+    """
+    folder = os.environ.get("FACEHEALTH_RELIABILITY_OUT")
+    if not folder:
+        return
+    row = dict(kind=kind, case=case, faults=faults, requests=requests, errors=errors, lost=lost)
+    row |= dict(duplicated=duplicated, note=note)
+    Path(folder, re.sub(r"[^\w.-]+", "_", test) + ".json").write_text(json.dumps(row))
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import pytest
 from facehealth.faces import prepare as prep
 from facehealth.faces.config import FacesConfig
 from facehealth.faces.prepare import prepare_faces
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, record_reliability
 
 PHOTOS = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "obama_partial_face.jpg", "group4.jpg")
 
@@ -37,10 +37,16 @@ def reference(folder, tmp_path_factory):
     return out, prepare_faces(folder, out, FacesConfig(), workers=1)
 
 
-def _same(out, reference) -> None:
+def _same(out, reference, record: tuple[str, str, int] | None = None) -> None:
     ref_out, ref = reference
     items = pd.read_parquet(out / "items.parquet")
     manifest = pd.read_parquet(out / "manifest.parquet")
+    if record:
+        test, case, faults = record
+        lost = len(set(pd.read_parquet(ref_out / "items.parquet")["media_id"]) - set(items["media_id"]))
+        duplicated = len(items) - items["media_id"].nunique()
+        note = f"{ref.items} items, {ref.crops} crops"
+        record_reliability(test, "fault", case, faults=faults, lost=lost, duplicated=duplicated, note=note)
     assert items["media_id"].is_unique and len(items) == ref.items
     assert manifest["crop_path"].is_unique and len(manifest) == ref.crops
     want = pd.read_parquet(ref_out / "manifest.parquet")
@@ -108,4 +114,4 @@ def test_kill_9_at_any_moment_then_rerun_gives_the_uninterrupted_result(folder, 
         proc.wait()
         assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     prepare_faces(folder, out, FacesConfig(), workers=1, flush_every=1)
-    _same(out, reference)
+    _same(out, reference, ("prepare_kill9", "kill -9 during `faces prepare`, then re-run", 3))

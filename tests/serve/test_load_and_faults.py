@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, record_reliability
 from tests.serve.conftest import start_server
 
 LOAD_SECONDS = float(os.environ.get("FACEHEALTH_LOAD_SECONDS", "60"))
@@ -66,13 +66,26 @@ def test_concurrent_clients_upload_and_read_for_a_minute_without_errors(database
 
         with ThreadPoolExecutor(LOAD_CLIENTS) as pool:
             list(pool.map(client, range(LOAD_CLIENTS)))
+        notes = []
         for kind, values in latencies.items():
             q = statistics.quantiles(values, n=20)
             p50, p95 = statistics.median(values) * 1000, q[18] * 1000
             print(f"{kind}: {len(values)} requests, p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+            notes.append(f"{kind} {len(values):,}, p50 {p50 / 1000:.2f} s, p95 {p95 / 1000:.2f} s")
+        stored = sum(len(server.call("GET", f"/api/people/{pid}/analyses", token=t).json()) for t, pid in clients)
+        answered = len(latencies["upload"]) - sum(e.startswith("upload") for e in errors)
+        record_reliability(
+            f"load_{database}",
+            "load",
+            f"{LOAD_CLIENTS} clients uploading photos and reading histories for {LOAD_SECONDS:.0f} s, {database}",
+            requests=sum(map(len, latencies.values())),
+            errors=len(errors),
+            lost=max(0, answered - stored),
+            duplicated=max(0, stored - answered),
+            note="; ".join(notes),
+        )
         assert not errors, errors[:5]
         assert len(latencies["upload"]) >= LOAD_CLIENTS  # every client got at least one photo through
-        stored = sum(len(server.call("GET", f"/api/people/{pid}/analyses", token=t).json()) for t, pid in clients)
         assert stored == len(latencies["upload"])  # every answered upload is stored, once
     finally:
         proc.terminate()
@@ -109,6 +122,18 @@ def test_a_server_killed_mid_upload_loses_no_committed_analysis_and_keeps_no_hal
         # The same data folder, so the same signing key: the token from before the crash still works.
         stored = server.call("GET", f"/api/people/{pid}/analyses", token=token).json()
         ids = [a["id"] for a in stored]
+        half = sum(not (a["values"] and a["probabilities"] and a["model_id"]) for a in stored)
+        record_reliability(
+            "server_kill9",
+            "fault",
+            "kill -9 of the server with 8 uploads in flight, then restart",
+            faults=1,
+            requests=40,
+            errors=half,
+            lost=len(set(answered) - set(ids)),
+            duplicated=len(ids) - len(set(ids)),
+            note=f"{len(answered)} answered 201 before the kill, {len(ids)} stored after; half-stored analyses: {half}",
+        )
         assert set(answered) <= set(ids), "an analysis answered 201 was lost"
         assert len(ids) == len(set(ids))
         for a in stored:  # complete rows only: the scores and the model that made them
