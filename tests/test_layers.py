@@ -17,6 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "facehealth"
 # Package -> rank in the flow; a module may import from a lower rank or its own package.
 RANK = {
     "errors": 0,
+    "atomic": 0.25,  # crash-safe writes: imports only errors
     "config": 0.5,
     "docblocks": 0.5,
     "faces": 1,

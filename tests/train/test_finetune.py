@@ -306,7 +306,7 @@ def test_fine_tuning_learns_a_planted_sign_that_shuffled_labels_do_not_teach(
 
 
 def test_validation_is_split_into_selection_and_calibration_only_when_both_halves_are_big_enough():
-    from facehealth.train.finetune import split_calibration
+    from facehealth.train.calibration import split_calibration
 
     ids = [f"s{i}" for i in range(24)]
     selection, calibration = split_calibration(ids, 0.5, seed=0)

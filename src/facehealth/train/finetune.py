@@ -38,12 +38,12 @@ from facehealth.data.datasets import item_subjects, make_dataset
 from facehealth.data.labels import is_synthetic_cohort, model_scale, subject_labels_with_codes
 from facehealth.data.splits import load_splits, make_splits
 from facehealth.errors import ConfigError
-from facehealth.models.calibration import MIN_CALIBRATION_SUBJECTS, PhotoCalibration, fit_photo_calibration
 from facehealth.models.checkpoint import CheckpointMeta, save_checkpoint
-from facehealth.models.cohort_predictor import cohort_fingerprint, predict_items, predict_subjects
+from facehealth.models.cohort_predictor import cohort_fingerprint, predict_subjects
 from facehealth.models.multitask import MultiTaskModel, batch_inputs
 from facehealth.models.predictor import model_from_meta
-from facehealth.models.tasks import TaskSpec, build_tasks, pred_column
+from facehealth.models.tasks import TaskSpec, build_tasks
+from facehealth.train.calibration import calibrate, split_calibration
 from facehealth.train.config import FinetuneConfig
 from facehealth.train.engine import TrainingError, cosine_lr, resolve_device
 from facehealth.train.resume import COMMIT_RECORD, commit_state, read_state, recover
@@ -358,7 +358,7 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
         cohort_fingerprint=cohort_fingerprint(labels["subject_id"]),
         synthetic=is_synthetic_cohort(cfg.cohort),
         stimulus_aligned=getattr(train, "aligned", 0) > 0,
-        calibration=_calibrate(model, dataset(calibration_ids, False), labels, tasks, cfg.batch_size, device),
+        calibration=calibrate(model, dataset(calibration_ids, False), labels, tasks, cfg.batch_size, device),
         best_epoch=best_epoch,
         history=tuple(history),
         head_init=head_report,
@@ -374,36 +374,6 @@ def finetune(cfg: FinetuneConfig, on_progress: Callable[[int, int, float], None]
     (out / COMMIT_RECORD).unlink(missing_ok=True)
     (out / STATE_FILE).unlink(missing_ok=True)
     return FinetuneResult(out, checkpoint, history, best_epoch, predictions, labels, tasks)
-
-
-def split_calibration(val_ids: list[str], share: float, seed: int) -> tuple[list[str], list[str]]:
-    """(selection, calibration) subjects of the validation split, or (all, none) when too few.
-
-    The calibration subjects must not steer model selection, or their residuals would be
-    optimistic; both halves need MIN_CALIBRATION_SUBJECTS for their own job.
-    """
-    n_cal = int(round(share * len(val_ids)))
-    if n_cal < MIN_CALIBRATION_SUBJECTS or len(val_ids) - n_cal < MIN_CALIBRATION_SUBJECTS:
-        return list(val_ids), []
-    order = np.random.default_rng([seed, 7]).permutation(len(val_ids))
-    chosen = {val_ids[i] for i in order[:n_cal]}
-    return [s for s in val_ids if s not in chosen], [s for s in val_ids if s in chosen]
-
-
-def _calibrate(
-    model: MultiTaskModel,
-    data: Dataset,
-    labels: pd.DataFrame,
-    tasks: list[TaskSpec],
-    batch_size: int,
-    device: torch.device,
-) -> PhotoCalibration | None:
-    columns = [c for t in tasks if t.kind == "regression" for c in t.columns]
-    repeat = [t.output_column() for t in tasks if t.kind in ("binary", "cox")]
-    if not (columns or repeat) or len(data) == 0:
-        return None
-    items = predict_items(model, data, batch_size, device).rename(columns={pred_column(c): c for c in columns})
-    return fit_photo_calibration(items[["subject_id", *columns, *repeat]], labels, columns, repeat_columns=repeat)
 
 
 def _batch_loss(model: MultiTaskModel, batch: dict, tasks: list[TaskSpec], device: torch.device) -> torch.Tensor:
