@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +69,7 @@ def image_rows(folder: Path) -> tuple[list[Row], dict]:
     from facehealth.faces.config import FacesConfig
     from facehealth.faces.io import iter_video_frames, read_image
     from facehealth.faces.prepare import prepare_faces
+    from facehealth.faces.records import ResolutionChange, resolution_warning
 
     rows = []
     images = write_bad_images(folder, FACE)
@@ -76,10 +77,23 @@ def image_rows(folder: Path) -> tuple[list[Row], dict]:
         outcome, message = _attempt(lambda c=case: read_image(c.path))
         expected = case.expect.__name__ if case.expect else "read"
         rows.append(Row("image", case.name, expected, outcome, message.replace(str(folder) + "/", "")))
-    videos = write_bad_videos(folder)
+    videos = write_bad_videos(folder, FACE)
+
+    def _frames_read(n: int, sizes: Iterable[tuple[int, int]]) -> str:
+        return f"read {n} frames ({', '.join(f'{w}x{h}' for w, h in sizes)})"
+
     for case in videos:
-        outcome, message = _attempt(lambda c=case: list(iter_video_frames(c.path)))
-        rows.append(Row("video", case.name, case.expect.__name__, outcome, message.replace(str(folder) + "/", "")))
+        # A video that must read says how many frames of which sizes: every frame, each at its own size.
+        sizes: list[tuple[int, int]] = []
+        outcome, message = _attempt(
+            lambda c=case, s=sizes: s.extend(f.image.shape[1::-1] for f in iter_video_frames(c.path))
+        )
+        expected = case.expect.__name__ if case.expect else _frames_read(case.frames or 0, case.sizes)
+        if outcome == "read":
+            outcome = _frames_read(len(sizes), dict.fromkeys(sizes))
+            changes = [ResolutionChange(i, a, b) for i, (a, b) in enumerate(zip(sizes, sizes[1:]), 1) if a != b]
+            message = resolution_warning(changes) or ""
+        rows.append(Row("video", case.name, expected, outcome, message.replace(str(folder) + "/", "")))
     summary = prepare_faces(folder, folder.parent / "prepared", load_config(FacesConfig), workers=1)
     files = len(images) + len(videos)
     counts = {

@@ -85,6 +85,15 @@ def read():
 
 
 @pytest.fixture(scope="session")
+def resolution_change_video(tmp_path_factory):  # noqa: ANN201 - a BadInput
+    """The corpus video whose resolution changes mid-stream (640x480, 320x240, 640x360; 25 frames each)."""
+    from facehealth.faces.bad_inputs import write_bad_videos
+
+    cases = write_bad_videos(tmp_path_factory.mktemp("resolution"), fixture_path("obama.jpg"))
+    return next(c for c in cases if c.name == "resolution_change.ts")
+
+
+@pytest.fixture(scope="session")
 def synth_cohort(tmp_path_factory) -> Path:
     """120 subjects x 2 photos, seed 0: enough for effect-recovery statistics."""
     from facehealth.data.synth import SynthConfig, synthesize_cohort

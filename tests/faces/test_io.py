@@ -113,6 +113,19 @@ def test_media_kind():
         media_kind("notes.txt")
 
 
+def test_a_stream_that_changes_resolution_is_a_video_read_frame_by_frame_at_each_size(resolution_change_video):
+    """MPEG-TS (.ts) is a video; subsampling by fps keeps each sampled frame at its own size."""
+    path = resolution_change_video.path
+    assert media_kind(path) == "video" and media_kind("cam.MTS") == "video" and media_kind("a.m2ts") == "video"
+    assert (probe_video(path).width, probe_video(path).height) == (640, 480)  # the header: the first size only
+    sampled = list(iter_video_frames(path, fps=5))
+    assert [f.index for f in sampled] == list(range(0, 75, 5))
+    sizes = [(f.image.shape[1], f.image.shape[0]) for f in sampled]
+    assert sizes == [(640, 480)] * 5 + [(320, 240)] * 5 + [(640, 360)] * 5
+    late = list(iter_video_frames(path, skip=lambda t: t < 1.0))  # a paced reader dropping the first second
+    assert late[0].index == 25 and late[0].image.shape == (240, 320, 3) and len(late) == 50
+
+
 def _frames(n: int, size: int = 96):
     for i in range(n):
         frame = np.zeros((size, size, 3), np.uint8)

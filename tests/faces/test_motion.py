@@ -43,3 +43,22 @@ def test_motion_rejects_malformed_clips():
         expression_motion(np.zeros((4, 5, 2)))
     with pytest.raises(InputError, match="inter-ocular"):
         expression_motion(np.zeros((4, 68, 2)))
+
+
+def test_a_resolution_change_mid_clip_adds_no_jump_to_the_motion(resolution_change_video):
+    """Normalised, not restarted: each frame goes through its own alignment, so halving the frame
+    (frame 25) and changing the aspect (frame 50) leave the motion at its usual ~0.02 IOD."""
+    from facehealth.faces.io import iter_video_frames
+    from facehealth.faces.pipeline import FacePipeline
+
+    pipeline = FacePipeline()
+    keep = set(range(20, 30)) | set(range(45, 55))
+    faces = [
+        pipeline.process(f.image).faces[0] for f in iter_video_frames(resolution_change_video.path) if f.index in keep
+    ]
+    photo = np.stack([f.landmarks for f in faces])
+    motion = expression_motion(aligned_landmarks(photo, np.stack([f.aligned.matrix for f in faces])))
+    assert np.linalg.norm(motion, axis=2).mean(axis=1).max() < 0.05
+    # The same landmarks in frame pixels jump by several inter-ocular distances at each change.
+    raw_step = np.linalg.norm(np.diff(photo, axis=0), axis=2).mean(axis=1) / inter_ocular_distance(photo[0])
+    assert raw_step[4] > 0.5 and raw_step[14] > 0.5

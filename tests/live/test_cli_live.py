@@ -48,6 +48,21 @@ def test_live_with_a_synthetic_model_says_so(pulse_video, tmp_path, tiny_checkpo
     assert "synthetic" in result.output
 
 
+def test_live_on_a_video_whose_resolution_changes_warns_and_keeps_every_preview_frame(
+    resolution_change_video, tmp_path
+):
+    events, preview = tmp_path / "e.jsonl", tmp_path / "p.mp4"
+    args = ["live", str(resolution_change_video.path), "--events", str(events), "--preview", str(preview)]
+    result = runner.invoke(app, [*args, "--max-seconds", "1.5"])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.output and "resolution changed at frame 25: 640x480 -> 320x240" in result.output
+    assert "38 frames (0 dropped), 2 track(s)" in result.output
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    assert [e["frame"] for e in lines if e["resolution_change"]] == [25]
+    cap = cv2.VideoCapture(str(preview))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 38 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 640
+
+
 def test_live_missing_source_exits_2(tmp_path):
     result = runner.invoke(app, ["live", str(tmp_path / "none.mp4")])
     assert result.exit_code == 2 and "does not exist" in result.output

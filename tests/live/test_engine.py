@@ -134,6 +134,59 @@ def test_preview_draws_the_event_and_writes_a_readable_video(face_canvas, pipeli
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 30 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 640
 
 
+def test_a_resolution_change_restarts_the_track_and_says_so(resolution_change_video, pipeline):
+    """Frames of three sizes (e.g. pushed by the service, or the file source): no OpenCV crash in the
+    optical flow; at each change the face is re-detected as a new track, the heart-rate window and
+    motion history restart, and the event, the engine and its warnings name the frame and both sizes."""
+    engine = LiveEngine(LiveConfig(check_identity=False), pipeline=pipeline)
+    events = [engine.step(f) for f in open_source(resolution_change_video.path)]
+    assert len(events) == 75
+    changed = {e.frame_index: e.resolution_change for e in events if e.resolution_change}
+    assert changed == {
+        25: "resolution changed at frame 25: 640x480 -> 320x240",
+        50: "resolution changed at frame 50: 320x240 -> 640x360",
+    }
+    assert [e.track_id for e in events] == [1] * 25 + [2] * 25 + [3] * 25
+    assert events[25].detected and events[50].detected  # re-detected, not flowed from another size
+    for e, (w, h) in ((events[30], (320, 240)), (events[60], (640, 360))):
+        x0, y0, x1, y1 = e.box
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h and e.quality_passed
+    assert [(c.frame_index, c.before, c.after) for c in engine.resolution_changes] == [
+        (25, (640, 480), (320, 240)),
+        (50, (320, 240), (640, 360)),
+    ]
+    assert engine.rppg.span_s < 1.0  # only the last segment's frames: the window restarted at frame 50
+    assert "640x480 -> 320x240" in events[-1].warnings[0] and "320x240 -> 640x360" in events[-1].warnings[0]
+    assert events[24].warnings == () and json.loads(events[25].to_json())["resolution_change"] == changed[25]
+
+
+def test_the_tracker_alone_re_detects_when_the_frame_size_changes(face_canvas, pipeline):
+    from facehealth.live.tracker import FaceTracker
+
+    canvas, _ = face_canvas
+    tracker = FaceTracker(pipeline, detect_every=10)
+    first, second = tracker.update(canvas), tracker.update(canvas)
+    assert first.detected and not second.detected  # the second frame is optical flow
+    small = tracker.update(cv2.resize(canvas, (320, 240), interpolation=cv2.INTER_AREA))
+    assert small is not None and small.detected and small.track_id == 2 and small.box.x1 <= 320
+
+
+def test_the_preview_keeps_every_frame_when_the_size_changes(tmp_path):
+    """OpenCV's writer silently skipped frames of another size (10 of 30 written); now they fit in."""
+    out = tmp_path / "preview.mp4"
+    writer = PreviewWriter(out, 25.0)
+    for size in ((640, 480), (320, 240), (640, 360)):
+        for _ in range(10):
+            writer.write(np.full((size[1], size[0], 3), 200, np.uint8))
+    writer.close()
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 30 and writer.fitted == 20
+    frames = [cap.read()[1] for _ in range(30)]
+    assert all(f.shape == (480, 640, 3) for f in frames)
+    wide = frames[-1]  # 640x360 fitted into 640x480: 60-pixel black bars above and below
+    assert wide[:50].max() < 30 and wide[240].min() > 150 and wide[-50:].max() < 30
+
+
 def test_events_count_the_frames_a_full_push_queue_dropped(pipeline):
     from facehealth.live.sources import PushSource
 

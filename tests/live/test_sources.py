@@ -36,6 +36,16 @@ def test_file_source_reads_every_frame_or_drops_when_paced(tmp_path):
     assert kept + paced.dropped == 60 and 10 <= kept <= 22
 
 
+def test_file_source_gives_each_frame_at_its_own_size(resolution_change_video):
+    """OpenCV's reader scaled every frame to the first size (640x360 stretched to 640x480); not any more."""
+    frames = list(open_source(resolution_change_video.path))
+    sizes = [(f.image.shape[1], f.image.shape[0]) for f in frames]
+    assert len(frames) == resolution_change_video.frames == 75
+    assert sizes == [(640, 480)] * 25 + [(320, 240)] * 25 + [(640, 360)] * 25
+    assert [f.index for f in frames] == list(range(75)) and frames[0].timestamp == 0.0
+    assert frames[50].timestamp == pytest.approx(2.0)  # 25 fps, from the container's clock
+
+
 def test_missing_file_is_a_video_error(tmp_path):
     with pytest.raises(VideoError, match="does not exist"):
         open_source(tmp_path / "nope.mp4")

@@ -134,6 +134,8 @@ def print_prepare_summary(summary: Any) -> None:
     out.print(table)
     for media_id, message in summary.errors.items():
         err.print(f"[yellow]unreadable {media_id}:[/] {message}")
+    for media_id, message in summary.warnings.items():
+        err.print(f"[yellow]warning {media_id}:[/] {message}")
 
 
 @contextmanager

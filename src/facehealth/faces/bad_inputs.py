@@ -5,6 +5,9 @@ each case is a file plus what must happen to it: ``read`` (decodes to RGB; a fac
 be found) or an error class whose message must name the problem. Nothing may crash, hang or
 vanish without being counted. The files are tiny except where size is the point, and the
 40000 x 40000 decompression bomb is a few hundred kB that claims 1.6 gigapixels in its header.
+A video case that must be read also says how many frames, of which sizes, it must give: the
+broadcast-style stream whose resolution changes mid-stream (``resolution_change.ts``) has to come
+out frame for frame at each frame's own size.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ class BadInput:
 
     name: str
     path: Path
-    expect: type[FaceHealthError] | None  # None: must decode to an (H, W, 3) uint8 image
+    expect: type[FaceHealthError] | None  # None: must decode (an (H, W, 3) uint8 image, or the video's frames)
     match: str = ""  # a phrase the error message must contain
+    frames: int | None = None  # a video that must decode: exactly this many frames
+    sizes: tuple[tuple[int, int], ...] = ()  # ... of these (width, height), in the order they appear
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -84,15 +89,64 @@ def write_bad_images(folder: str | Path, face_photo: str | Path) -> list[BadInpu
     return cases
 
 
-def write_bad_videos(folder: str | Path) -> list[BadInput]:
-    """Write the video corpus into ``folder``: no decodable stream, and a container with no frames."""
+# (width, height, frames) of each segment of the resolution-change stream: a 4:3 start, the same
+# aspect at half size (a bitrate switch), then 16:9 (a programme change); 1 s each at 25 fps.
+_RESOLUTION_SEGMENTS = ((640, 480, 25), (320, 240, 25), (640, 360, 25))
+_SEGMENT_FPS = 25
+
+
+def write_bad_videos(folder: str | Path, face_photo: str | Path) -> list[BadInput]:
+    """Write the video corpus into ``folder``: no decodable stream, a container with no frames, and a
+    real face video whose resolution changes mid-stream; ``face_photo`` is the face in it."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     noise = out / "random_bytes.mp4"
     noise.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     empty = out / "empty.mp4"
     empty.write_bytes(b"")
+    changing = out / "resolution_change.ts"
+    face = Image.open(face_photo).convert("RGB")
+    start, segments = 0, []
+    for width, height, count in _RESOLUTION_SEGMENTS:
+        segments.append(_ts_segment(face, width, height, count, start))
+        start += count
+    # Concatenated MPEG-TS is still valid MPEG-TS: a broadcast or HLS stream switching resolution
+    # is exactly this, a new sequence header with the new size in the middle of one stream.
+    changing.write_bytes(b"".join(segments))
+    sizes = tuple((w, h) for w, h, _ in _RESOLUTION_SEGMENTS)
     return [
-        BadInput("random_bytes.mp4", noise, VideoError, ""),
-        BadInput("empty.mp4", empty, VideoError, ""),
+        BadInput("random_bytes.mp4", noise, VideoError, "not a readable video"),
+        BadInput("empty.mp4", empty, VideoError, "empty"),
+        BadInput("resolution_change.ts", changing, None, frames=start, sizes=sizes),
     ]
+
+
+def _ts_segment(face: Image.Image, width: int, height: int, count: int, first_pts: int) -> bytes:
+    """``count`` H.264 frames of ``face`` on a ``width`` x ``height`` grey canvas, as one MPEG-TS segment.
+
+    The face fills 80% of the height and sways a few pixels sideways (so a tracker has motion to
+    follow). ``first_pts`` continues the previous segment's clock, so timestamps rise across the
+    join. No B-frames: with them each segment's first timestamps would overlap the last segment's.
+    """
+    import av  # a hard dependency, imported here like faces.io does: nothing heavy at import time
+
+    scale = 0.8 * min(height / face.height, width / face.width)
+    resized = np.asarray(face.resize((int(face.width * scale), int(face.height * scale)), Image.Resampling.BOX))
+    fh, fw = resized.shape[:2]
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mpegts") as container:
+        stream = container.add_stream("libx264", rate=_SEGMENT_FPS)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "28", "preset": "veryfast", "bf": "0"}
+        for i in range(count):
+            canvas = np.full((height, width, 3), 110, np.uint8)
+            x = (width - fw) // 2 + int(round(0.01 * width * np.sin(2 * np.pi * i / count)))
+            y = (height - fh) // 2
+            canvas[y : y + fh, x : x + fw] = resized
+            frame = av.VideoFrame.from_ndarray(canvas, format="rgb24")
+            frame.pts = first_pts + i
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()

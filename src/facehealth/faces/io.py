@@ -2,7 +2,8 @@
 
 Images: any format Pillow decodes (JPEG, PNG, WebP, TIFF, BMP ...), any mode
 (RGBA, LA, P, L, I;16, I, F), EXIF orientation applied. Videos: decoded with
-PyAV one frame at a time, so memory does not grow with the video's length.
+PyAV one frame at a time, so memory does not grow with the video's length, each
+frame at its own size (a broadcast stream may change resolution mid-stream).
 Writing: :func:`write_image` (every image facehealth writes) and :func:`write_video`.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -50,7 +51,8 @@ __all__ = [
 ]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v"})
+# .ts/.mts/.m2ts: MPEG transport streams (broadcast and HLS recordings, AVCHD camcorders).
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v", ".ts", ".mts", ".m2ts"})
 # 100 megapixels: larger than any camera photo we expect, small enough that a
 # crafted "decompression bomb" cannot exhaust memory.
 MAX_PIXELS = 100_000_000
@@ -201,7 +203,7 @@ class VideoFrame:
 
 @dataclass(frozen=True)
 class VideoInfo:
-    width: int
+    width: int  # of the stream's first frames: a stream can change size later (each frame says its own)
     height: int
     fps: float
     frames: int | None  # container's frame count; None when it does not say
@@ -245,6 +247,7 @@ def iter_video_frames(
     fps: float | None = None,
     every_n: int = 1,
     max_frames: int | None = None,
+    skip: Callable[[float], bool] | None = None,
 ) -> Iterator[VideoFrame]:
     """Stream the frames of a video, optionally subsampled.
 
@@ -254,9 +257,13 @@ def iter_video_frames(
             keeps every ``every_n``-th decoded frame instead.
         every_n: keep frames whose index is a multiple of this (used when ``fps`` is None).
         max_frames: stop after yielding this many frames.
+        skip: called with each kept frame's timestamp before its pixels are converted; True
+            drops it. A paced reader that is behind drops frames this way: the RGB conversion
+            is most of a frame's cost (~7 ms of a small MJPG frame's 7.5 ms on 2 busy cores).
 
     Yields:
-        :class:`VideoFrame` one at a time; decoded frames are not retained.
+        :class:`VideoFrame` one at a time, each at its own size (a stream may change resolution
+        mid-stream: callers that keep state between frames must check); frames are not retained.
 
     Raises:
         VideoError: the file cannot be opened or has no video stream.
@@ -288,6 +295,8 @@ def iter_video_frames(
                         continue
                     next_time = (math.floor((t + tolerance) * fps) + 1) / fps
                 elif index % every_n:
+                    continue
+                if skip is not None and skip(t):
                     continue
                 yield VideoFrame(index, t, frame.to_ndarray(format="rgb24"))
                 yielded += 1

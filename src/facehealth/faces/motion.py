@@ -13,6 +13,12 @@ dynamics Emoface reads. Two steps make the motion comparable between people and 
 
 What remains is how the face moves over the clip: smiling lifts the mouth corners, sadness
 lowers them, and so on.
+
+A video whose resolution changes mid-stream is normalised, not restarted: step 1 maps each
+frame through its own matrix, measured on that frame, so a frame at half the size lands on the
+same crop coordinates and the change adds no jump (tests/faces/test_motion.py checks this on
+the corpus video of :mod:`facehealth.faces.bad_inputs`). Raw pixel landmarks would jump by the
+scale factor. (The live engine restarts its motion history anyway, with the track it belongs to.)
 """
 
 from __future__ import annotations

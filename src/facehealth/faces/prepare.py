@@ -5,7 +5,7 @@ Output folder layout::
     crops/00000/<media_id>[_f<frame>]_<face>.jpg   aligned crops, shard_size per folder
     manifest.parquet      one row per crop that passed the quality gate
     rejections.parquet    one row per rejected frame or face, with its reason
-    items.parquet         one row per input file: frames read, faces found, crops, error
+    items.parquet         one row per input file: frames read, faces found, crops, error, warning
     summary.json          the counts above, by reason
     config.resolved.yaml  the exact settings used
     _parts/, done.txt     progress of an unfinished run (resume re-uses them)
@@ -15,6 +15,10 @@ models once); only small row records travel back, crops are written by the
 workers. Rows are flushed to Parquet part files every ``flush_every`` items and
 the ids of flushed items appended to ``done.txt``, so an interrupted run
 resumes where it stopped and memory stays flat however many files there are.
+
+A video whose resolution changes mid-stream is read frame by frame at each frame's own size:
+box, landmarks and ``face_px`` are pixels of that frame (``frame_width`` x ``frame_height`` in
+the manifest), and the item's ``warning`` names every change (frame and both sizes).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from facehealth.faces.config import FacesConfig
 from facehealth.faces.io import write_image
 from facehealth.faces.parts import merge_parts, next_part_index, recover_parts
 from facehealth.faces.pipeline import FacePipeline
-from facehealth.faces.records import FrameResult, Reason
+from facehealth.faces.records import FrameResult, Reason, ResolutionChange, resolution_warning
 from facehealth.faces.sources import MediaItem, collect_media
 
 __all__ = ["PrepareSummary", "prepare_faces", "MANIFEST_SCHEMA", "REJECTION_SCHEMA", "ITEM_SCHEMA"]
@@ -54,6 +58,8 @@ MANIFEST_SCHEMA = pa.schema(
         ("kind", pa.string()),
         ("frame_index", pa.int64()),
         ("timestamp", pa.float64()),
+        ("frame_width", pa.int32()),  # the frame's own size: a video's resolution may change mid-stream
+        ("frame_height", pa.int32()),
         ("face_index", pa.int32()),
         ("detector", pa.string()),
         ("score", pa.float32()),
@@ -92,6 +98,7 @@ ITEM_SCHEMA = pa.schema(
         ("faces_detected", pa.int64()),
         ("crops", pa.int64()),
         ("error", pa.string()),
+        ("warning", pa.string()),  # read, but something the user should know (a resolution change)
     ]
 )
 _TABLES = {"manifest": MANIFEST_SCHEMA, "rejections": REJECTION_SCHEMA, "items": ITEM_SCHEMA}
@@ -111,6 +118,7 @@ class PrepareSummary:
     ignored_files: int
     resumed_items: int = 0
     errors: dict[str, str] = field(default_factory=dict)  # media_id -> message, first 20
+    warnings: dict[str, str] = field(default_factory=dict)  # media_id -> message, first 20
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -124,6 +132,7 @@ class PrepareSummary:
             "ignored_files": self.ignored_files,
             "resumed_items": self.resumed_items,
             "errors": self.errors,
+            "warnings": self.warnings,
         }
 
 
@@ -237,11 +246,16 @@ def _process_item(pipeline: FacePipeline, item: MediaItem, shard: int, out: Path
     outcome = _ItemOutcome(item.media_id, [], [], {})
     frames = faces = crops = 0
     error = None
+    changes: list[ResolutionChange] = []
     try:
         results: Iterable[FrameResult] = (
             [pipeline.process_file(item.path)] if item.kind == "image" else pipeline.process_video(item.path)
         )
+        size = None
         for result in results:
+            if size is not None and result.image_size != size:
+                changes.append(ResolutionChange(int(result.frame_index or 0), size, result.image_size))
+            size = result.image_size
             frames += 1
             faces += result.detected
             crops += _record(result, item, shard, out, pipeline.config, outcome)
@@ -259,6 +273,7 @@ def _process_item(pipeline: FacePipeline, item: MediaItem, shard: int, out: Path
         "faces_detected": faces,
         "crops": crops,
         "error": error,
+        "warning": resolution_warning(changes),
     }
     return outcome
 
@@ -289,6 +304,8 @@ def _record(
                 "kind": item.kind,
                 "frame_index": result.frame_index,
                 "timestamp": result.timestamp,
+                "frame_width": result.image_size[0],
+                "frame_height": result.image_size[1],
                 "face_index": face_index,
                 "detector": face.detection.detector,
                 "score": face.detection.score,
@@ -354,6 +371,7 @@ def _summarise(out: Path, ignored: int, resumed: int) -> PrepareSummary:
     for reason, count in zip(rejections["reason"], rejections["count"]):
         counts[reason] += int(count)
     failed = items[items["error"].notna()]
+    warned = items[items["warning"].notna()]
     return PrepareSummary(
         out_dir=out,
         items=len(items),
@@ -365,4 +383,5 @@ def _summarise(out: Path, ignored: int, resumed: int) -> PrepareSummary:
         ignored_files=ignored,
         resumed_items=resumed,
         errors=dict(zip(failed["media_id"][:20], failed["error"][:20])),
+        warnings=dict(zip(warned["media_id"][:20], warned["warning"][:20])),
     )

@@ -7,6 +7,7 @@ tensors so that ``facehealth.faces`` stays importable without torch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ __all__ = [
     "Face",
     "FrameResult",
     "Reason",
+    "ResolutionChange",
+    "resolution_warning",
 ]
 
 
@@ -225,6 +228,42 @@ class FrameResult:
             "quality": [f.quality.as_dict() for f in self.faces],
             "faces": [f.as_dict() for f in self.faces],
         }
+
+
+@dataclass(frozen=True)
+class ResolutionChange:
+    """A video's frame size changed mid-stream (a broadcast or adaptive stream, a rotated phone).
+
+    ``frame_index`` is the first frame seen at the new size; when a reader samples frames, the
+    change may lie up to one sampling step earlier.
+    """
+
+    frame_index: int
+    before: tuple[int, int]  # (width, height)
+    after: tuple[int, int]
+
+    def __str__(self) -> str:
+        return f"resolution changed at frame {self.frame_index}: {_wxh(self.before)} -> {_wxh(self.after)}"
+
+
+def resolution_warning(changes: Sequence[ResolutionChange], shown: int = 3) -> str | None:
+    """One line naming every change (the first ``shown``, then how many more); None when there is none.
+
+    Bounded, so a stream that switches resolution every few seconds for hours still gives one
+    readable warning instead of thousands.
+    """
+    if not changes:
+        return None
+    parts = [str(changes[0])] + [
+        f"at frame {c.frame_index}: {_wxh(c.before)} -> {_wxh(c.after)}" for c in changes[1:shown]
+    ]
+    more = f" and {len(changes) - shown} more" if len(changes) > shown else ""
+    count = f" ({len(changes)} changes)" if len(changes) > 1 else ""
+    return "; ".join(parts) + more + count
+
+
+def _wxh(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
 
 
 def _invert_affine(matrix: np.ndarray) -> np.ndarray:

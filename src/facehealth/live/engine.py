@@ -5,6 +5,9 @@ frames, optical flow between), gate its quality, feed its skin colour to rPPG, m
 expression motion, and, at ``score_every_s``, run the user's model on the best-quality frame
 seen since the last scoring, added to quality-weighted rolling scores. A new track id resets
 every per-person state (rPPG window, motion history, scores), so two people are never mixed.
+A frame whose size differs from the previous one (a stream switching resolution, a phone turned
+on its side) ends the track the same way, and says so: the event's ``resolution_change``, a
+warning naming every change, and ``resolution_changes`` on the engine.
 
 Example::
 
@@ -27,6 +30,7 @@ from facehealth.data.stimuli import StimulusMarker
 from facehealth.errors import FaceHealthError
 from facehealth.faces.motion import expression_motion
 from facehealth.faces.pipeline import FacePipeline
+from facehealth.faces.records import ResolutionChange, resolution_warning
 from facehealth.live.events import LiveEvent
 from facehealth.live.rolling import IntervalFn, RollingScores, conformal_interval_fn, quality_weight
 from facehealth.live.rppg import RppgEstimator, skin_mean_rgb
@@ -108,7 +112,10 @@ class LiveEngine:
         self.extra_scorers = tuple(extra_scorers)
         self.markers = tuple(sorted(markers, key=lambda m: m.onset))
         synthetic = bool(model is not None and getattr(model.meta, "synthetic", False))
-        self.warnings: tuple[str, ...] = (SYNTHETIC_WARNING,) if synthetic else ()
+        self._base_warnings: tuple[str, ...] = (SYNTHETIC_WARNING,) if synthetic else ()
+        self.warnings = self._base_warnings
+        self.resolution_changes: list[ResolutionChange] = []
+        self._frame_size: tuple[int, int] | None = None  # (width, height) of the previous frame
         embed = None
         if self.config.check_identity:
             from facehealth.models.descriptor import DlibFaceDescriptor
@@ -146,6 +153,7 @@ class LiveEngine:
     def step(self, frame: Frame, dropped: int = 0) -> LiveEvent:
         """Process one frame (the API a service pushing frames calls directly)."""
         started = time.perf_counter()
+        change = self._check_size(frame)
         face = self.tracker.update(frame.image)
         self.last_face = face  # for the preview overlay (landmarks are not in the event)
         if face is not None and face.track_id != self._track_id:
@@ -156,6 +164,7 @@ class LiveEngine:
             return LiveEvent(
                 frame.index, frame.timestamp, None, None, False, False, ("no_face",), dropped_frames=dropped,
                 latency_ms=1e3 * (time.perf_counter() - started), stimulus=stimulus, warnings=self.warnings,
+                resolution_change=None if change is None else str(change),
             )  # fmt: skip
         self.rppg.push(frame.timestamp, skin_mean_rgb(frame.image, face.landmarks))
         if _due(frame.timestamp, self._hr_at, self.config.hr_every_s):
@@ -181,7 +190,33 @@ class LiveEngine:
             latency_ms=1e3 * (time.perf_counter() - started),
             stimulus=stimulus,
             warnings=self.warnings,
+            resolution_change=None if change is None else str(change),
         )
+
+    def _check_size(self, frame: Frame) -> ResolutionChange | None:
+        """End the track when the frame size changes; returns the change, None when the size is the same.
+
+        Positions cannot carry over: the new frame may be the old picture scaled, cropped or
+        letterboxed (and optical flow between two sizes is an OpenCV assertion error). So the
+        tracker re-detects, which starts a new track id, and every per-track state restarts with
+        it. The rPPG window restarts rather than being normalised: mean skin RGB is a per-pixel
+        average, but a new resolution is a new encode (scaler, chroma subsampling, bitrate), and on
+        the corpus video it steps by 0.3-1.7% per channel at each change, as large as the 0.1-1%
+        pulse; a step inside the window is broadband power, i.e. a false spectral peak. The motion
+        history is already scale-free (aligned-crop coordinates) and simply restarts with its track.
+        """
+        size = (int(frame.image.shape[1]), int(frame.image.shape[0]))
+        before, self._frame_size = self._frame_size, size
+        if before is None or before == size:
+            return None
+        change = ResolutionChange(frame.index, before, size)
+        self.resolution_changes.append(change)
+        self.tracker.reset()
+        self._track_id = None
+        self._new_track_state()
+        restarted = "the face track, heart-rate window and motion history restarted at each change"
+        self.warnings = (*self._base_warnings, f"{resolution_warning(self.resolution_changes)}; {restarted}")
+        return change
 
     def _motion(self, face: TrackedFace) -> float | None:
         """Mean landmark displacement (IODs) of this frame from the track's recent median shape."""

@@ -38,6 +38,9 @@ class LiveEvent:
     latency_ms: float = 0.0  # frame arrival -> event, processing only
     stimulus: str | None = None  # label of the stimulus on screen, when a protocol gives one
     warnings: tuple[str, ...] = ()
+    # Set on the frame whose size differs from the previous one ("resolution changed at frame 25:
+    # 640x480 -> 320x240"): the track, heart-rate window and motion history restarted there.
+    resolution_change: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,7 @@ class LiveEvent:
             "latency_ms": round(self.latency_ms, 2),
             "stimulus": self.stimulus,
             "warnings": list(self.warnings),
+            "resolution_change": self.resolution_change,
         }
 
     def to_json(self) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from facehealth.live.engine import LiveEngine
 from facehealth.live.events import EventWriter, LiveEvent
 from facehealth.live.preview import PreviewWriter, draw_event
-from facehealth.live.sources import CaptureSource, PushSource
+from facehealth.live.sources import CaptureSource, FileSource, PushSource
 
 __all__ = ["SessionSummary", "run_session"]
 
@@ -29,11 +29,12 @@ class SessionSummary:
     last_bpm: float | None
     last_snr_db: float | None
     warnings: tuple[str, ...]
+    resolution_changes: int = 0  # frame-size changes in the source (each restarted the track; named in warnings)
 
 
 def run_session(
     engine: LiveEngine,
-    source: CaptureSource | PushSource,
+    source: CaptureSource | FileSource | PushSource,
     events_path: str | Path | None = None,
     preview_path: str | Path | None = None,
     on_event: Callable[[LiveEvent], None] | None = None,
@@ -70,4 +71,5 @@ def run_session(
         last_bpm=hr.bpm if hr is not None else None,
         last_snr_db=hr.snr_db if hr is not None else None,
         warnings=engine.warnings,
+        resolution_changes=len(engine.resolution_changes),
     )

@@ -3,8 +3,12 @@
 Every source yields :class:`Frame` records (RGB, timestamp in seconds from the start) and counts the
 frames it dropped. Nothing queues without bound:
 
-* a **file** is read as fast as the engine asks; with ``realtime=True`` it is paced like a camera
-  (frames whose time has already passed are skipped with ``grab()`` and counted as dropped);
+* a **file** is decoded with PyAV (:func:`~facehealth.faces.io.iter_video_frames`, the reader of
+  ``faces prepare``) as fast as the engine asks; with ``realtime=True`` it is paced like a camera
+  (frames whose time has already passed are skipped and counted as dropped). Not OpenCV: its
+  VideoCapture scales every frame to the stream's first size, so a file whose resolution changes
+  mid-stream came out silently upscaled (320x240) or stretched (640x360 to 640x480, faces 33%
+  taller); PyAV gives each frame at its own size and the engine handles the change;
 * a **camera index or URL** is read by a thread into a one-slot buffer: a newer frame replaces an
   unconsumed one (dropped), so the engine always sees the latest frame and latency stays bounded;
 * a **push source** is a bounded queue; when the caller pushes faster than the engine consumes,
@@ -24,8 +28,9 @@ import cv2
 import numpy as np
 
 from facehealth.errors import VideoError
+from facehealth.faces.io import iter_video_frames, probe_video
 
-__all__ = ["Frame", "CaptureSource", "PushSource", "open_source"]
+__all__ = ["Frame", "CaptureSource", "FileSource", "PushSource", "open_source"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,7 +41,8 @@ class Frame:
 
 
 class CaptureSource:
-    """A cv2.VideoCapture target: a file path, a camera index or an RTSP/HTTP URL.
+    """A cv2.VideoCapture target: a camera index or an RTSP/HTTP URL (:func:`open_source` reads files
+    with :class:`FileSource`).
 
     Args:
         realtime: pace a file at its frame rate, dropping frames the engine is too slow for
@@ -110,6 +116,46 @@ class CaptureSource:
             self._cap.release()
 
 
+class FileSource:
+    """A video file decoded with PyAV, every frame at its own size (see the module docstring).
+
+    Timestamps are the container's, from the first frame (MPEG-TS streams start at a clock offset).
+
+    Args:
+        realtime: pace the file at its frame rate, dropping frames the engine is too slow for.
+
+    Raises:
+        VideoError: the file cannot be opened or has no video stream.
+    """
+
+    live = False
+
+    def __init__(self, path: str | Path, realtime: bool = False) -> None:
+        self.target = Path(path)
+        self.realtime = realtime
+        fps = probe_video(self.target).fps  # opens the file: an unreadable one fails here, not mid-session
+        self.fps = fps if 1 <= fps <= 240 else 30.0
+        self.dropped = 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        start = first = 0.0
+        started = False
+
+        def late(t: float) -> bool:
+            """Whether the next frame is already due: decoding this one to RGB would only make us later."""
+            nonlocal start, first, started
+            if not started:  # the clock starts with the first frame, not with opening the file
+                start, first, started = time.perf_counter(), t, True
+                return False
+            if self.realtime and t - first + 1 / self.fps < time.perf_counter() - start:
+                self.dropped += 1
+                return True
+            return False
+
+        for frame in iter_video_frames(self.target, skip=late):
+            yield Frame(frame.index, frame.timestamp - first, frame.image)
+
+
 class PushSource:
     """Frames pushed by the caller (e.g. a web service receiving them), in a bounded queue.
 
@@ -155,10 +201,12 @@ class PushSource:
             yield frame
 
 
-def open_source(source: str | int | Path, realtime: bool = False) -> CaptureSource:
+def open_source(source: str | int | Path, realtime: bool = False) -> CaptureSource | FileSource:
     """A file path, an rtsp/http URL, or a camera index (an int, or a string of digits)."""
     if isinstance(source, str) and source.isdigit():
         source = int(source)
-    if isinstance(source, (str, Path)) and "://" not in str(source) and not Path(source).exists():
-        raise VideoError(f"video file '{source}' does not exist")
+    if isinstance(source, (str, Path)) and "://" not in str(source):
+        if not Path(source).exists():
+            raise VideoError(f"video file '{source}' does not exist")
+        return FileSource(source, realtime=realtime)
     return CaptureSource(source, realtime=realtime)

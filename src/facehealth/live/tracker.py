@@ -84,8 +84,15 @@ class FaceTracker:
         self._current: TrackedFace | None = None
 
     def update(self, frame: np.ndarray) -> TrackedFace | None:
-        """Track (or detect) the face in one RGB frame; None when no face is found."""
+        """Track (or detect) the face in one RGB frame; None when no face is found.
+
+        A frame of another size than the previous one ends the track (re-detection, a new id):
+        optical flow needs two frames of one size, and old positions mean nothing in a rescaled
+        or cropped picture.
+        """
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if self._prev_grey is not None and grey.shape != self._prev_grey.shape:
+            self.reset()
         tracked = None
         if self._current is not None and self._prev_grey is not None and self._since_detect < self.detect_every:
             tracked = self._flow(frame, grey)
